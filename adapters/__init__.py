@@ -1,0 +1,1 @@
+"""Coding-agent harnesses behind one AgentAdapter protocol, and the one subprocess runner."""

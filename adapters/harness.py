@@ -1,0 +1,241 @@
+"""What the real-CLI adapters share: vendor endpoints and keys, sessions, mounts, parsing."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+from adapters.base import AgentEvent, Usage
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from adapters.process import Completed
+    from config.schema import AgentSpec
+
+Style = Literal["anthropic", "openai", "gemini"]
+SESSIONS_ENV = "BATON_AGENT_SESSIONS"
+SESSION_DAYS = 14
+_SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    """A model vendor's usual variables, as its own SDKs read them."""
+
+    name: str
+    key_env: str
+    base_env: str
+    style: Style
+
+
+ANTHROPIC = Vendor("anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "anthropic")
+OPENAI = Vendor("openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", "openai")
+GEMINI = Vendor("gemini", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "gemini")
+
+
+class ConfigProblem(Exception):
+    """The agent cannot start as configured (no key, no binary); the message says how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """The one model API an agent process may use: base URL (None = vendor default) and key."""
+
+    api_key: str
+    key_env: str
+    base_url: str | None
+
+
+def resolve_endpoint(*, vendor: Vendor, spec: AgentSpec, server_env: Mapping[str, str]) -> Endpoint:
+    """Per-agent `api_key_env`/`base_url` win over the vendor's variables in the server's env."""
+    key_env = spec.api_key_env or vendor.key_env
+    key = server_env.get(key_env, "")
+    if not key:
+        raise ConfigProblem(
+            f"no API key: set {key_env} in Baton's environment"
+            + ("" if spec.api_key_env else " (or name another variable with `api_key_env`)")
+        )
+    base = spec.base_url or server_env.get(vendor.base_env) or None
+    return Endpoint(api_key=key, key_env=key_env, base_url=base)
+
+
+def api_base(url: str, style: Style) -> str:
+    """A base URL in the form the vendor's clients append their paths to.
+
+    OpenAI clients append `/responses` or `/chat/completions` to a URL that ends in `/v1`;
+    Anthropic's and Google's add their own version segment, so a trailing `/v1` is dropped.
+    A URL with a path of its own (a gateway's route) is otherwise left as written.
+    """
+    url = url.rstrip("/")
+    path = urlsplit(url).path
+    if style == "openai":
+        return url + "/v1" if path in {"", "/"} else url
+    return url.removesuffix("/v1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invocation:
+    """One run as the CLI sees it (`workdir`/`home` are paths inside the sandbox when sandboxed)."""
+
+    prompt: str
+    model: str
+    workdir: Path
+    home: Path
+    host_home: Path
+    endpoint: Endpoint
+    resume: str | None = None
+    agents_md: bool = False
+    max_cost_usd: float | None = None
+    as_root: bool = False  # unsandboxed and the server is root
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """The CLI's argv (after its binary), its complete environment, and files for its home."""
+
+    argv: list[str]
+    env: dict[str, str]
+    home_files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """What the CLI's own output says about the run, read once it has ended."""
+
+    summary: str = ""
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None  # reported by the CLI; None = price the tokens
+    session_id: str | None = None
+    error: str = ""  # the CLI reported a failure (even with exit status 0)
+    budget: bool = False  # the CLI stopped itself at its budget
+
+
+class Parser(Protocol):
+    """Reads one run's stdout line by line (progress), then what it left behind (the result)."""
+
+    def feed(self, line: str) -> list[AgentEvent]: ...
+
+    def finish(self, done: Completed) -> Final: ...
+
+
+class Driver(Protocol):
+    """How one CLI is invoked and read; pure apart from what `finish` reads from the home."""
+
+    harness: str  # its name in toolchain.HARNESSES
+
+    def vendor(self, model: str) -> Vendor: ...
+
+    def launch(self, inv: Invocation) -> Launch: ...
+
+    def parser(self, inv: Invocation) -> Parser: ...
+
+    def artifacts(self) -> tuple[str, ...]: ...  # files it leaves in the worktree, to remove
+
+
+def json_line(line: str) -> dict[str, Any] | None:
+    """One JSON object per line; anything else (banners, warnings) is not an event."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def as_int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def as_float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def tail(text: str, lines: int = 5) -> str:
+    return " | ".join(text.strip().splitlines()[-lines:])
+
+
+def clip(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- sessions kept for resume ------------------------------------------------------------------
+
+
+def default_sessions_dir(env: Mapping[str, str]) -> Path:
+    """`$BATON_AGENT_SESSIONS`, else `~/.cache/baton/sessions`."""
+    if env.get(SESSIONS_ENV):
+        return Path(env[SESSIONS_ENV]).expanduser()
+    return Path("~/.cache/baton/sessions").expanduser()
+
+
+class SessionStore:
+    """Homes of finished runs by session id, so a follow-up run can resume its CLI's session.
+
+    Each run still gets its own copy: a resumed run starts from the stored home, never shares it.
+    """
+
+    def __init__(self, *, root: Path, harness: str) -> None:
+        self._dir = root / harness
+
+    def _path(self, session_id: str) -> Path | None:
+        return self._dir / session_id if _SESSION_ID.match(session_id) else None
+
+    def restore(self, session_id: str, home: Path) -> bool:
+        stored = self._path(session_id)
+        if stored is None or not stored.is_dir():
+            return False
+        shutil.copytree(stored, home, symlinks=True, dirs_exist_ok=True)
+        return True
+
+    def save(self, session_id: str, home: Path) -> None:
+        target = self._path(session_id)
+        if target is None:
+            return
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._prune()
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(home, target, symlinks=True)
+
+    def _prune(self) -> None:
+        cutoff = time.time() - SESSION_DAYS * 86400
+        for old in self._dir.iterdir():
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+# -- where the CLI's files are, for the sandbox's read-only mounts -----------------------------
+
+
+def install_mounts(binary: Path) -> tuple[Path, ...]:
+    """What must be visible inside the sandbox for `binary` to run (beyond /usr).
+
+    An npm CLI needs its whole `node_modules` tree (mounted at a path ending in node_modules,
+    where Node's resolution finds native packages); a pip CLI its venv and the Python the venv
+    was made from.
+    """
+    real = binary.resolve()
+    mounts: list[Path] = []
+    for parent in (binary.parent, *real.parents):
+        if parent.name == "node_modules":
+            mounts.append(parent)
+            break
+    venv = binary.parent.parent
+    cfg = venv / "pyvenv.cfg"
+    if cfg.is_file():
+        mounts.append(venv)
+        for line in cfg.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                mounts.append(Path(value.strip()).parent)
+    return tuple(m for m in dict.fromkeys(mounts) if not m.is_relative_to("/usr"))

@@ -1,0 +1,235 @@
+"""One adapter runs every real CLI: sandbox, fresh home, streaming, limits, normalized result."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from adapters import toolchain
+from adapters.base import (
+    AgentAdapter,
+    AgentEvent,
+    AgentResult,
+    AgentTask,
+    CostSource,
+    EventSink,
+    Limits,
+    RunStatus,
+)
+from adapters.harness import (
+    ConfigProblem,
+    Driver,
+    Final,
+    Invocation,
+    SessionStore,
+    default_sessions_dir,
+    install_mounts,
+    resolve_endpoint,
+    tail,
+)
+from adapters.prices import PriceTable
+from adapters.process import Completed, ProcessError, run
+from adapters.sandbox import (
+    DEFAULT_PATH,
+    HOME,
+    WORKSPACE,
+    SandboxError,
+    SandboxMode,
+    SandboxPlan,
+    SandboxUnavailable,
+    git_common_dir,
+    require_sandbox,
+    run_sandboxed,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from adapters.harness import Parser
+    from config.schema import AgentSpec
+
+log = logging.getLogger(__name__)
+
+
+class _OverBudget(Exception):
+    def __init__(self, cost: float) -> None:
+        self.cost = cost
+
+
+@functools.cache
+def _prices() -> PriceTable:
+    return PriceTable.load()
+
+
+class HarnessAdapter(AgentAdapter):
+    """Drives one real CLI through its `Driver` (flags, env, parsing) under Baton's sandbox."""
+
+    def __init__(
+        self,
+        *,
+        driver: Driver,
+        spec: AgentSpec,
+        agent: str,
+        server_env: Mapping[str, str],
+        sandbox: SandboxMode = "bubblewrap",
+        prices: PriceTable | None = None,
+        prefix: Path | None = None,
+        sessions: Path | None = None,
+    ) -> None:
+        self.name = driver.harness
+        self._driver = driver
+        self._spec = spec
+        self._agent = agent
+        self._server_env = server_env
+        self._sandbox: SandboxMode = sandbox
+        self._prices = prices
+        self._prefix = prefix if prefix is not None else toolchain.default_prefix(server_env)
+        self._sessions = SessionStore(
+            root=sessions if sessions is not None else default_sessions_dir(server_env),
+            harness=driver.harness,
+        )
+
+    def _fail(self, error: str, version: str = "") -> AgentResult:
+        return AgentResult(
+            status=RunStatus.FAILED, error=f"{self._agent}: {error}", harness_version=version
+        )
+
+    async def run(
+        self, task: AgentTask, workdir: Path, limits: Limits, events: EventSink
+    ) -> AgentResult:
+        model = task.model or self._spec.model
+        try:
+            endpoint = resolve_endpoint(
+                vendor=self._driver.vendor(model), spec=self._spec, server_env=self._server_env
+            )
+            sandboxed = await require_sandbox(self._sandbox, agent=self._agent)
+            found = await toolchain.find(self._driver.harness, self._prefix, env=self._server_env)
+        except (ConfigProblem, SandboxUnavailable) as exc:
+            return self._fail(str(exc))
+        if found.path is None:
+            return self._fail(
+                f"the {self._driver.harness} CLI is not installed; run "
+                f"`baton agents install {self._driver.harness}`"
+            )
+        version = found.version or ""
+        with tempfile.TemporaryDirectory(prefix=f"baton-{self._driver.harness}-") as tmp:
+            home = Path(tmp) / "home"
+            home.mkdir()
+            resume = task.resume_session_id
+            if resume and not self._sessions.restore(resume, home):
+                log.info("no stored session %s for %s: starting a new one", resume, self._agent)
+                resume = None
+            inv = Invocation(
+                prompt=task.prompt, model=model,
+                workdir=WORKSPACE if sandboxed else workdir.resolve(),
+                home=HOME if sandboxed else home, host_home=home, endpoint=endpoint,
+                resume=resume, agents_md=(workdir / "AGENTS.md").is_file(),
+                max_cost_usd=limits.max_cost_usd, as_root=not sandboxed and os.geteuid() == 0,
+            )  # fmt: skip
+            launch = self._driver.launch(inv)
+            for rel, text in launch.home_files.items():
+                target = home / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+            before = {name for name in self._driver.artifacts() if (workdir / name).exists()}
+            parser = self._driver.parser(inv)
+            await events(AgentEvent(kind="started", text=f"{self._driver.harness} {version}"))
+            try:
+                done = await self._execute(
+                    [str(found.path), *launch.argv], launch.env, parser, workdir=workdir,
+                    home=home, sandboxed=sandboxed, limits=limits, events=events,
+                    mounts=install_mounts(found.path), endpoint=endpoint.base_url,
+                )  # fmt: skip
+            except _OverBudget as stop:
+                return AgentResult(
+                    status=RunStatus.BUDGET, cost_usd=stop.cost, harness_version=version,
+                    error=f"{self._agent}: stopped at ${stop.cost:.4f}, over the "
+                    f"${limits.max_cost_usd:.4f} limit of this run",
+                )  # fmt: skip
+            except (SandboxError, ProcessError) as exc:
+                return self._fail(str(exc), version)
+            finally:
+                self._tidy(workdir, before)
+            final = parser.finish(done)
+            if final.session_id:
+                self._sessions.save(final.session_id, home)
+        result = self._result(final, done, limits, model, version)
+        await events(AgentEvent(kind="finished", text=result.status.value, usage=result.usage,
+                                cost_usd=result.cost_usd))  # fmt: skip
+        return result
+
+    async def _execute(
+        self, argv: list[str], env: dict[str, str], parser: Parser, *, workdir: Path,
+        home: Path, sandboxed: bool, limits: Limits, events: EventSink,
+        mounts: tuple[Path, ...], endpoint: str | None,
+    ) -> Completed:  # fmt: skip
+        async def on_line(line: str) -> None:
+            for event in parser.feed(line):
+                await events(event)
+                cost = event.cost_usd
+                if cost is None and event.usage is not None:
+                    priced = (self._prices or _prices()).price(event.usage)
+                    cost = priced.cost_usd if priced else None
+                cap = limits.max_cost_usd
+                if cost is not None and cap is not None and cost > cap:
+                    raise _OverBudget(cost)
+
+        if not sandboxed:
+            full = {"PATH": os.environ.get("PATH", DEFAULT_PATH), "LANG": "C.UTF-8", **env}
+            return await run(
+                argv, cwd=workdir, env={**full, "HOME": str(home)}, timeout_s=limits.timeout_s,
+                check=False, on_stdout_line=on_line,
+            )  # fmt: skip
+        plan = SandboxPlan(
+            worktree=workdir.resolve(), home=home, env=env, read_only=mounts,
+            git_dir=git_common_dir(workdir), network=self._spec.sandbox.network,
+            model_endpoint=endpoint,
+        )  # fmt: skip
+        return await run_sandboxed(plan, argv, timeout_s=limits.timeout_s, on_stdout_line=on_line)
+
+    def _tidy(self, workdir: Path, before: set[str]) -> None:
+        """A CLI's own bookkeeping files are not part of the agent's change."""
+        for name in self._driver.artifacts():
+            path = workdir / name
+            if name in before or not (path.exists() or path.is_symlink()):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    def _result(
+        self, final: Final, done: Completed, limits: Limits, model: str, version: str
+    ) -> AgentResult:
+        usage = final.usage if final.usage.model else replace(final.usage, model=model)
+        cost, source, date = final.cost_usd, CostSource.REPORTED, None
+        if cost is None:
+            priced = (self._prices or _prices()).price(usage)
+            if priced is None:
+                source = CostSource.UNKNOWN
+            else:
+                cost, source, date = priced.cost_usd, CostSource.PRICED, priced.date
+        result = AgentResult(
+            status=RunStatus.SUCCESS, summary=final.summary, usage=usage, cost_usd=cost,
+            cost_source=source, price_date=date, session_id=final.session_id,
+            harness_version=version,
+        )  # fmt: skip
+        if done.timed_out:
+            why = f"{self._agent}: no result within {limits.timeout_s:.0f}s"
+            return replace(result, status=RunStatus.TIMED_OUT, error=why)
+        over = cost is not None and limits.max_cost_usd is not None and cost > limits.max_cost_usd
+        if final.budget or over:
+            spent = f"${cost:.4f}" if cost is not None else "its budget"
+            why = f"{self._agent}: stopped at {spent}, over the limit of this run"
+            return replace(result, status=RunStatus.BUDGET, error=why)
+        if final.error or done.returncode != 0:
+            why = final.error or tail(done.err) or tail(done.out) or f"exit {done.returncode}"
+            return replace(result, status=RunStatus.FAILED,
+                           error=f"{self._agent} ({self.name}) failed: {why}")  # fmt: skip
+        return result

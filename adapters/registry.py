@@ -1,0 +1,59 @@
+"""Which adapter drives which harness: the names `.agents.yml` may use as `adapter:`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from adapters.aider import AiderDriver
+from adapters.claude_code import ClaudeCodeDriver
+from adapters.codex import CodexDriver
+from adapters.command import CommandAdapter
+from adapters.gemini import GeminiDriver
+from adapters.harness_run import HarnessAdapter
+from adapters.prices import PriceTable
+from adapters.scripted import ScriptedAdapter
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from adapters.base import AgentAdapter
+    from adapters.harness import Driver
+    from adapters.sandbox import SandboxMode
+    from config.schema import AgentSpec
+
+# The real CLIs, each driven by the one harness adapter through its own driver.
+DRIVERS: dict[str, type[Driver]] = {
+    "claude-code": ClaudeCodeDriver,
+    "codex": CodexDriver,
+    "gemini": GeminiDriver,
+    "aider": AiderDriver,
+}
+HARNESSES = tuple(DRIVERS)
+KNOWN_ADAPTERS = frozenset({"scripted", "command", *HARNESSES})
+
+
+class AdapterUnavailable(Exception):
+    """The config names an adapter this Baton cannot run (yet, or on this machine)."""
+
+
+def build_adapter(
+    *,
+    agent: str,
+    spec: AgentSpec,
+    server_env: Mapping[str, str],
+    sandbox: SandboxMode = "bubblewrap",
+    prices: Mapping[str, Mapping[str, float]] | None = None,
+) -> AgentAdapter:
+    """`sandbox` is the operator's BATON_SANDBOX: every process-running adapter honours it."""
+    if spec.adapter == "scripted":
+        return ScriptedAdapter(model=spec.model)
+    if spec.adapter == "command":
+        return CommandAdapter(spec=spec, agent=agent, server_env=server_env, sandbox=sandbox)
+    if spec.adapter in DRIVERS:
+        return HarnessAdapter(
+            driver=DRIVERS[spec.adapter](), spec=spec, agent=agent, server_env=server_env,
+            sandbox=sandbox, prices=PriceTable.load(prices) if prices else None,
+        )  # fmt: skip
+    raise AdapterUnavailable(
+        f"unknown adapter {spec.adapter!r} (known: {', '.join(sorted(KNOWN_ADAPTERS))})"
+    )

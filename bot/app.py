@@ -1,0 +1,125 @@
+"""The ASGI app: `POST /webhooks` and `GET /healthz`, with the queue's worker in its lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import gitops
+from bot.control import control_job
+from bot.database import open_database
+from bot.github import GitHubApp
+from bot.intake import intake_router
+from bot.ledger import Ledger
+from bot.lifecycle import Services, run_job
+from bot.queue import JobStatus
+from bot.queue.sqlite import SQLiteJobQueue
+from bot.webhooks import WebhookEndpoint
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+
+    import httpx
+    from starlette.requests import Request
+
+    from config.settings import Settings
+
+log = logging.getLogger(__name__)
+WORKER_POLL_S = 0.1
+
+
+class Runtime:
+    """What the lifespan builds and tears down; reachable as `app.state.runtime`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        github_transport: httpx.AsyncBaseTransport | None = None,
+        server_env: Mapping[str, str] | None = None,
+        github_auto_retry: bool = True,
+        works: bool = True,
+    ) -> None:
+        self.settings = settings
+        # False for a web process whose jobs a `baton worker` process runs: it only submits.
+        self.works = works
+        self.conn = open_database(settings.database_url)
+        self.queue = SQLiteJobQueue(
+            self.conn,
+            concurrency=settings.worker_concurrency,
+            retry_base_s=settings.job_retry_base_s,
+            # Another process submits without waking this one: look for new jobs often.
+            idle_poll_s=2.0 if settings.worker == "inline" else WORKER_POLL_S,
+        )
+        self.ledger = Ledger(self.conn)
+        self.github = GitHubApp(
+            app_id=settings.app_id or "",
+            private_key=settings.private_key_pem(),
+            base_url=settings.github_url,
+            auto_retry=github_auto_retry,
+            transport=github_transport,
+        )
+        self.services = Services(
+            settings=settings,
+            github=self.github,
+            ledger=self.ledger,
+            workspaces=gitops.Workspaces(root=settings.workdir.resolve()),
+            server_env=dict(os.environ if server_env is None else server_env),
+        )
+        self.queue.register("run", functools.partial(run_job, self.services))
+        self.queue.register("control", functools.partial(control_job, self.services, self.queue))
+        self.endpoint = WebhookEndpoint(
+            settings=settings, router=intake_router(), queue=self.queue,
+            max_attempts=settings.job_max_attempts,
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        if self.works:
+            await self.queue.start()
+
+    async def stop(self) -> None:
+        if self.works:
+            await self.queue.stop()
+        self.conn.close()
+
+
+def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
+    """The app for `baton serve`. Nothing happens until the lifespan starts: no import-time I/O,
+    and no GitHub call at startup (an unreachable GitHub shows in the first run)."""
+    settings.require_server()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = Runtime(settings, works=settings.worker == "inline", **runtime_options)
+        app.state.runtime = runtime
+        await runtime.start()
+        log.info("Baton is listening for webhooks")
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    async def webhooks(request: Request) -> Response:
+        endpoint: WebhookEndpoint = request.app.state.runtime.endpoint
+        return await endpoint.handle(request)
+
+    async def healthz(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        queued = await runtime.queue.list_jobs(status=JobStatus.QUEUED)
+        running = await runtime.queue.list_jobs(status=JobStatus.RUNNING)
+        return JSONResponse({"ok": True, "queued": len(queued), "running": len(running)})
+
+    return Starlette(
+        routes=[
+            Route("/webhooks", webhooks, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,200 @@
+"""The `baton` command line: each subcommand lives in its own module and is wired here."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from config.settings import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    Command = Callable[[argparse.Namespace], int]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - heavy imports only for the command that needs them
+
+    from adapters.process import Service  # noqa: PLC0415
+    from bot import logs  # noqa: PLC0415
+    from bot.app import create_app  # noqa: PLC0415
+
+    settings = load_settings()
+    settings.require_server()
+    logs.configure(settings.log_level)
+    app = create_app(settings)
+    worker = None
+    if settings.worker == "process":
+        # Jobs run in a child `baton worker` (same settings, from the environment): agent runs
+        # then never delay a webhook's acknowledgement. It stops when this server stops or dies.
+        worker = Service(
+            [sys.executable, "-m", "bot.cli", "worker", "--parent", str(os.getpid())],
+            cwd=Path.cwd(), env=os.environ,
+        )  # fmt: skip
+    try:
+        # One process serves the SQLite queue's webhooks: a single uvicorn worker, by design.
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    finally:
+        if worker is not None:
+            worker.stop()
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from bot import logs  # noqa: PLC0415
+    from bot.worker import run_worker  # noqa: PLC0415
+
+    settings = load_settings()
+    settings.require_server()
+    logs.configure(settings.log_level)
+    return asyncio.run(run_worker(settings, parent_pid=args.parent))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from bot.demo import run_demo  # noqa: PLC0415
+
+    return asyncio.run(run_demo(agent=args.agent, timeout_s=args.timeout, verbose=args.verbose))
+
+
+def _localhub(args: argparse.Namespace) -> int:
+    from bot.localhub.cli import run  # noqa: PLC0415
+
+    return run(args)
+
+
+def _config(args: argparse.Namespace) -> int:
+    from config.cli import check_main, schema_main  # noqa: PLC0415
+
+    if args.config_command == "schema":
+        return schema_main([], out=sys.stdout)
+    argv = [args.file] if args.file else []
+    if args.org:
+        argv += ["--org", args.org]
+    if args.repo:
+        argv += ["--repo", args.repo]
+    return check_main(argv, out=sys.stdout, err=sys.stderr)
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from bot.ledger_cli import print_runs  # noqa: PLC0415
+
+    return print_runs(load_settings(), repo=args.repo, limit=args.limit, out=sys.stdout)
+
+
+def _spend(args: argparse.Namespace) -> int:
+    from bot.ledger_cli import print_spend  # noqa: PLC0415
+
+    return print_spend(load_settings(), repo=args.repo, out=sys.stdout)
+
+
+def _db(args: argparse.Namespace) -> int:
+    from bot.database import open_database  # noqa: PLC0415
+
+    del args
+    settings = load_settings()
+    open_database(settings.database_url).close()
+    print(f"database at {settings.database_url} is up to date")  # noqa: T201
+    return 0
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from adapters.agent_cli import agent_main  # noqa: PLC0415
+
+    return agent_main(args.args, out=sys.stdout, err=sys.stderr)
+
+
+def _agents(args: argparse.Namespace) -> int:
+    from adapters.toolchain import agents_main  # noqa: PLC0415
+
+    return agents_main(args.args, out=sys.stdout, err=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baton", description="Route issues and PR commands to coding agents."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the whole label -> agent -> PR loop on this machine")
+    demo.add_argument("--agent", default="scripted", help="agent to route the demo issue to")
+    demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the PR")
+    demo.add_argument("--verbose", action="store_true", help="show the server's log lines")
+    demo.set_defaults(func=_demo)
+
+    serve = sub.add_parser("serve", help="webhook server with its in-process worker")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="run queued jobs (serve starts one by itself)")
+    worker.add_argument("--parent", type=int, help="stop when this process is gone")
+    worker.set_defaults(func=_worker)
+
+    hub = sub.add_parser("localhub", help="run the local GitHub emulator alone")
+    from bot.localhub.cli import add_arguments  # noqa: PLC0415
+
+    add_arguments(hub)
+    hub.set_defaults(func=_localhub)
+
+    config = sub.add_parser("config", help="validate .agents.yml or print its JSON Schema")
+    csub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = csub.add_parser("check", help="print the effective config with each key's source")
+    check.add_argument("file", nargs="?", help="the repo file (default: ./.agents.yml)")
+    check.add_argument("--org", help="the org's agents.yml from its settings repo")
+    check.add_argument("--repo", help="repository name, for the org file's `repos:` patterns")
+    csub.add_parser("schema", help="print the JSON Schema of .agents.yml")
+    config.set_defaults(func=_config)
+
+    runs = sub.add_parser("runs", help="recent runs from the ledger")
+    runs.add_argument("--repo", help="only this owner/name")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.set_defaults(func=_runs)
+
+    spend = sub.add_parser("spend", help="spend this month, from the ledger")
+    spend.add_argument("--repo", help="only this owner/name")
+    spend.set_defaults(func=_spend)
+
+    agent = sub.add_parser(
+        "agent", help="run one agent on a local checkout: agent run AGENT --workdir DIR --prompt "
+        "TEXT [--model M] [--json]", add_help=False,
+    )  # fmt: skip
+    agent.add_argument("args", nargs=argparse.REMAINDER)
+    agent.set_defaults(func=_agent)
+
+    agents = sub.add_parser(
+        "agents", help="the agent CLIs: pinned and found versions; `agents install NAME...`",
+        add_help=False,
+    )  # fmt: skip
+    agents.add_argument("args", nargs=argparse.REMAINDER)
+    agents.set_defaults(func=_agents)
+
+    db = sub.add_parser("db", help="database maintenance")
+    dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dsub.add_parser("upgrade", help="apply pending migrations")
+    db.set_defaults(func=_db)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    func: Command = args.func
+    try:
+        return func(args)
+    except SettingsError as exc:
+        print(f"baton: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Control commands, answered at once (no lock): help, status, config, budget, cancel, and the
+usage reply for a command Baton could not read."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from bot.commands import Command, CommandError, parse, usage
+from bot.configsource import ConfigError, load_effective
+from bot.github import GitHubError
+from bot.ledger import month_start
+from bot.lifecycle import run_id_for
+from bot.plan import authorize
+from bot.queue import JobContext, JobStatus
+from bot.render import format_cost, format_duration
+from bot.trigger import Trigger
+from config.render import render_effective
+from config.schema import AgentsConfig
+
+if TYPE_CHECKING:
+    from bot.github import RepoGitHub
+    from bot.lifecycle import Services
+    from bot.queue import JobQueue
+    from config.merge import Effective
+
+log = logging.getLogger(__name__)
+
+CONTROL_MARKER = "<!-- baton:reply -->"
+
+
+def _reply(text: str) -> str:
+    return f"{CONTROL_MARKER}\n{text}"
+
+
+async def _config_or_error(
+    services: Services, gh: RepoGitHub, trigger: Trigger
+) -> Effective | ConfigError:
+    try:
+        return await load_effective(
+            app=services.github, gh=gh, trigger=trigger,
+            settings_repo=services.settings.settings_repo,
+        )  # fmt: skip
+    except ConfigError as exc:
+        return exc
+
+
+def _config_error_lines(exc: ConfigError) -> str:
+    return "\n".join(str(issue) for issue in exc.issues)
+
+
+async def status_text(services: Services, queue: JobQueue, trigger: Trigger) -> str:
+    """Queued and running runs on this issue or PR, with elapsed time and cost so far."""
+    now = time.time()
+    lines = []
+    for status in (JobStatus.RUNNING, JobStatus.QUEUED):
+        for job in await queue.list_jobs(status=status, lock=trigger.lock):
+            rec = services.ledger.get(run_id_for(job.id))
+            elapsed = now - (job.started_at or job.created_at)
+            agent = rec.agent if rec and rec.agent else str(job.args.get("agent") or "routed")
+            cost = format_cost(rec.cost_usd, rec.cost_source) if rec else "unknown"
+            lines.append(
+                f"| `r{job.id}` | {status.value} | {agent} | {format_duration(elapsed)} | {cost} |"
+            )
+    if not lines:
+        recent = services.ledger.for_target(trigger.repo, trigger.number)[-3:]
+        done = "\n".join(
+            f"- `{r.id}` {r.agent or '-'}: {r.status}, "
+            f"{format_cost(r.cost_usd, r.cost_source, r.price_date)}"
+            for r in recent
+        )
+        return "No run is queued or running here." + (f"\n\nRecent runs:\n{done}" if done else "")
+    header = "| run | state | agent | elapsed | cost so far |\n|---|---|---|---|---|\n"
+    return header + "\n".join(lines)
+
+
+def budget_text(services: Services, trigger: Trigger, config: AgentsConfig) -> str:
+    since = month_start()
+    ledger = services.ledger
+    budget = config.budget
+    rows = [
+        ("this repository", ledger.spend(since=since, repo=trigger.repo), budget.monthly_usd),
+        (f"the {trigger.owner} organization", ledger.spend(since=since, owner=trigger.owner),
+         budget.org_monthly_usd),
+        (f"@{trigger.requester}", ledger.spend(since=since, requester=trigger.requester),
+         budget.per_requester_monthly_usd),
+    ]  # fmt: skip
+    lines = ["| scope | spent this month | budget | left |", "|---|---|---|---|"]
+    for scope, spent, cap in rows:
+        left = f"${max(cap - spent, 0):.4f}" if cap is not None else "no cap"
+        cap_text = f"${cap:.4f}" if cap is not None else "no cap"
+        lines.append(f"| {scope} | ${spent:.4f} | {cap_text} | {left} |")
+    per_run = f"${budget.per_run_usd:.4f}" if budget.per_run_usd is not None else "no cap"
+    return "\n".join(lines) + f"\n\nPer-run cap: {per_run}."
+
+
+async def _cancel(services: Services, queue: JobQueue, trigger: Trigger) -> str:
+    job_id = queue.running_job_id(trigger.lock)
+    queued = await queue.list_jobs(status=JobStatus.QUEUED, lock=trigger.lock)
+    if job_id is None and not queued:
+        return "Nothing is running or queued here, so there is nothing to cancel."
+    # The queued ones first: stopping the running job frees the lock for the next in line.
+    waiting = [f"`r{job.id}` (queued)" for job in queued if await queue.cancel(job.id)]
+    cancelled = []
+    if job_id is not None and await queue.cancel(job_id):
+        cancelled.append(f"`r{job_id}` (running: its agent was stopped, nothing more is pushed)")
+    cancelled += waiting
+    del services
+    return "Cancelled " + ", ".join(cancelled) + "." if cancelled else "Nothing could be cancelled."
+
+
+async def control_job(services: Services, queue: JobQueue, ctx: JobContext) -> None:
+    """The queue's `control` task: check permission, then answer the command in one comment."""
+    trigger = Trigger.model_validate(ctx.args)
+    prefix = services.settings.command
+    try:
+        async with await services.github.repo(
+            trigger.installation_id, trigger.owner, trigger.name
+        ) as gh:
+            permission = await gh.permission(trigger.requester)
+            loaded = await _config_or_error(services, gh, trigger)
+            config = loaded.config if not isinstance(loaded, ConfigError) else AgentsConfig()
+            refusal = authorize(trigger=trigger, permission=permission, config=config,
+                                server_allow_bots=services.settings.allow_bots)  # fmt: skip
+            if refusal is not None:
+                if trigger.requester_is_bot:
+                    return  # never converse with a bot that is not allow-listed
+                await gh.comment(trigger.number, _reply(refusal.reason))
+                return
+            await _react(gh, trigger)
+            command = parse(trigger.command_text or "")
+            agents = sorted(config.agents)
+            if isinstance(command, CommandError):
+                text = f"{command.message}.\n\n{usage(prefix, agents)}"
+            else:
+                text = await _answer(
+                    services,
+                    queue=queue,
+                    trigger=trigger,
+                    command=command,
+                    loaded=loaded,
+                    agents=agents,
+                )
+            await gh.comment(trigger.number, _reply(text))
+    except GitHubError as exc:
+        log.warning("could not answer `%s %s`: %s", prefix, trigger.command_text, exc)
+
+
+async def _react(gh: RepoGitHub, trigger: Trigger) -> None:
+    if trigger.comment_id is not None:
+        await gh.react_comment(trigger.comment_id, "eyes", review=trigger.comment_kind == "review")
+
+
+async def _answer(
+    services: Services,
+    *,
+    queue: JobQueue,
+    trigger: Trigger,
+    command: Command,
+    loaded: Effective | ConfigError,
+    agents: list[str],
+) -> str:
+    prefix = services.settings.command
+    if command.verb == "help":
+        return usage(prefix, agents)
+    if command.verb == "status":
+        return await status_text(services, queue, trigger)
+    if command.verb == "cancel":
+        return await _cancel(services, queue, trigger)
+    if isinstance(loaded, ConfigError):
+        return f"The agent configuration is invalid:\n\n```\n{_config_error_lines(loaded)}\n```"
+    if command.verb == "config":
+        return (
+            "Effective configuration (each key's source; locked keys cannot be changed by the "
+            f"repository or by flags):\n\n```yaml\n{render_effective(loaded)}\n```"
+        )
+    if command.verb == "budget":
+        return budget_text(services, trigger, loaded.config)
+    return usage(prefix, agents)

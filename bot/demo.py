@@ -1,0 +1,182 @@
+"""`baton demo`: the whole label -> agent -> PR loop on this machine, with no credentials.
+
+Starts the local GitHub emulator and the Baton server in this process, creates a repository with
+a small bug and an issue describing it, labels the issue `agent:fix` as a maintainer would, and
+prints the pull request that comes back, read from the emulator as GitHub would show it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from bot import logs
+from bot.stack import Stack, StackError, provenance
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+OWNER = "octocat"
+REPO = "calculator"
+
+CALC = '''"""A tiny calculator."""
+
+
+def add(a: int, b: int) -> int:
+    """Return the sum of a and b."""
+    return a - b
+
+
+def sub(a: int, b: int) -> int:
+    return a - b
+'''
+
+TEST = """from calc import add, sub
+
+
+def test_add() -> None:
+    assert add(2, 3) == 5
+
+
+def test_sub() -> None:
+    assert sub(5, 3) == 2
+"""
+
+AGENTS_YML = """\
+# Which coding agent handles which trigger. Switching agents is a one-line change.
+version: 1
+agents:
+  demo: {{adapter: scripted, model: scripted-1, max_cost_usd: 1}}
+{extra}routes:
+  - when: {{label: "agent:fix"}}
+    agent: {agent}
+"""
+
+# `baton demo --agent NAME` with a real CLI: the model is the local scripted server, playing the
+# fix the issue asks for through the CLI's own edit tools, with these models.
+REAL_AGENTS = {
+    "claude-code": "claude-sonnet-4-5",
+    "codex": "gpt-5-codex",
+    "gemini": "gemini-2.5-pro",
+    "aider": "openai/gpt-5",
+}
+DEMO_KEY_VAR = "BATON_DEMO_MODEL_KEY"
+
+README = "# calculator\n\nA tiny calculator with a bug.\n"
+ISSUE_TITLE = "add() subtracts instead of adding"
+FIXED = CALC.replace("    return a - b\n", "    return a + b\n", 1)
+
+
+def proposed_patch() -> str:
+    """The fix as a unified diff, the way a reporter would paste it into the issue."""
+    lines = difflib.unified_diff(
+        CALC.splitlines(keepends=True), FIXED.splitlines(keepends=True), "a/calc.py", "b/calc.py"
+    )
+    return "".join(lines)
+
+
+ISSUE_BODY = (
+    "`add(2, 3)` in `calc.py` returns `-1`; it should return `5`.\n\n"
+    f"Proposed fix:\n\n```diff\n{proposed_patch()}```\n"
+)
+
+
+def _print_result(pr: dict[str, Any], status: str, elapsed_s: float, out: TextIO) -> None:
+    runs = provenance(pr.get("body") or "").get("runs") or [{}]
+    run = runs[-1]
+    cost = run.get("cost_usd")
+    cost_text = f"${cost:.4f} ({run.get('cost_source')})" if cost is not None else "unknown"
+    final = "\n".join(line for line in status.splitlines() if not line.startswith("<!--"))
+    out.write(
+        f"\nPull request #{pr['number']}: {pr['title']}\n"
+        f"  url:      {pr['html_url']}\n"
+        f"  branch:   {pr['head']['ref']} -> {pr['base']['ref']}\n"
+        f"  agent:    {run.get('agent')} ({run.get('adapter')})\n"
+        f"  model:    {run.get('model')}\n"
+        f"  cost:     {cost_text}\n"
+        f"  tokens:   {run.get('input_tokens')} in / {run.get('output_tokens')} out\n"
+        f"  duration: {run.get('duration_s')}s of agent time, {elapsed_s:.1f}s from label to PR\n"
+        f"\nStatus comment (final):\n{final}\n"
+    )
+
+
+@contextlib.asynccontextmanager
+async def _model_for(agent: str) -> AsyncIterator[tuple[str, dict[str, str], dict[str, str]]]:
+    """The `.agents.yml` entry, server env and settings that route the demo to `agent`.
+
+    A real CLI gets the scripted model server as its base URL and a key that selects the fix.
+    """
+    if agent not in REAL_AGENTS:
+        yield "", {}, {}
+        return
+    from adapters.modelserver import Edit, ModelServer, ReplaceText  # noqa: PLC0415
+
+    body = '    """Return the sum of a and b."""\n'
+    fix = Edit(
+        changes=(ReplaceText("calc.py", body + "    return a - b\n", body + "    return a + b\n"),),
+        summary="Fixed add() in calc.py: it subtracted b instead of adding it.",
+    )
+    async with ModelServer() as server:
+        spec = {"adapter": agent, "model": REAL_AGENTS[agent], "base_url": server.url,
+                "api_key_env": DEMO_KEY_VAR, "timeout": "5m"}  # fmt: skip
+        env = {DEMO_KEY_VAR: server.register(fix), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        for name in ("BATON_AGENTS_PREFIX", "BATON_AGENT_SESSIONS"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
+        settings = {"sandbox": os.environ.get("BATON_SANDBOX", "bubblewrap")}
+        yield f"  {agent}: {json.dumps(spec)}\n", env, settings
+
+
+async def run_demo(
+    *,
+    agent: str = "demo",
+    timeout_s: float = 60.0,
+    verbose: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """The demo; 0 when a pull request came back, 1 (with the reason) otherwise."""
+    out = out or sys.stdout
+    logs.configure("INFO" if verbose else "WARNING")
+    if not verbose:
+        logging.getLogger("bot").setLevel(logging.ERROR)
+    agent = "demo" if agent == "scripted" else agent
+    repo = f"{OWNER}/{REPO}"
+    with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp:
+        try:
+            async with (
+                _model_for(agent) as (extra_agent, server_env, settings),
+                Stack(workdir=Path(tmp), server_env=server_env, settings=settings) as stack,
+            ):
+                out.write(f"local GitHub emulator: {stack.hub_server.url}\n")
+                out.write(f"Baton server:          {stack.baton_url}\n")
+                await stack.create_repo(
+                    OWNER, REPO,
+                    {"calc.py": CALC, "test_calc.py": TEST, "README.md": README,
+                     ".agents.yml": AGENTS_YML.format(agent=agent, extra=extra_agent)},
+                )  # fmt: skip
+                out.write(f"created {repo} with a bug in calc.py\n")
+                number = await stack.open_issue(OWNER, repo, ISSUE_TITLE, ISSUE_BODY)
+                out.write(f"opened issue #{number}: {ISSUE_TITLE}\n")
+                started = time.monotonic()
+                await stack.label(OWNER, repo, number, "agent:fix")
+                out.write("labeled it agent:fix; waiting for the pull request...\n")
+                status = (await stack.wait_final(repo, number, timeout_s=timeout_s))[-1]
+                elapsed = time.monotonic() - started
+                pulls = await stack.pulls(repo)
+        except StackError as exc:
+            out.write(f"\ndemo failed: {exc}\n")
+            return 1
+    if not pulls:
+        final = "\n".join(line for line in status.splitlines() if not line.startswith("<!--"))
+        out.write(f"\ndemo failed: the run ended without a pull request.\n\n{final}\n")
+        return 1
+    _print_result(pulls[0], status, elapsed, out)
+    return 0

@@ -1,0 +1,234 @@
+"""Git for runs: a cached bare mirror per repo, a worktree per run, commit, and a token-safe push.
+
+The installation token reaches git only through `GIT_CONFIG_*` environment variables (an
+`http.extraHeader`), never argv, a URL or a log line; hooks are disabled for Baton's own commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import shutil
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from adapters.process import ProcessError, minimal_env, run
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bot.github import InstallationToken
+
+BOT_NAME = "baton[bot]"
+BOT_EMAIL = "baton[bot]@users.noreply.github.com"
+
+
+class GitError(Exception):
+    """A git step failed; the message is safe to show (it never holds a token)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Worktree:
+    path: Path
+    branch: str
+    base_sha: str  # where the run started: the agent's changes are the diff from here
+
+
+def branch_name(number: int, title: str) -> str:
+    """`baton/<number>-<slug>`: stable for an issue, readable in the PR list."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-")
+    return f"baton/{number}-{slug}" if slug else f"baton/{number}"
+
+
+def _auth_env(token: InstallationToken | None) -> dict[str, str]:
+    config = [("core.hooksPath", "/dev/null"), ("credential.helper", "")]
+    if token is not None:
+        basic = base64.b64encode(
+            b"x-access-token:" + token.value.get_secret_value().encode()
+        ).decode()
+        config.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+    env = minimal_env(
+        GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null"
+    )
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for i, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{i}"] = key
+        env[f"GIT_CONFIG_VALUE_{i}"] = value
+    return env
+
+
+async def git(
+    *args: str, cwd: Path, token: InstallationToken | None = None, stdin: bytes | None = None
+) -> str:
+    try:
+        done = await run(["git", *args], cwd=cwd, env=_auth_env(token), stdin=stdin, timeout_s=600)
+    except ProcessError as exc:
+        raise GitError(f"git {args[0]} failed: {exc.stderr.strip()[-500:]}") from exc
+    return done.out.strip()
+
+
+class Workspaces:
+    """Mirrors under `<root>/mirrors`, per-run worktrees under `<root>/worktrees`."""
+
+    def __init__(self, *, root: Path) -> None:
+        self._root = root
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _mirror(self, repo: str) -> Path:
+        return self._root / "mirrors" / f"{repo}.git"
+
+    def worktree_path(self, run_id: str) -> Path:
+        return self._root / "worktrees" / run_id
+
+    async def _fetch(self, repo: str, clone_url: str, token: InstallationToken) -> Path:
+        mirror = self._mirror(repo)
+        if not (mirror / "HEAD").exists():
+            mirror.mkdir(parents=True, exist_ok=True)
+            await git("init", "--bare", "--quiet", str(mirror), cwd=mirror)
+        # Remote-tracking refs, not refs/heads: a branch checked out in a worktree cannot be
+        # updated by fetch, and runs keep their own local branches.
+        await git(
+            "fetch", "--prune", "--quiet", "--no-tags", clone_url,
+            "+refs/heads/*:refs/remotes/origin/*", cwd=mirror, token=token,
+        )  # fmt: skip
+        return mirror
+
+    async def diff(
+        self, *, repo: str, clone_url: str, token: InstallationToken, base: str, head: str
+    ) -> str:
+        """The PR's diff as GitHub shows it (three-dot: changes since the branches split)."""
+        lock = self._locks.setdefault(repo, asyncio.Lock())
+        async with lock:
+            mirror = await self._fetch(repo, clone_url, token)
+        spec = f"refs/remotes/origin/{base}...refs/remotes/origin/{head}"
+        return await git("diff", "--no-color", spec, cwd=mirror)
+
+    async def remote_sha(self, repo: str, branch: str) -> str | None:
+        mirror = self._mirror(repo)
+        try:
+            return await git(
+                "rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}", cwd=mirror
+            )
+        except GitError:
+            return None
+
+    async def prepare(
+        self,
+        *,
+        repo: str,
+        clone_url: str,
+        token: InstallationToken,
+        run_id: str,
+        branch: str,
+        start: str,
+    ) -> Worktree:
+        """A fresh worktree for the run on `branch`, starting at origin's `start` branch."""
+        lock = self._locks.setdefault(repo, asyncio.Lock())
+        async with lock:
+            mirror = await self._fetch(repo, clone_url, token)
+            path = self.worktree_path(run_id)
+            await self._drop(mirror, path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            base = await git(
+                "rev-parse", "--verify", f"refs/remotes/origin/{start}^{{commit}}", cwd=mirror
+            )
+            await git("worktree", "add", "--force", "-B", branch, str(path), base, cwd=mirror)
+        return Worktree(path=path, branch=branch, base_sha=base)
+
+    async def existing(self, *, run_id: str, branch: str) -> Worktree | None:
+        """The worktree a previous attempt of this run left, if it is still intact."""
+        path = self.worktree_path(run_id)
+        if not (path / ".git").exists():
+            return None
+        try:
+            base = await git("merge-base", "HEAD", f"refs/remotes/origin/{branch}", cwd=path)
+        except GitError:
+            base = await git("rev-parse", "HEAD~1", cwd=path)
+        return Worktree(path=path, branch=branch, base_sha=base)
+
+    async def _drop(self, mirror: Path, path: Path) -> None:
+        if path.exists():
+            try:
+                await git("worktree", "remove", "--force", str(path), cwd=mirror)
+            except GitError:
+                shutil.rmtree(path, ignore_errors=True)
+        await git("worktree", "prune", cwd=mirror)
+
+    async def remove(self, repo: str, run_id: str) -> None:
+        mirror = self._mirror(repo)
+        if mirror.exists():
+            async with self._locks.setdefault(repo, asyncio.Lock()):
+                await self._drop(mirror, self.worktree_path(run_id))
+
+
+async def stage_changes(wt: Worktree) -> list[str]:
+    """Stage everything the agent changed; the paths changed since the run's start."""
+    await git("add", "--all", cwd=wt.path)
+    out = await git("diff", "--cached", "--name-only", "--no-renames", wt.base_sha, cwd=wt.path)
+    return [line for line in out.splitlines() if line]
+
+
+async def commit(wt: Worktree, message: str) -> str:
+    env_identity = (
+        "-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}",
+    )  # fmt: skip
+    await git(
+        *env_identity,
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "-F",
+        "-",
+        cwd=wt.path,
+        stdin=message.encode(),
+    )
+    return await git("rev-parse", "HEAD", cwd=wt.path)
+
+
+async def diffstat(wt: Worktree) -> tuple[int, int, int]:
+    """(files, lines added, lines removed) of the run's change."""
+    out = await git("diff", "--numstat", wt.base_sha, "HEAD", cwd=wt.path)
+    files = added = removed = 0
+    for line in out.splitlines():
+        plus, minus, _ = line.split("\t", 2)
+        files += 1
+        added += int(plus) if plus.isdigit() else 0
+        removed += int(minus) if minus.isdigit() else 0
+    return files, added, removed
+
+
+async def head_sha(wt: Worktree) -> str:
+    return await git("rev-parse", "HEAD", cwd=wt.path)
+
+
+async def push(
+    wt: Worktree, *, clone_url: str, token: InstallationToken, expected_remote: str | None
+) -> None:
+    """Push HEAD to the run's branch, only if the remote branch is still where we left it."""
+    lease = f"--force-with-lease=refs/heads/{wt.branch}:{expected_remote or ''}"
+    await git(
+        "push",
+        "--quiet",
+        "--no-verify",
+        lease,
+        clone_url,
+        f"HEAD:refs/heads/{wt.branch}",
+        cwd=wt.path,
+        token=token,
+    )
+
+
+async def push_ref(
+    wt: Worktree, *, clone_url: str, token: InstallationToken, sha: str, ref: str
+) -> None:
+    """Create `ref` on the remote at `sha` (kept history: a replaced head stays reachable)."""
+    await git("push", "--quiet", "--no-verify", clone_url, f"{sha}:{ref}", cwd=wt.path,
+              token=token)  # fmt: skip
+
+
+async def ls_remote(
+    *, cwd: Path, clone_url: str, token: InstallationToken, branch: str
+) -> str | None:
+    out = await git("ls-remote", clone_url, f"refs/heads/{branch}", cwd=cwd, token=token)
+    return out.split()[0] if out else None

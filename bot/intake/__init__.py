@@ -1,0 +1,18 @@
+"""Intake: pure handlers that turn a verified webhook into nothing or a job, routed by event."""
+
+from bot.intake.routing import Enqueue, Ignore, IntakeContext, Router, decide
+
+
+def intake_router() -> Router:
+    """Every behaviour's router, composed (one module per behaviour)."""
+    # Behaviour modules import routing, so they are imported here, not at the top.
+    from bot.intake.comments import router as comments  # noqa: PLC0415
+    from bot.intake.labels import router as labels  # noqa: PLC0415
+
+    router = Router()
+    router.include(labels)
+    router.include(comments)
+    return router
+
+
+__all__ = ["Enqueue", "Ignore", "IntakeContext", "Router", "decide", "intake_router"]

@@ -1,0 +1,55 @@
+"""Label trigger: `issues.labeled` with a label under the configured prefix starts a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.events import IssuesEvent
+from bot.intake.routing import Decision, Enqueue, Ignore, IntakeContext, Router
+from bot.trigger import Trigger
+
+router = Router()
+
+
+@router.register("issues", "labeled", needs=lambda ctx: ctx.label_prefix)
+def label_added(payload: Mapping[str, Any], ctx: IntakeContext) -> Decision:
+    """A label `<prefix><verb-or-agent>` on an open issue asks for a run; the rest is ignored.
+
+    Who may trigger is checked by the worker against GitHub, never trusted from the payload.
+    """
+    event = IssuesEvent.model_validate(payload)
+    if event.label is None or not event.label.name.startswith(ctx.label_prefix):
+        return Ignore("not a trigger label")
+    suffix = event.label.name[len(ctx.label_prefix) :].strip()
+    if not suffix:
+        return Ignore("bare prefix label")
+    if event.sender.login == ctx.bot_login:
+        return Ignore("label added by Baton itself")
+    if event.issue.state != "open":
+        return Ignore("issue is closed")
+    assert event.installation is not None  # decide() drops payloads without one
+    repo = event.repository
+    trigger = Trigger(
+        kind="label",
+        delivery_id=ctx.delivery_id,
+        installation_id=event.installation.id,
+        repo=repo.full_name,
+        owner=repo.owner.login,
+        name=repo.name,
+        clone_url=repo.clone_url,
+        default_branch=repo.default_branch,
+        html_url=event.issue.html_url,
+        number=event.issue.number,
+        is_pull_request=event.issue.is_pull_request,
+        title=event.issue.title,
+        body=event.issue.body or "",
+        author=event.issue.user.login,
+        requester=event.sender.login,
+        requester_is_bot=event.sender.is_bot,
+        verb="fix",
+        label=event.label.name,
+        # `agent:fix` names a verb; any other suffix may name an agent (resolved against config).
+        agent=None if suffix == "fix" else suffix,
+    )
+    return Enqueue(trigger=trigger, dedupe_key=f"label:{trigger.lock}:{event.label.name}")

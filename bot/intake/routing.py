@@ -1,0 +1,120 @@
+"""A tiny declarative router from `(event, action)` to pure intake handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.trigger import Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeContext:
+    """What intake may know without I/O: the delivery and the server's trigger words."""
+
+    delivery_id: str
+    label_prefix: str
+    command: str
+    bot_login: str
+    allow_bots: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueue:
+    trigger: Trigger
+    # Coalesces the same request while it is still queued (a label removed and re-added twice).
+    dedupe_key: str
+    task: str = "run"
+    # Runs on one issue or PR never overlap; control commands (cancel, status) take no lock so
+    # they are answered while a run holds it.
+    serialize: bool = True
+
+    @property
+    def lock(self) -> str | None:
+        return self.trigger.lock if self.serialize else None
+
+
+Decision = Ignore | Enqueue
+Handler = Callable[[Mapping[str, Any], IntakeContext], Decision]
+# The trigger word a handler cannot act without (e.g. the label prefix): a delivery whose raw
+# bytes do not contain it is acknowledged without being parsed at all.
+Needle = Callable[[IntakeContext], str]
+
+
+@dataclass
+class Router:
+    """Handlers registered per `(event, action)`; `action=None` matches every action."""
+
+    _routes: dict[tuple[str, str | None], list[Handler]] = field(default_factory=dict)
+    _needles: dict[Handler, Needle] = field(default_factory=dict)
+
+    def register(
+        self, event: str, action: str | None = None, *, needs: Needle | None = None
+    ) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            self._routes.setdefault((event, action), []).append(fn)
+            if needs is not None:
+                self._needles[fn] = needs
+            return fn
+
+        return deco
+
+    def include(self, other: Router) -> None:
+        for key, handlers in other._routes.items():
+            self._routes.setdefault(key, []).extend(handlers)
+        self._needles.update(other._needles)
+
+    def fetch(self, event: str, action: str | None) -> list[Handler]:
+        """The handlers for an event, so routing is testable without running them."""
+        return [*self._routes.get((event, action), []), *self._routes.get((event, None), [])]
+
+    def events(self) -> frozenset[str]:
+        return frozenset(event for event, _ in self._routes)
+
+    def skip_unread(
+        self, event: str, action: str | None, body: bytes, ctx: IntakeContext
+    ) -> str | None:
+        """Why this delivery needs no parsing (no handler, or no trigger word in it), or None.
+
+        `action` is None when it could not be read cheaply: then nothing is skipped by action.
+        """
+        if event not in self.events():
+            return f"no handler for {event}"
+        if action is None:
+            return None
+        handlers = self.fetch(event, action)
+        if not handlers:
+            return f"no handler for {event}.{action}"
+        needles = [self._needles.get(h) for h in handlers]
+        if all(n is not None and n(ctx).encode() not in body for n in needles):
+            return "no trigger word in the delivery"
+        return None
+
+
+def decide(
+    router: Router, event: str, payload: Mapping[str, Any], ctx: IntakeContext
+) -> list[Decision]:
+    """Run every handler for the event; a payload a handler cannot read is ignored, with why."""
+    action = payload.get("action")
+    handlers = router.fetch(event, action if isinstance(action, str) else None)
+    if not handlers:
+        return [Ignore(f"no handler for {event}.{action}")]
+    if not isinstance(payload.get("installation"), dict):
+        return [Ignore("no installation in the payload")]
+    decisions: list[Decision] = []
+    for handler in handlers:
+        try:
+            decisions.append(handler(payload, ctx))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            decisions.append(Ignore(f"payload not understood at {where}: {first['msg']}"))
+    return decisions

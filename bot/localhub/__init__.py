@@ -1,0 +1,1 @@
+"""Local GitHub emulator: REST subset, git over smart HTTP and signed webhooks."""

@@ -1,0 +1,186 @@
+"""The emulator's in-memory records: accounts, apps, installations, tokens, repositories, issues."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+AccountType = Literal["User", "Organization", "Bot"]
+Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
+# What each role may do, as GitHub reports it in `permissions` and in the permission API.
+RANK: dict[str, int] = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
+REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+DEFAULT_APP_PERMISSIONS: dict[str, str] = {
+    "checks": "write",
+    "contents": "write",
+    "issues": "write",
+    "metadata": "read",
+    "pull_requests": "write",
+}
+DEFAULT_APP_EVENTS = ("issues", "issue_comment", "pull_request", "pull_request_review_comment")
+
+
+def iso(ts: float) -> str:
+    """GitHub's timestamp format: UTC, seconds, a trailing Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+@dataclass
+class Account:
+    id: int
+    login: str
+    type: AccountType
+    created_at: float
+    members: set[str] = field(default_factory=set)  # organizations only
+
+
+@dataclass
+class App:
+    id: int
+    slug: str
+    name: str
+    public_key_pem: str
+    webhook_url: str | None
+    owner: str
+    bot: Account
+    created_at: float
+    hook_id: int
+    permissions: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_APP_PERMISSIONS))
+    events: tuple[str, ...] = DEFAULT_APP_EVENTS
+
+
+@dataclass
+class Installation:
+    id: int
+    app_id: int
+    account: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    value: str
+    installation_id: int
+    expires_at: float
+    repositories: frozenset[str] | None  # repository names; None = every repo of the account
+    permissions: dict[str, str]
+
+
+@dataclass
+class Label:
+    id: int
+    name: str
+    color: str
+    description: str | None
+    default: bool = False
+
+
+@dataclass
+class Reaction:
+    id: int
+    user: str
+    content: str
+    created_at: float
+
+
+@dataclass
+class Comment:
+    id: int
+    number: int
+    user: str
+    body: str
+    created_at: float
+    updated_at: float
+    app_id: int | None
+    reactions: list[Reaction] = field(default_factory=list)
+
+
+@dataclass
+class ReviewComment:
+    id: int
+    number: int
+    user: str
+    body: str
+    path: str
+    line: int | None
+    side: str
+    commit_id: str
+    diff_hunk: str
+    created_at: float
+    updated_at: float
+    in_reply_to: int | None
+    reactions: list[Reaction] = field(default_factory=list)
+
+
+@dataclass
+class Pull:
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    base_sha: str
+    draft: bool
+    merged: bool = False
+    merged_at: float | None = None
+
+
+@dataclass
+class Issue:
+    id: int
+    number: int
+    title: str
+    body: str | None
+    user: str
+    created_at: float
+    updated_at: float
+    app_id: int | None
+    state: Literal["open", "closed"] = "open"
+    state_reason: str | None = None
+    closed_at: float | None = None
+    labels: list[str] = field(default_factory=list)
+    comments: list[int] = field(default_factory=list)
+    reactions: list[Reaction] = field(default_factory=list)
+    pull: Pull | None = None
+    pull_id: int = 0
+
+
+@dataclass
+class CheckRun:
+    id: int
+    app_id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None
+    started_at: float
+    completed_at: float | None
+    external_id: str | None
+    details_url: str | None
+    output: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class Repo:
+    id: int
+    owner: str
+    name: str
+    private: bool
+    description: str | None
+    default_branch: str
+    path: Path
+    created_at: float
+    pushed_at: float
+    collaborators: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, Label] = field(default_factory=dict)  # lower-cased name -> label
+    issues: dict[int, Issue] = field(default_factory=dict)
+    comments: dict[int, Comment] = field(default_factory=dict)
+    review_comments: dict[int, ReviewComment] = field(default_factory=dict)
+    check_runs: dict[int, CheckRun] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def next_number(self) -> int:
+        return max(self.issues, default=0) + 1

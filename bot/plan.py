@@ -1,0 +1,214 @@
+"""The decision core of a run (no I/O): who may trigger, which agent runs with which limits,
+and whether the agent's diff may be pushed."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from adapters.base import Limits
+from config.schema import AgentsConfig, AgentSpec, Policy, Route, permission_at_least
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from bot.trigger import Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The run does not start; `reason` is shown to the user and says what to do."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    agent: str
+    spec: AgentSpec
+    limits: Limits
+    fallback: tuple[str, ...]
+    policy: Policy
+    # The org's or repo's negotiated rates (USD per million tokens), laid over the price table.
+    prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Dollars spent this month, as the ledger counts them."""
+
+    repo_month: float = 0.0
+    owner_month: float = 0.0
+    requester_month: float = 0.0
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def glob_match(pattern: str, path: str) -> bool:
+    """Gitignore-like globs: `*` stays within a directory, `**` crosses directories."""
+    return _glob_regex(pattern.lstrip("/")).match(path.lstrip("/")) is not None
+
+
+_PATH_IN_TEXT = re.compile(r"`([\w./-]+\.[\w]+|[\w.-]+/[\w./-]+)`")
+
+
+def paths_in_text(text: str) -> list[str]:
+    """Paths an issue names in backticks: what a route's `paths` condition is matched against."""
+    return sorted({m.strip("./") for m in _PATH_IN_TEXT.findall(text)})
+
+
+def authorize(
+    *, trigger: Trigger, permission: str, config: AgentsConfig, server_allow_bots: Sequence[str]
+) -> Refusal | None:
+    """Only users with the configured permission (checked against GitHub) may start a run;
+    bots only when allow-listed."""
+    if trigger.requester_is_bot:
+        allowed = {*config.triggers.allow_bots, *server_allow_bots}
+        if trigger.requester not in allowed:
+            return Refusal(
+                f"@{trigger.requester} is a bot and not allow-listed; add it to "
+                "`triggers.allow_bots` in `.agents.yml` to let it start runs."
+            )
+        return None
+    need = config.triggers.min_permission
+    if not permission_at_least(permission, need):
+        return Refusal(
+            f"Sorry @{trigger.requester}, starting an agent here needs `{need}` permission on "
+            f"this repository (you have `{permission}`). A maintainer can add the label instead."
+        )
+    return None
+
+
+def _route_matches(route: Route, trigger: Trigger, paths: Sequence[str]) -> bool:
+    if route.when.label is not None and route.when.label != trigger.label:
+        return False
+    if route.when.paths is not None:
+        if not paths:
+            return False
+        return all(any(glob_match(p, path) for p in route.when.paths) for path in paths)
+    return True
+
+
+def choose_agent(
+    *, trigger: Trigger, config: AgentsConfig, paths: Sequence[str]
+) -> tuple[str, tuple[str, ...]] | Refusal:
+    """The agent (and fallbacks) for this trigger: named by the trigger, else first route."""
+    if trigger.agent is not None:
+        if trigger.agent in config.agents:
+            return trigger.agent, ()
+        known = ", ".join(sorted(config.agents)) or "none"
+        return Refusal(
+            f"`{trigger.label or trigger.agent}` names no agent this repository knows "
+            f"(agents: {known}). Use `{'agent:fix'}`, or define the agent in `.agents.yml`."
+        )
+    for route in config.routes:
+        if _route_matches(route, trigger, paths):
+            return route.agent, tuple(route.fallback)
+    return Refusal(
+        f"No route in the configuration matches `{trigger.label}`. Add one to `.agents.yml`:\n\n"
+        f'```yaml\nroutes:\n  - when: {{label: "{trigger.label}"}}\n    agent: claude-code\n```'
+    )
+
+
+def plan_run(
+    *, trigger: Trigger, config: AgentsConfig, paths: Sequence[str], spend: Spend
+) -> RunPlan | Refusal:
+    """Which agent runs, with what time and cost limits; or why nothing runs."""
+    chosen = choose_agent(trigger=trigger, config=config, paths=paths)
+    if isinstance(chosen, Refusal):
+        return chosen
+    agent, fallback = chosen
+    spec = config.agents[agent]
+    budget = config.budget
+    caps = [c for c in (spec.max_cost_usd, budget.per_run_usd) if c is not None]
+    left: list[tuple[float, str]] = []
+    if budget.monthly_usd is not None:
+        left.append((budget.monthly_usd - spend.repo_month, "this repository's monthly budget"))
+    if budget.org_monthly_usd is not None:
+        left.append(
+            (budget.org_monthly_usd - spend.owner_month, "the organization's monthly budget")
+        )
+    if budget.per_requester_monthly_usd is not None:
+        left.append(
+            (budget.per_requester_monthly_usd - spend.requester_month,
+             f"@{trigger.requester}'s monthly budget")
+        )  # fmt: skip
+    for remaining, what in left:
+        if remaining <= 0:
+            return Refusal(
+                f"{what[0].upper()}{what[1:]} is spent; no run starts until next month or "
+                "until the budget in `.agents.yml` is raised."
+            )
+        caps.append(remaining)
+    limits = Limits(timeout_s=spec.timeout, max_cost_usd=min(caps) if caps else None)
+    prices = {model: price.model_dump(exclude_none=True) for model, price in config.prices.items()}
+    return RunPlan(
+        agent=agent, spec=spec, limits=limits, fallback=fallback, policy=config.policy,
+        prices=prices,
+    )  # fmt: skip
+
+
+def policy_violation(changed: Sequence[str], policy: Policy) -> str | None:
+    """Why the diff may not be pushed, or None. Checked before anything leaves the machine."""
+    if not changed:
+        return "The agent finished without changing any file, so there is nothing to push."
+    protected = sorted(p for p in changed if any(glob_match(g, p) for g in policy.protected_paths))
+    if protected:
+        listed = ", ".join(f"`{p}`" for p in protected[:10])
+        return (
+            f"The agent changed protected paths ({listed}); `policy.protected_paths` forbids "
+            "it, so nothing was pushed."
+        )
+    if len(changed) > policy.max_changed_files:
+        return (
+            f"The agent changed {len(changed)} files, more than `policy.max_changed_files` "
+            f"({policy.max_changed_files}); nothing was pushed."
+        )
+    return None
+
+
+_SECRET_PATTERNS = {
+    "a GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+    "a private key": re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----"),
+    "an Anthropic key": re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
+    "an OpenAI key": re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}"),
+    "an AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    "a Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
+}
+
+
+def secrets_in_diff(diff: str, known: Sequence[str] = ()) -> list[str]:
+    """What looks like a credential among the lines the diff adds (plus the server's own
+    secrets verbatim). A hit stops the push: a leaked key cannot be unpushed."""
+    added = "\n".join(
+        line[1:]
+        for line in diff.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    )
+    found = [what for what, rx in _SECRET_PATTERNS.items() if rx.search(added)]
+    if any(secret and len(secret) >= 8 and secret in added for secret in known):
+        found.append("one of Baton's own secrets")
+    return found

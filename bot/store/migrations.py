@@ -1,0 +1,102 @@
+"""The ordered list of schema migrations of Baton's SQLite database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Migration:
+    """One schema change; `version` is its place in the list and never changes once released."""
+
+    version: int
+    name: str
+    sql: str
+
+
+# Append only: a released migration is never edited, a fix is a new migration.
+# Status values are `bot.queue.JobStatus` values. Times are seconds since the epoch (REAL).
+_DELIVERIES_AND_JOBS = """
+CREATE TABLE jobs (
+    -- AUTOINCREMENT: a job id is shown to users and stored in the ledger, so it is never reused.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task TEXT NOT NULL,
+    args TEXT NOT NULL,
+    status TEXT NOT NULL
+        CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    lock TEXT,
+    dedupe_key TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),
+    created_at REAL NOT NULL,
+    scheduled_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    error TEXT
+);
+-- The database enforces the two promises of the queue, whatever the code above it does:
+-- at most one queued job per dedupe key, at most one running job per lock.
+CREATE UNIQUE INDEX jobs_one_queued_per_dedupe_key ON jobs (dedupe_key)
+    WHERE status = 'queued' AND dedupe_key IS NOT NULL;
+CREATE UNIQUE INDEX jobs_one_running_per_lock ON jobs (lock)
+    WHERE status = 'running' AND lock IS NOT NULL;
+CREATE INDEX jobs_by_status_schedule ON jobs (status, scheduled_at);
+CREATE INDEX jobs_by_lock ON jobs (lock, id) WHERE lock IS NOT NULL;
+
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    received_at REAL NOT NULL,
+    -- The job the delivery enqueued or was coalesced into; NULL when it started nothing.
+    job_id INTEGER REFERENCES jobs (id) ON DELETE SET NULL
+);
+CREATE INDEX deliveries_by_job ON deliveries (job_id) WHERE job_id IS NOT NULL;
+"""
+
+# The ledger: one row per agent run (bot.ledger.RunRecord); statuses are RunStatus values plus
+# queued, running and refused.
+_RUNS_LEDGER = """
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    job_id INTEGER,
+    repo TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    is_pull_request INTEGER NOT NULL DEFAULT 0,
+    trigger TEXT NOT NULL,
+    verb TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    agent TEXT NOT NULL DEFAULT '',
+    adapter TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    harness_version TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    branch TEXT NOT NULL DEFAULT '',
+    pr_number INTEGER,
+    pr_url TEXT NOT NULL DEFAULT '',
+    commit_sha TEXT NOT NULL DEFAULT '',
+    comment_id INTEGER,
+    check_run_id INTEGER,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    turns INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL,
+    cost_source TEXT NOT NULL DEFAULT 'unknown',
+    price_date TEXT,
+    summary TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    session_id TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    duration_s REAL
+);
+CREATE INDEX runs_by_target ON runs (repo, number, created_at);
+CREATE INDEX runs_by_time ON runs (created_at);
+"""
+
+MIGRATIONS: list[Migration] = [
+    Migration(version=1, name="deliveries and jobs", sql=_DELIVERIES_AND_JOBS),
+    Migration(version=2, name="runs ledger", sql=_RUNS_LEDGER),
+]

@@ -1,0 +1,165 @@
+"""`POST /webhooks`: cap, verify (fail closed), parse, route, dedupe+enqueue in one go, 202."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import JSONResponse, Response
+
+from bot.intake import Enqueue, Ignore, IntakeContext, Router, decide
+from bot.logs import bound
+from bot.queue import NewJob
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from bot.queue import JobQueue
+    from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# GitHub caps payloads at 25 MB and does not deliver larger events.
+MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
+# GitHub writes `action` first; when it is not there, the payload is parsed as usual.
+_ACTION = re.compile(rb'\s*\{\s*"action"\s*:\s*"([a-z_]{1,64})"')
+_IGNORED = b'{"ignored":"nothing to do"}'
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
+    """Constant-time check of `X-Hub-Signature-256`; anything but a valid sha256 fails."""
+    if not secret or not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.encode())
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class WebhookEndpoint:
+    """The intake endpoint; holds only what it needs, handed in by the app factory."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        router: Router,
+        queue: JobQueue,
+        max_body: int = MAX_BODY_BYTES,
+        max_attempts: int = 4,
+    ) -> None:
+        self._max_attempts = max_attempts
+        self._secret = settings.webhook_secret_bytes
+        self._router = router
+        self._queue = queue
+        self._max_body = max_body
+        self._ctx = IntakeContext(
+            delivery_id="",
+            label_prefix=settings.label_prefix,
+            command=settings.command,
+            bot_login=settings.bot_login,
+            allow_bots=settings.allow_bots,
+        )
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            body = await _read_capped(request, self._max_body)
+        except _TooLarge:
+            return _error(413, "payload larger than 25 MB")
+        if not signature_ok(self._secret, body, request.headers.get("x-hub-signature-256")):
+            return _error(401, "missing or invalid X-Hub-Signature-256")
+        event = request.headers.get("x-github-event")
+        delivery = request.headers.get("x-github-delivery")
+        if not event or not delivery:
+            return _error(400, "missing X-GitHub-Event or X-GitHub-Delivery")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return _error(415, "set the webhook content type to application/json")
+        # Most deliveries start nothing: answer them without deserializing the payload.
+        skipped = self._skip(event, body)
+        if skipped is not None:
+            return Response(_IGNORED, status_code=202, media_type="application/json")
+        try:
+            payload: Any = json.loads(body)
+        except ValueError:
+            return _error(400, "body is not valid JSON")
+        if not isinstance(payload, dict):
+            return _error(400, "body is not a JSON object")
+        with bound(delivery=delivery):
+            return await self._handle(event, delivery, payload)
+
+    def _skip(self, event: str, body: bytes) -> str | None:
+        if event == "ping":
+            return None
+        match = _ACTION.match(body, 0, 256)
+        action = match.group(1).decode() if match else None
+        return self._router.skip_unread(event, action, body, self._ctx)
+
+    async def _handle(self, event: str, delivery: str, payload: dict[str, Any]) -> Response:
+        if event == "ping":
+            return JSONResponse({"pong": True, "zen": payload.get("zen", "")})
+        ctx = IntakeContext(
+            delivery_id=delivery,
+            label_prefix=self._ctx.label_prefix,
+            command=self._ctx.command,
+            bot_login=self._ctx.bot_login,
+            allow_bots=self._ctx.allow_bots,
+        )
+        decisions = decide(self._router, event, payload, ctx)
+        jobs = [d for d in decisions if isinstance(d, Enqueue)]
+        if not jobs:
+            reasons = "; ".join(d.reason for d in decisions if isinstance(d, Ignore))
+            # Most deliveries start nothing; at INFO this line alone costs a tenth of the intake.
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("ignored %s.%s: %s", event, payload.get("action"), reasons)
+            return JSONResponse({"ignored": reasons}, status_code=202)
+        queued: list[int] = []
+        for index, decision in enumerate(jobs):
+            job = NewJob(
+                task=decision.task,
+                args=decision.trigger.model_dump(mode="json"),
+                lock=decision.lock,
+                dedupe_key=decision.dedupe_key,
+                max_attempts=self._max_attempts,
+            )
+            # The delivery id is recorded with the first job, in the same transaction.
+            submitted = await self._queue.submit(job, delivery_id=delivery if index == 0 else None)
+            if submitted.duplicate_delivery:
+                log.info("duplicate delivery: nothing queued")
+                return JSONResponse({"duplicate": True}, status_code=202)
+            if submitted.job_id is not None:
+                queued.append(submitted.job_id)
+            log.info(
+                "%s.%s -> job %s%s",
+                event,
+                payload.get("action"),
+                submitted.job_id,
+                " (coalesced)" if submitted.coalesced else "",
+            )
+        return JSONResponse({"queued": queued}, status_code=202)

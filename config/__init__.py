@@ -1,0 +1,1 @@
+"""Server settings and the .agents.yml configuration language."""

@@ -1,0 +1,37 @@
+"""The built-in configuration layer: what a repo gets with no `.agents.yml` and no org file."""
+
+from __future__ import annotations
+
+from config.loader import Located
+from config.schema import Budget, Policy, Triggers
+
+BUILTIN_FILE = "built-in"
+
+# The adapters the CLI validates against until the adapter registry supplies them.
+KNOWN_ADAPTERS: frozenset[str] = frozenset(
+    {"scripted", "command", "claude-code", "codex", "gemini", "aider"}
+)
+
+# One agent per real harness, named after its adapter, so `/agent codex fix` works out of the box.
+_HARNESS_MODELS: dict[str, str] = {
+    "claude-code": "claude-sonnet-4-5",
+    "codex": "gpt-5-codex",
+    "gemini": "gemini-2.5-pro",
+    "aider": "openai/gpt-5",  # the model family Aider was verified with here
+}
+
+
+def builtin_config() -> Located:
+    """A fresh copy of the built-in layer (callers may not share its mutable data)."""
+    agents: dict[str, object] = {"scripted": {"adapter": "scripted"}}
+    for adapter, model in _HARNESS_MODELS.items():
+        agents[adapter] = {"adapter": adapter, "model": model}
+    data: dict[str, object] = {
+        "version": 1,
+        "agents": agents,
+        "routes": [{"when": {"label": "agent:fix"}, "agent": "claude-code"}],
+        "triggers": Triggers().model_dump(),
+        "budget": Budget().model_dump(),
+        "policy": Policy().model_dump(),
+    }
+    return Located(data=data, positions={}, file=BUILTIN_FILE)

@@ -1,0 +1,286 @@
+"""Show an effective config with each value's source, and publish `.agents.yml`'s JSON Schema."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from config.loader import Path, dotted
+from config.schema import AgentsConfig
+
+if TYPE_CHECKING:
+    from config.merge import Effective
+
+__all__ = ["FIELD_DOCS", "SCHEMA_ID", "flow", "json_schema", "render_effective"]
+
+SCHEMA_ID = "urn:baton:schema:agents-yml:v1"
+HIDDEN = "***"
+
+_PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./")
+_PLAIN_REST = _PLAIN_FIRST | frozenset("-+@")
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _needs_escape(char: str) -> bool:
+    # Control characters, YAML line separators and the backtick (it could close the caller's
+    # markdown code fence) are written as \u escapes.
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or char in "\u2028\u2029\ufeff`"
+
+
+def _quoted(text: str) -> str:
+    out = ['"']
+    for char in text:
+        if char in {'"', "\\"}:
+            out.append("\\" + char)
+        elif _needs_escape(char):
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def _text(value: str) -> str:
+    """A string as YAML: plain when it reads back as the same string, else double-quoted."""
+    plain_chars = value[:1] in _PLAIN_FIRST and all(char in _PLAIN_REST for char in value[1:])
+    # Within these characters a plain scalar is text unless YAML resolves it to another type
+    # (`yes`, `1.5`, `null`, `2024-01-01`): ask the resolver PyYAML reads with.
+    if not plain_chars:
+        return _quoted(value)
+    # types-PyYAML leaves Resolver.resolve unannotated.
+    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return value if tag == _STR_TAG else _quoted(value)
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    # YAML 1.1 reads `1e-05` as text: write floats out positionally.
+    text = format(Decimal(repr(value)), "f")
+    return text if "." in text else f"{text}.0"
+
+
+def flow(value: object) -> str:
+    """A value as one line of flow-style YAML, e.g. `{when: {label: "agent:fix"}, agent: x}`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(flow(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_text(str(k))}: {flow(v)}" for k, v in value.items()) + "}"
+    return _text(str(value))
+
+
+def _shown(path: Path, value: object) -> tuple[object, bool]:
+    """What may be shown of a value (the listing can end up in a public PR comment)."""
+    is_env = len(path) == 4 and path[0] == "agents" and path[2] == "env"
+    if is_env and isinstance(value, str) and "${" not in value:
+        return HIDDEN, True  # a literal environment value may be a secret; `${VAR}` is not
+    if len(path) == 3 and path[2] == "base_url" and isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.username is not None or parts.password is not None:
+            host = parts.netloc.rsplit("@", 1)[-1]
+            return urlunsplit(parts._replace(netloc=f"{HIDDEN}@{host}")), True
+    return value, False
+
+
+def _compact_route(route: dict[str, Any]) -> dict[str, Any]:
+    when = {key: value for key, value in route["when"].items() if value is not None}
+    compact: dict[str, Any] = {"when": when, "agent": route["agent"]}
+    if route["fallback"]:
+        compact["fallback"] = route["fallback"]
+    return compact
+
+
+def _comment(eff: Effective, key: str, *, hidden: bool = False) -> str:
+    source = eff.sources.get(key)
+    if source is None:
+        return ""
+    if source.locked:
+        text = f"locked by {source.where}"
+    elif source.layer == "built-in":
+        text = "built-in"
+    else:
+        text = f"from {source.where}"
+    return f"  # {text}{', value hidden' if hidden else ''}"
+
+
+def _quiet(eff: Effective, path: Path, value: object) -> bool:
+    """An agent key nobody set whose value says nothing (null, empty, plain-text output)."""
+    if path[0] != "agents":
+        return False
+    source = eff.sources.get(dotted(path))
+    if source is None or source.layer != "built-in":
+        return False
+    return value in (None, "", [], {}) or (path[-2:] == ("output", "format") and value == "text")
+
+
+def _mapping(
+    values: dict[str, Any], path: Path, depth: int, eff: Effective, out: list[str]
+) -> None:
+    pad = "  " * depth
+    for key, value in values.items():
+        here = (*path, key)
+        label = f"{pad}{_text(str(key))}:"
+        if here == ("routes",) and value:
+            out.append(label)
+            for index, route in enumerate(value):
+                comment = _comment(eff, dotted((*here, index)))
+                out.append(f"{pad}  - {flow(_compact_route(route))}{comment}")
+        elif isinstance(value, dict) and value:
+            nested: list[str] = []
+            _mapping(value, here, depth + 1, eff, nested)
+            if nested:
+                out.extend([label, *nested])
+        elif _quiet(eff, here, value):
+            continue
+        else:
+            shown, hidden = _shown(here, value)
+            out.append(f"{label} {flow(shown)}{_comment(eff, dotted(here), hidden=hidden)}")
+
+
+def render_effective(eff: Effective) -> str:
+    """Every effective key, its value and where it came from, as YAML with `#` comments.
+
+    The text is YAML that reads back as the same config, and safe inside a markdown code fence.
+    """
+    lines: list[str] = []
+    _mapping(eff.config.model_dump(), (), 0, eff, lines)
+    lines.append("# agent keys that no layer sets and that are empty are not shown")
+    return "\n".join(lines) + "\n"
+
+
+# One line per key, shown by editors as the key's hover text; tests check none is missing.
+FIELD_DOCS: dict[str, dict[str, str]] = {
+    "AgentsConfig": {
+        "version": "Version of this file's format. Baton implements version 1.",
+        "agents": "Named agents (a harness plus a model), merged by name with the org's.",
+        "routes": "Which agent takes a task; the first match wins, repo routes before org ones.",
+        "triggers": "Who may start agents.",
+        "budget": "Spending caps in USD.",
+        "policy": "What an agent's change may touch before Baton opens a pull request.",
+        "verify": "The repository's own check of a result, e.g. its test command "
+        "(used by /agent compare).",
+        "prices": "Negotiated rates per model (USD per million tokens) that replace the "
+        "shipped price table's; lock them org-wide with `enforce`.",
+    },
+    "Price": {
+        "input": "USD per million input tokens (cache reads and writes excluded).",
+        "output": "USD per million output tokens (reasoning included).",
+        "cache_read": "USD per million tokens read from the prompt cache.",
+        "cache_write": "USD per million tokens written to the prompt cache.",
+    },
+    "Verify": {
+        "command": "Argv of the check, run in the agent's worktree inside the sandbox.",
+        "timeout": "Time limit of the check: seconds or like 90s, 10m.",
+    },
+    "AgentSpec": {
+        "adapter": "The harness: scripted, command, claude-code, codex, gemini or aider. "
+        "Required unless the org or built-in config defines this agent.",
+        "model": "The model name passed to the harness.",
+        "max_cost_usd": "Stop a run of this agent once it has cost this much.",
+        "timeout": "Stop a run after this long: seconds, or like 90s, 30m, 2h.",
+        "base_url": "Send the harness's model requests to this gateway URL instead.",
+        "api_key_env": "Name of the server environment variable holding the API key.",
+        "sandbox": "Isolation of the agent's process.",
+        "command": "`command` adapter: argv template with {prompt_file}, {prompt}, {model}, "
+        "{workdir}.",
+        "env": "Extra environment; `${VAR}` takes VAR from the server's environment.",
+        "output": "`command` adapter: how to read the result from stdout.",
+    },
+    "SandboxSpec": {"network": "`host` shares the server's network; `none` cuts it off."},
+    "OutputSpec": {
+        "format": "`text` (all of stdout is the summary), `json` or `jsonl`.",
+        "summary": "Dotted path to the summary in the JSON output.",
+        "session_id": "Dotted path to the harness's session id.",
+        "cost_usd": "Dotted path to the cost in USD the harness reports.",
+        "model": "Dotted path to the model the harness used.",
+        "input_tokens": "Dotted path to the input token count (without cache reads/writes).",
+        "output_tokens": "Dotted path to the output token count (reasoning included).",
+        "cache_read_tokens": "Dotted path to the cache-read token count.",
+        "cache_write_tokens": "Dotted path to the cache-write token count.",
+        "reasoning_tokens": "Dotted path to the reasoning token count.",
+        "turns": "Dotted path to the number of turns.",
+    },
+    "Route": {
+        "when": "Conditions that must all hold; none means always.",
+        "agent": "The agent that takes a matching task.",
+        "fallback": "Agents tried in order on failure, timeout or budget stop.",
+    },
+    "RouteWhen": {
+        "label": "The trigger label, e.g. agent:fix.",
+        "paths": "Glob patterns; every path the task touches must match one.",
+    },
+    "Triggers": {
+        "min_permission": "Least repository permission a user needs to start an agent.",
+        "allow_bots": "Bot accounts allowed to trigger agents.",
+    },
+    "Budget": {
+        "per_run_usd": "Cap for one run.",
+        "monthly_usd": "Cap for this repository per calendar month.",
+        "per_requester_monthly_usd": "Cap per requesting user per month in this repository.",
+        "org_monthly_usd": "Org file only: cap for the whole org per month.",
+    },
+    "Policy": {
+        "protected_paths": "Globs an agent's change may not touch.",
+        "max_changed_files": "Most files one change may touch.",
+        "draft": "Open pull requests as drafts.",
+    },
+}
+
+# Mirrors the duration syntax config/schema.py accepts (tests keep the two equal).
+DURATION_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$"
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema for `.agents.yml`, for editor completion and validation."""
+    schema = AgentsConfig.model_json_schema()
+    definitions: dict[str, Any] = schema.setdefault("$defs", {})
+    for name, definition in [("AgentsConfig", schema), *definitions.items()]:
+        for key, prop in definition.get("properties", {}).items():
+            prop["description"] = FIELD_DOCS[name][key]
+    agent = definitions["AgentSpec"]
+    # `timeout: 30m` is valid YAML for Baton; the generated schema only knows the parsed float.
+    agent["properties"]["timeout"] = {
+        "anyOf": [
+            {"type": "number", "exclusiveMinimum": 0},
+            {"type": "string", "pattern": DURATION_PATTERN},
+        ],
+        "default": 1800,
+        "description": FIELD_DOCS["AgentSpec"]["timeout"],
+    }
+    # A repo may override an org agent by name without repeating its adapter.
+    agent["required"] = [key for key in agent.get("required", []) if key != "adapter"]
+    if not agent["required"]:
+        del agent["required"]
+    # The org-wide cap is rejected in `.agents.yml`; offering it would mislead.
+    definitions["Budget"]["properties"].pop("org_monthly_usd", None)
+    schema["properties"]["budget"].get("default", {}).pop("org_monthly_usd", None)
+    # Names that break the agent-name rule are errors, not "other" keys.
+    schema["properties"]["agents"]["additionalProperties"] = False
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        **schema,
+        "title": "Baton .agents.yml (version 1)",
+        "description": "Per-repository configuration of Baton's coding agents: agents, routes, "
+        "triggers, budget and policy. Merged over the org's agents.yml.",
+    }

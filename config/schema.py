@@ -1,0 +1,164 @@
+"""The `.agents.yml` schema, version 1: typed models for the repo file and the org file."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+Permission = Literal["read", "triage", "write", "maintain", "admin"]
+PERMISSION_RANK: dict[str, int] = {
+    "none": 0,
+    "read": 1,
+    "triage": 2,
+    "write": 3,
+    "maintain": 4,
+    "admin": 5,
+}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: object) -> object:
+    """`30m`, `90s`, `1.5h` or a number of seconds -> seconds as a float."""
+    if isinstance(value, bool):
+        return value  # let pydantic reject it with its own message
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError("a duration is a number of seconds or like 90s, 30m, 2h")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+AgentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors against the version Baton implements."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OutputSpec(_Strict):
+    """How the `command` adapter reads a CLI's result from its stdout.
+
+    `format`: `text` (the whole stdout is the summary), `json` (one JSON object) or `jsonl`
+    (one JSON object per line; the last line carrying each field wins). The other keys are
+    dotted paths into that JSON, e.g. `usage.input_tokens`.
+    """
+
+    format: Literal["text", "json", "jsonl"] = "text"
+    summary: str | None = None
+    session_id: str | None = None
+    cost_usd: str | None = None
+    model: str | None = None
+    input_tokens: str | None = None
+    output_tokens: str | None = None
+    cache_read_tokens: str | None = None
+    cache_write_tokens: str | None = None
+    reasoning_tokens: str | None = None
+    turns: str | None = None
+
+
+class SandboxSpec(_Strict):
+    network: Literal["host", "none"] = "host"
+
+
+class AgentSpec(_Strict):
+    """A named agent: a harness (adapter) plus its model and limits."""
+
+    adapter: str
+    model: str = ""
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    timeout: Duration = 1800.0
+    # Vendor gateway overrides: the base URL, and the name of the env var holding the key.
+    base_url: str | None = None
+    api_key_env: str | None = None
+    sandbox: SandboxSpec = SandboxSpec()
+    # The `command` adapter only: argv template ({prompt_file}, {prompt}, {model}, {workdir}),
+    # extra environment ("${VAR}" takes VAR from the server's environment), and its output.
+    command: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    output: OutputSpec = OutputSpec()
+
+
+class RouteWhen(_Strict):
+    """A route matches when every condition given here holds."""
+
+    label: str | None = None
+    # Every path the task touches (PR files, or paths named in the issue) matches one of these.
+    paths: list[str] | None = None
+
+
+class Route(_Strict):
+    when: RouteWhen = RouteWhen()
+    agent: AgentName
+    fallback: list[AgentName] = Field(default_factory=list)
+
+
+class Triggers(_Strict):
+    min_permission: Permission = "write"
+    allow_bots: list[str] = Field(default_factory=list)
+
+
+class Budget(_Strict):
+    per_run_usd: float | None = Field(default=None, ge=0)
+    monthly_usd: float | None = Field(default=None, ge=0)
+    per_requester_monthly_usd: float | None = Field(default=None, ge=0)
+    # Org file only: caps the whole org's monthly spend.
+    org_monthly_usd: float | None = Field(default=None, ge=0)
+
+
+class Policy(_Strict):
+    protected_paths: list[str] = Field(default_factory=lambda: [".github/workflows/**"])
+    max_changed_files: int = Field(default=50, ge=1)
+    draft: bool = False
+
+
+class Price(_Strict):
+    """USD per million tokens for one model (a negotiated or gateway rate)."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class Verify(_Strict):
+    """The repository's own check of a result (run in the sandbox, in the agent's worktree)."""
+
+    command: list[str] = Field(min_length=1)
+    timeout: Duration = 600.0
+
+
+class AgentsConfig(_Strict):
+    """The effective configuration of one repository (and the shape of `.agents.yml`)."""
+
+    version: Literal[1] = 1
+    agents: dict[AgentName, AgentSpec] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+    triggers: Triggers = Triggers()
+    budget: Budget = Budget()
+    policy: Policy = Policy()
+    verify: Verify | None = None
+    # Rates that replace the shipped price table's for these models (`enforce` them org-wide).
+    prices: dict[str, Price] = Field(default_factory=dict)
+
+
+class OrgConfig(_Strict):
+    """`agents.yml` in the org's settings repo."""
+
+    version: Literal[1] = 1
+    defaults: dict[str, object] = Field(default_factory=dict)
+    repos: dict[str, dict[str, object]] = Field(default_factory=dict)
+    enforce: dict[str, object] = Field(default_factory=dict)
+
+
+def permission_at_least(have: str, need: str) -> bool:
+    return PERMISSION_RANK.get(have, 0) >= PERMISSION_RANK[need]

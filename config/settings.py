@@ -1,0 +1,134 @@
+"""Server settings: one typed model read once from `BATON_*` environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_GITHUB_URL = "https://api.github.com/"
+
+
+class SettingsError(Exception):
+    """The server's settings are missing or invalid; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    """Everything the server and worker need from their environment.
+
+    Only `serve` and `worker` need GitHub credentials and the webhook secret; every other
+    command works without them (`require_server` is the gate).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BATON_", extra="forbid", frozen=True)
+
+    app_id: str | None = None
+    private_key: SecretStr | None = None
+    private_key_path: Path | None = None
+    webhook_secret: SecretStr | None = None
+    # The app's slug: its own comments come from "<slug>[bot]" and are never treated as commands.
+    app_slug: str = "baton"
+    github_url: str = DEFAULT_GITHUB_URL
+    database_url: str = "sqlite:///baton.db"
+    settings_repo: str = ".github"
+    label_prefix: str = "agent:"
+    command: str = "/agent"
+    # Where mirrors and per-run worktrees live.
+    workdir: Path = Path(".baton")
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # Retries of a failed run job (GitHub 5xx, timeouts) before the failure is reported.
+    job_max_attempts: int = Field(default=4, ge=1, le=20)
+    job_retry_base_s: float = Field(default=5.0, ge=0.0)
+    public_url: str = ""
+    log_level: str = "INFO"
+    # "none" runs harness and command agents without bubblewrap (logged as a warning each run).
+    sandbox: Literal["bubblewrap", "none"] = "bubblewrap"
+    # Where `baton serve` runs jobs: "process" (a `baton worker` child, so agent runs never
+    # slow webhook acknowledgements) or "inline" (on the server's own event loop).
+    worker: Literal["process", "inline"] = "process"
+    # Comma-separated bot logins (e.g. "dependabot[bot]") allowed to trigger, on top of config.
+    allow_bots: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("allow_bots"), str):
+            raw: str = data["allow_bots"]
+            data = {**data, "allow_bots": tuple(b.strip() for b in raw.split(",") if b.strip())}
+        return data
+
+    @property
+    def bot_login(self) -> str:
+        return f"{self.app_slug}[bot]"
+
+    def private_key_pem(self) -> str:
+        """The app's private key, from the variable or the file it names."""
+        if self.private_key is not None:
+            return self.private_key.get_secret_value()
+        if self.private_key_path is not None:
+            try:
+                return self.private_key_path.read_text()
+            except OSError as exc:
+                raise SettingsError(
+                    f"BATON_PRIVATE_KEY_PATH={self.private_key_path} cannot be read: {exc.strerror}"
+                ) from exc
+        raise SettingsError("set BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH")
+
+    def require_server(self) -> None:
+        """Refuse to serve without what the server cannot work without, saying what is missing."""
+        missing = []
+        if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
+            missing.append("BATON_WEBHOOK_SECRET (the secret GitHub signs webhooks with)")
+        if not self.app_id:
+            missing.append("BATON_APP_ID (the GitHub App's id)")
+        if self.private_key is None and self.private_key_path is None:
+            missing.append("BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH (the app's private key)")
+        if missing:
+            raise SettingsError("cannot start: missing " + "; ".join(missing))
+
+    @property
+    def webhook_secret_bytes(self) -> bytes:
+        if self.webhook_secret is None:
+            raise SettingsError("BATON_WEBHOOK_SECRET is not set")
+        return self.webhook_secret.get_secret_value().encode()
+
+
+class _FromMapping(Settings):
+    """Settings read only from the mapping given to `load_settings` (tests inject their env)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        del settings_cls, env_settings, dotenv_settings, file_secret_settings
+        return (init_settings,)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings once, from `env` when given (tests) or the process environment."""
+    try:
+        if env is None:
+            return Settings()
+        values = {
+            k.removeprefix("BATON_").lower(): v for k, v in env.items() if k.startswith("BATON_")
+        }
+        return _FromMapping.model_validate(values)
+    except ValidationError as exc:
+        lines = [
+            f"BATON_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from exc

@@ -1,0 +1,85 @@
+"""`python -m tests`: install what the suite needs, then lint, type-check and test everything.
+
+Usage: python -m tests [--fast] [pytest args...]
+  --fast   only the fast tier (pytest -m "not slow"), for a quick local loop
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Debian packages the suite uses, by the command that shows they are there.
+SYSTEM_PACKAGES = {
+    "git": "git",
+    "bwrap": "bubblewrap",  # the agent sandbox
+    "prlimit": "util-linux",  # resource limits inside the sandbox
+    "/usr/bin/python3": "python3",  # the sandbox's network relay runs on Debian's python
+}
+
+
+def _step(title: str) -> None:
+    print(f"\n==> {title}", flush=True)
+
+
+def _run(argv: list[str]) -> int:
+    print("$ " + " ".join(argv), flush=True)
+    return subprocess.run(argv, cwd=ROOT, check=False).returncode
+
+
+def ensure_system_packages() -> bool:
+    """Install missing Debian packages when root; otherwise say exactly what is missing."""
+    missing = [
+        pkg for cmd, pkg in SYSTEM_PACKAGES.items()
+        if (not Path(cmd).exists() if cmd.startswith("/") else shutil.which(cmd) is None)
+    ]  # fmt: skip
+    if not missing:
+        return True
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        _step(f"installing {' '.join(missing)} from Debian's packages")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+        done = subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env)
+        if done.returncode == 0:
+            return True
+    print(
+        "missing system packages: " + " ".join(missing) + "\n"
+        "install them with: sudo apt-get install -y " + " ".join(missing),
+        file=sys.stderr,
+    )
+    return False
+
+
+def main(argv: list[str]) -> int:
+    fast = "--fast" in argv
+    pytest_args = [a for a in argv if a != "--fast"]
+    if not ensure_system_packages():
+        return 2
+    python = sys.executable
+    failures: list[str] = []
+    _step("ruff (lint and format)")
+    if _run([python, "-m", "ruff", "check", "."]) != 0:
+        failures.append("ruff check")
+    if _run([python, "-m", "ruff", "format", "--check", "."]) != 0:
+        failures.append("ruff format (run `ruff format .`)")
+    _step("mypy --strict")
+    if _run([python, "-m", "mypy"]) != 0:
+        failures.append("mypy")
+    _step("pytest" + (" (fast tier)" if fast else ""))
+    marker = ["-m", "not slow"] if fast else []
+    code = _run([python, "-m", "pytest", *marker, *pytest_args])
+    if code != 0:
+        failures.append(f"pytest (exit {code})")
+    if failures:
+        print("\nFAILED: " + ", ".join(failures), file=sys.stderr)
+        return 1
+    print("\nall checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,378 @@
+"""Each CLI's output read into Baton's terms, and what each CLI is launched with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adapters.aider import AiderDriver, analytics_usage, chat_summary, vendor_of
+from adapters.base import Usage
+from adapters.claude_code import ClaudeCodeDriver, ClaudeParser
+from adapters.codex import CodexDriver, CodexParser
+from adapters.gemini import GeminiDriver, GeminiParser
+from adapters.harness import (
+    ANTHROPIC,
+    OPENAI,
+    ConfigProblem,
+    Endpoint,
+    Invocation,
+    SessionStore,
+    api_base,
+    install_mounts,
+    resolve_endpoint,
+)
+from adapters.process import Completed
+from config.schema import AgentSpec
+
+OK = Completed(returncode=0, stdout=b"", stderr=b"", duration_s=1.0)
+
+
+def lines(*events: dict[str, object]) -> list[str]:
+    return [json.dumps(e) for e in events]
+
+
+def feed(parser: ClaudeParser | CodexParser | GeminiParser, raw: list[str]) -> None:
+    for line in ["a banner, not JSON", *raw]:
+        parser.feed(line)
+
+
+def test_claude_api_error_with_subtype_success_is_a_failure() -> None:
+    parser = ClaudeParser("claude-sonnet-4-5")
+    feed(
+        parser,
+        lines(
+            {
+                "type": "result",
+                "subtype": "success",
+                "is_error": True,
+                "api_error_status": 500,
+                "result": "API Error: 500 overloaded",
+                "session_id": "s1",
+                "total_cost_usd": 0,
+            }
+        ),
+    )
+    final = parser.finish(OK)
+    assert "API Error: 500 overloaded" in final.error
+    assert "HTTP 500" in final.error
+    assert final.session_id == "s1"
+
+
+def test_claude_tokens_are_summed_over_models_and_cost_is_its_own() -> None:
+    parser = ClaudeParser("claude-sonnet-4-5")
+    model_usage = {
+        "claude-sonnet-4-5": {
+            "inputTokens": 10,
+            "outputTokens": 2,
+            "cacheReadInputTokens": 3,
+            "cacheCreationInputTokens": 4,
+        },
+        "claude-haiku-4-5": {
+            "inputTokens": 100,
+            "outputTokens": 20,
+            "cacheReadInputTokens": 30,
+            "cacheCreationInputTokens": 40,
+        },
+    }
+    feed(
+        parser,
+        lines(
+            {"type": "system", "subtype": "init", "session_id": "s2"},
+            {
+                "type": "assistant",
+                "message": {
+                    "content": [{"type": "text", "text": "hi"}],
+                    "usage": {"input_tokens": 999, "output_tokens": 0},
+                },
+            },
+            {
+                "type": "result",
+                "subtype": "success",
+                "is_error": False,
+                "result": "Fixed it.",
+                "num_turns": 3,
+                "total_cost_usd": 0.0123,
+                "modelUsage": model_usage,
+                "usage": {"input_tokens": 10},
+            },
+        ),
+    )
+    final = parser.finish(OK)
+    assert final.error == ""
+    assert final.summary == "Fixed it."
+    assert final.usage == Usage(
+        model="claude-sonnet-4-5",
+        input_tokens=110,
+        output_tokens=22,
+        cache_read_tokens=33,
+        cache_write_tokens=44,
+        turns=3,
+    )
+    assert final.cost_usd == 0.0123
+
+
+def test_claude_budget_stop_is_recognised() -> None:
+    parser = ClaudeParser("m")
+    feed(
+        parser,
+        lines(
+            {
+                "type": "result",
+                "subtype": "error_max_budget_usd",
+                "is_error": False,
+                "errors": ["Reached maximum budget ($0.001)"],
+                "total_cost_usd": 0.002,
+            }
+        ),
+    )
+    final = parser.finish(OK)
+    assert final.budget
+    assert "Reached maximum budget" in final.error
+
+
+def test_claude_without_a_result_says_why() -> None:
+    parser = ClaudeParser("m")
+    done = Completed(returncode=1, stdout=b"", stderr=b"Error: bad flag\n", duration_s=0.1)
+    assert "bad flag" in parser.finish(done).error
+
+
+def test_codex_usage_is_split_out_of_its_inclusive_counts(tmp_path: Path) -> None:
+    parser = CodexParser("gpt-5-codex", tmp_path)
+    usage = {
+        "input_tokens": 1300,
+        "cached_input_tokens": 200,
+        "cache_write_input_tokens": 100,
+        "output_tokens": 50,
+        "reasoning_output_tokens": 10,
+    }
+    feed(
+        parser,
+        lines(
+            {"type": "thread.started", "thread_id": "t-1"},
+            {"type": "item.completed", "item": {"type": "agent_message", "text": "Done."}},
+            {"type": "turn.completed", "usage": usage},
+        ),
+    )
+    final = parser.finish(OK)
+    assert final.usage == Usage(
+        model="gpt-5-codex",
+        input_tokens=1000,
+        output_tokens=50,
+        cache_read_tokens=200,
+        cache_write_tokens=100,
+        reasoning_tokens=10,
+        turns=1,
+    )
+    assert (final.summary, final.session_id, final.cost_usd) == ("Done.", "t-1", None)
+
+    # A resumed thread reports its whole history: the next run counts only what it added.
+    resumed = CodexParser("gpt-5-codex", tmp_path)
+    total = {
+        "input_tokens": 1400,
+        "cached_input_tokens": 250,
+        "cache_write_input_tokens": 100,
+        "output_tokens": 57,
+        "reasoning_output_tokens": 10,
+    }
+    feed(resumed, lines({"type": "turn.completed", "usage": total}))
+    assert resumed.finish(OK).usage == Usage(
+        model="gpt-5-codex", input_tokens=50, output_tokens=7, cache_read_tokens=50, turns=1
+    )
+
+
+def test_codex_failed_turn_is_an_error(tmp_path: Path) -> None:
+    parser = CodexParser("m", tmp_path)
+    feed(
+        parser,
+        lines(
+            {"type": "error", "message": "unexpected status 401"},
+            {"type": "turn.failed", "error": {"message": "unexpected status 401"}},
+        ),
+    )
+    assert "401" in parser.finish(OK).error
+
+
+def test_gemini_thoughts_are_what_the_total_has_beyond_prompt_and_candidates() -> None:
+    parser = GeminiParser("gemini-2.5-pro")
+    stats = {
+        "models": {
+            "gemini-2.5-pro": {
+                "total_tokens": 1380,
+                "input_tokens": 1300,
+                "output_tokens": 50,
+                "cached": 200,
+            }
+        }
+    }
+    feed(
+        parser,
+        lines(
+            {"type": "init", "session_id": "g-1", "model": "gemini-2.5-pro"},
+            {"type": "message", "role": "assistant", "content": "Fix", "delta": True},
+            {"type": "message", "role": "assistant", "content": "ed.", "delta": True},
+            {"type": "result", "status": "success", "stats": stats},
+        ),
+    )
+    final = parser.finish(OK)
+    assert final.usage == Usage(
+        model="gemini-2.5-pro",
+        input_tokens=1100,
+        output_tokens=80,
+        cache_read_tokens=200,
+        reasoning_tokens=30,
+        turns=1,
+    )
+    assert (final.summary, final.session_id, final.error) == ("Fixed.", "g-1", "")
+
+
+def test_gemini_error_result_fails_the_run() -> None:
+    parser = GeminiParser("gemini-2.5-pro")
+    feed(
+        parser,
+        lines(
+            {
+                "type": "result",
+                "status": "error",
+                "error": {"message": "[API Error: 401 UNAUTHENTICATED]"},
+                "stats": {},
+            }
+        ),
+    )
+    assert "401" in parser.finish(OK).error
+
+
+def test_aider_analytics_and_chat_history() -> None:
+    log = "\n".join(
+        [
+            json.dumps({"event": "launched", "properties": {}}),
+            json.dumps(
+                {
+                    "event": "message_send",
+                    "properties": {"prompt_tokens": 1300, "completion_tokens": 50, "cost": 0.0019},
+                }
+            ),
+            json.dumps(
+                {
+                    "event": "message_send",
+                    "properties": {"prompt_tokens": 10, "completion_tokens": 5, "cost": 0.0001},
+                }
+            ),
+        ]
+    )
+    usage, cost = analytics_usage(log, "openai/gpt-5")
+    assert usage == Usage(model="openai/gpt-5", input_tokens=1310, output_tokens=55, turns=2)
+    assert cost == 0.002
+    history = (
+        "> Aider v0.86.2\n\n#### fix it  \n\ncalc.py\n```\n<<<<<<< SEARCH\na\n=======\nb\n"
+        ">>>>>>> REPLACE\n```\n\nFixed add().\n\n> Tokens: 1.3k sent\n> Applied edit to calc.py\n"
+    )
+    assert chat_summary(history) == "Fixed add()."
+
+
+def test_aider_vendor_follows_the_model_name() -> None:
+    assert vendor_of("openai/gpt-5") is OPENAI
+    assert vendor_of("gpt-5") is OPENAI
+    assert vendor_of("claude-sonnet-4-5") is ANTHROPIC
+    assert vendor_of("deepseek/deepseek-chat").key_env == "DEEPSEEK_API_KEY"
+
+
+def test_base_urls_take_the_form_each_client_appends_to() -> None:
+    assert api_base("http://127.0.0.1:9", "openai") == "http://127.0.0.1:9/v1"
+    assert api_base("https://gw.example/openai/v1/", "openai") == "https://gw.example/openai/v1"
+    assert api_base("http://127.0.0.1:9/v1", "anthropic") == "http://127.0.0.1:9"
+    assert api_base("https://gw.example/google", "gemini") == "https://gw.example/google"
+
+
+def test_endpoint_comes_from_the_agent_then_the_vendor_variables() -> None:
+    env = {"ANTHROPIC_API_KEY": "k1", "ANTHROPIC_BASE_URL": "http://proxy", "GW": "k2"}
+    spec = AgentSpec(adapter="claude-code")
+    assert resolve_endpoint(vendor=ANTHROPIC, spec=spec, server_env=env) == Endpoint(
+        api_key="k1", key_env="ANTHROPIC_API_KEY", base_url="http://proxy"
+    )
+    own = AgentSpec(adapter="claude-code", api_key_env="GW", base_url="http://gw")
+    assert resolve_endpoint(vendor=ANTHROPIC, spec=own, server_env=env) == Endpoint(
+        api_key="k2", key_env="GW", base_url="http://gw"
+    )
+    with pytest.raises(ConfigProblem, match="set OPENAI_API_KEY"):
+        resolve_endpoint(vendor=OPENAI, spec=AgentSpec(adapter="codex"), server_env=env)
+
+
+def invocation(tmp_path: Path, **extra: object) -> Invocation:
+    fields: dict[str, object] = {
+        "prompt": "fix it",
+        "model": "m",
+        "workdir": Path("/workspace"),
+        "home": Path("/home/agent"),
+        "host_home": tmp_path,
+        "endpoint": Endpoint(api_key="sk-1", key_env="X", base_url="http://127.0.0.1:9"),
+    }
+    return Invocation(**{**fields, **extra})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("driver", "expected"),
+    [
+        (ClaudeCodeDriver(), {"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"}),
+        (CodexDriver(), {"BATON_MODEL_API_KEY", "CODEX_HOME"}),
+        (GeminiDriver(), {"GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"}),
+        (AiderDriver(), {"OPENAI_API_KEY", "OPENAI_API_BASE"}),
+    ],
+)
+def test_the_key_is_in_the_environment_only(
+    driver: ClaudeCodeDriver | CodexDriver | GeminiDriver | AiderDriver,
+    expected: set[str],
+    tmp_path: Path,
+) -> None:
+    launch = driver.launch(invocation(tmp_path, model="openai/gpt-5"))
+    assert "sk-1" not in " ".join(launch.argv)
+    assert [k for k, v in launch.env.items() if v == "sk-1"] != []
+    keys = {k for k in launch.env if "KEY" in k or "BASE" in k or k == "CODEX_HOME"}
+    assert keys == expected
+
+
+def test_agents_md_reaches_each_cli_its_own_way(tmp_path: Path) -> None:
+    inv = invocation(tmp_path, agents_md=True)
+    claude = ClaudeCodeDriver().launch(inv)
+    assert claude.home_files[".claude/CLAUDE.md"] == "@/workspace/AGENTS.md\n"
+    gemini = json.loads(GeminiDriver().launch(inv).home_files[".gemini/settings.json"])
+    assert gemini["context"]["fileName"][0] == "AGENTS.md"
+    assert AiderDriver().launch(inv).argv.count("--read") == 1
+    assert not ClaudeCodeDriver().launch(invocation(tmp_path)).home_files
+
+
+def test_resume_flags(tmp_path: Path) -> None:
+    inv = invocation(tmp_path, resume="abc")
+    assert ClaudeCodeDriver().launch(inv).argv[-2:] == ["--resume", "abc"]
+    assert CodexDriver().launch(inv).argv[:3] == ["exec", "resume", "abc"]
+    assert GeminiDriver().launch(inv).argv[-2:] == ["--resume", "abc"]
+    assert "--restore-chat-history" in AiderDriver().launch(inv).argv
+
+
+def test_sessions_are_copied_back_and_never_escape_their_folder(tmp_path: Path) -> None:
+    store = SessionStore(root=tmp_path / "sessions", harness="codex")
+    home = tmp_path / "home"
+    (home / ".codex").mkdir(parents=True)
+    (home / ".codex" / "state").write_text("thread")
+    store.save("t-1", home)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert store.restore("t-1", fresh)
+    assert (fresh / ".codex" / "state").read_text() == "thread"
+    assert not store.restore("t-2", fresh)
+    store.save("../escape", home)
+    assert not (tmp_path / "sessions" / "escape").exists()
+    assert not store.restore("../codex", fresh)
+
+
+def test_a_venv_cli_needs_its_venv_and_base_python(tmp_path: Path) -> None:
+    venv = tmp_path / "aider"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "aider").write_text("#!/bin/sh\n")
+    (venv / "pyvenv.cfg").write_text(f"home = {tmp_path / 'py' / 'bin'}\n")
+    assert install_mounts(venv / "bin" / "aider") == (venv, tmp_path / "py")
+    npm = tmp_path / "npm" / "node_modules"
+    (npm / ".bin").mkdir(parents=True)
+    (npm / ".bin" / "claude").write_text("")
+    assert install_mounts(npm / ".bin" / "claude") == (npm,)

@@ -1,0 +1,185 @@
+"""The decision core: who may trigger, which agent runs with what limits, what may be pushed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.plan import (
+    Refusal,
+    RunPlan,
+    Spend,
+    authorize,
+    glob_match,
+    paths_in_text,
+    plan_run,
+    policy_violation,
+    secrets_in_diff,
+)
+from bot.trigger import Trigger
+from config.schema import AgentsConfig, Policy
+
+
+def trigger(**kw: object) -> Trigger:
+    base: dict[str, object] = {
+        "kind": "label", "delivery_id": "d", "installation_id": 1, "repo": "acme/app",
+        "owner": "acme", "name": "app", "clone_url": "http://x/acme/app.git",
+        "default_branch": "main", "number": 7, "requester": "alice", "label": "agent:fix",
+    }  # fmt: skip
+    base.update(kw)
+    return Trigger.model_validate(base)
+
+
+CONFIG = AgentsConfig.model_validate(
+    {
+        "agents": {
+            "claude": {
+                "adapter": "claude-code",
+                "model": "claude-sonnet-4-5",
+                "max_cost_usd": 4,
+                "timeout": "30m",
+            },
+            "codex": {"adapter": "codex", "model": "gpt-5-codex"},
+            "cheap": {"adapter": "aider", "model": "deepseek/deepseek-chat"},
+        },
+        "routes": [
+            {"when": {"label": "agent:fix", "paths": ["docs/**"]}, "agent": "cheap"},
+            {"when": {"label": "agent:fix"}, "agent": "claude", "fallback": ["codex"]},
+        ],
+        "budget": {"per_run_usd": 5, "monthly_usd": 200, "per_requester_monthly_usd": 50},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "match"),
+    [
+        ("docs/**", "docs/a/b.md", True),
+        ("docs/**", "src/docs/a.md", False),
+        (".github/workflows/**", ".github/workflows/ci.yml", True),
+        ("*.md", "README.md", True),
+        ("*.md", "docs/README.md", False),
+        ("**/*.md", "docs/README.md", True),
+        ("**/*.md", "README.md", True),
+        ("src/?.py", "src/a.py", True),
+    ],
+)
+def test_glob(pattern: str, path: str, match: bool) -> None:
+    assert glob_match(pattern, path) is match
+
+
+def test_write_permission_may_trigger() -> None:
+    assert authorize(trigger=trigger(), permission="write", config=CONFIG,
+                     server_allow_bots=()) is None  # fmt: skip
+    assert authorize(trigger=trigger(), permission="admin", config=CONFIG,
+                     server_allow_bots=()) is None  # fmt: skip
+
+
+@pytest.mark.parametrize("permission", ["read", "triage", "none"])
+def test_less_than_write_is_refused_politely(permission: str) -> None:
+    refusal = authorize(trigger=trigger(), permission=permission, config=CONFIG,
+                        server_allow_bots=())  # fmt: skip
+    assert isinstance(refusal, Refusal)
+    assert "@alice" in refusal.reason
+    assert "`write`" in refusal.reason
+
+
+def test_bots_need_the_allow_list() -> None:
+    bot = trigger(requester="dependabot[bot]", requester_is_bot=True)
+    assert isinstance(authorize(trigger=bot, permission="write", config=CONFIG,
+                                server_allow_bots=()), Refusal)  # fmt: skip
+    assert authorize(trigger=bot, permission="none", config=CONFIG,
+                     server_allow_bots=("dependabot[bot]",)) is None  # fmt: skip
+
+
+def test_first_matching_route_wins_and_carries_fallback() -> None:
+    plan = plan_run(trigger=trigger(), config=CONFIG, paths=["src/x.py"], spend=Spend())
+    assert isinstance(plan, RunPlan)
+    assert plan.agent == "claude"
+    assert plan.fallback == ("codex",)
+    assert plan.limits.timeout_s == 1800
+    assert plan.limits.max_cost_usd == 4  # the agent's cap is below the per-run budget
+
+
+def test_docs_only_issue_goes_to_the_cheap_agent() -> None:
+    paths = paths_in_text("Typo in `docs/guide/intro.md` and `docs/index.md`")
+    assert paths == ["docs/guide/intro.md", "docs/index.md"]
+    plan = plan_run(trigger=trigger(), config=CONFIG, paths=paths, spend=Spend())
+    assert isinstance(plan, RunPlan)
+    assert plan.agent == "cheap"
+
+
+def test_agent_named_by_label_suffix() -> None:
+    plan = plan_run(trigger=trigger(label="agent:codex", agent="codex"), config=CONFIG,
+                    paths=[], spend=Spend())  # fmt: skip
+    assert isinstance(plan, RunPlan)
+    assert plan.agent == "codex"
+
+
+def test_unknown_agent_label_is_refused_with_choices() -> None:
+    refusal = plan_run(trigger=trigger(label="agent:nope", agent="nope"), config=CONFIG,
+                       paths=[], spend=Spend())  # fmt: skip
+    assert isinstance(refusal, Refusal)
+    assert "cheap, claude, codex" in refusal.reason
+
+
+def test_no_route_says_how_to_add_one() -> None:
+    refusal = plan_run(trigger=trigger(label="agent:review"), config=AgentsConfig(), paths=[],
+                       spend=Spend())  # fmt: skip
+    assert isinstance(refusal, Refusal)
+    assert 'label: "agent:review"' in refusal.reason
+
+
+def test_budget_remaining_caps_the_run() -> None:
+    plan = plan_run(trigger=trigger(), config=CONFIG, paths=[],
+                    spend=Spend(repo_month=198.5, requester_month=10))  # fmt: skip
+    assert isinstance(plan, RunPlan)
+    assert plan.limits.max_cost_usd == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize(
+    ("spend", "who"),
+    [(Spend(repo_month=200), "repository"), (Spend(requester_month=50), "@alice")],
+)
+def test_spent_budget_refuses(spend: Spend, who: str) -> None:
+    refusal = plan_run(trigger=trigger(), config=CONFIG, paths=[], spend=spend)
+    assert isinstance(refusal, Refusal)
+    assert who in refusal.reason
+
+
+def test_policy() -> None:
+    policy = Policy(protected_paths=[".github/workflows/**"], max_changed_files=2)
+    assert policy_violation(["src/a.py"], policy) is None
+    assert "nothing to push" in (policy_violation([], policy) or "")
+    assert "`.github/workflows/ci.yml`" in (
+        policy_violation(["src/a.py", ".github/workflows/ci.yml"], policy) or ""
+    )
+    assert "3 files" in (policy_violation(["a", "b", "c"], policy) or "")
+
+
+def test_secret_scan_reads_added_lines_only() -> None:
+    token = "ghs_" + "a" * 36
+    diff = f"--- a/x\n+++ b/x\n-old {token}\n+new line\n"
+    assert secrets_in_diff(diff) == []
+    assert secrets_in_diff(f"+++ b/x\n+TOKEN={token}\n") == ["a GitHub token"]
+    assert secrets_in_diff("+-----BEGIN RSA PRIVATE KEY-----\n") == ["a private key"]
+    assert secrets_in_diff("+x = 'hunter2hunter2'\n", known=["hunter2hunter2"]) == [
+        "one of Baton's own secrets"
+    ]
+
+
+def test_negotiated_prices_reach_the_adapter() -> None:
+    from adapters.base import Usage  # noqa: PLC0415
+    from adapters.registry import build_adapter  # noqa: PLC0415
+
+    config = AgentsConfig.model_validate(
+        {**CONFIG.model_dump(), "prices": {"gpt-5-codex": {"input": 1.0, "output": 8.0}}}
+    )
+    plan = plan_run(trigger=trigger(label="agent:codex", agent="codex"), config=config,
+                    paths=[], spend=Spend())  # fmt: skip
+    assert isinstance(plan, RunPlan)
+    assert plan.prices == {"gpt-5-codex": {"input": 1.0, "output": 8.0}}
+    adapter = build_adapter(agent="codex", spec=plan.spec, server_env={}, prices=plan.prices)
+    table = adapter._prices  # type: ignore[attr-defined]
+    priced = table.price(Usage(model="gpt-5-codex", input_tokens=1_000_000, output_tokens=500_000))
+    assert priced is not None
+    assert (priced.cost_usd, priced.date) == (5.0, "override")
