@@ -75,7 +75,10 @@ async def _bench_one(
         cpu_before = server.cpu_seconds()
         samples = await run_open_loop(pool, load, rate=args.rate)
         server.check_alive()
-        cpu_us = (server.cpu_seconds() - cpu_before) / len(load) * 1e6
+        cpu_s = server.cpu_seconds() - cpu_before
+        # /proc counts CPU in clock ticks (10 ms): a short run can show none at all, and a
+        # ratio against zero means nothing, so an unmeasurable figure is left out, not made up.
+        cpu_us = cpu_s / len(load) * 1e6 if cpu_s > 0 else None
         after = server.memory()
     except (ServerFailed, OSError, TimeoutError) as exc:
         # One target's failure is reported in its row; the others are still measured.
