@@ -28,6 +28,10 @@ class GitError(Exception):
     """A git step failed; the message is safe to show (it never holds a token)."""
 
 
+class BranchMoved(GitError):
+    """The remote branch is no longer where the run started: someone else pushed to it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Worktree:
     path: Path
@@ -207,16 +211,22 @@ async def push(
 ) -> None:
     """Push HEAD to the run's branch, only if the remote branch is still where we left it."""
     lease = f"--force-with-lease=refs/heads/{wt.branch}:{expected_remote or ''}"
-    await git(
-        "push",
-        "--quiet",
-        "--no-verify",
-        lease,
-        clone_url,
-        f"HEAD:refs/heads/{wt.branch}",
-        cwd=wt.path,
-        token=token,
-    )
+    try:
+        await git(
+            "push",
+            "--quiet",
+            "--no-verify",
+            lease,
+            clone_url,
+            f"HEAD:refs/heads/{wt.branch}",
+            cwd=wt.path,
+            token=token,
+        )
+    except GitError as exc:
+        # git says "stale info" when the lease does not hold: the branch moved under us.
+        if "stale info" in str(exc):
+            raise BranchMoved(str(exc)) from exc
+        raise
 
 
 async def push_ref(

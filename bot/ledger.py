@@ -33,6 +33,8 @@ class RunRecord:
     pr_number: int | None = None
     pr_url: str = ""
     commit_sha: str = ""
+    # The remote branch head the run's push expects to replace ("" for a new branch).
+    lease_sha: str = ""
     comment_id: int | None = None
     check_run_id: int | None = None
     input_tokens: int = 0

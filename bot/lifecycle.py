@@ -397,11 +397,17 @@ class Run:
         verify: Verify | None = None,
     ) -> str | None:
         """One agent's attempt; None when it delivered, else why it did not."""
-        wt = await self._worktree(token, target)
-        expected_remote = (
+        remote_now = (
             target.pr.head_sha if target.pr is not None
             else await self.s.workspaces.remote_sha(self.t.repo, target.branch)
         )  # fmt: skip
+        wt = await self._worktree(token, target)
+        if not self.rec.commit_sha:
+            # A new worktree builds on the branch as it is now; that head is the push's lease for
+            # every later attempt of this run, so a commit someone pushes meanwhile is never
+            # replaced by a retry that would otherwise read it as the head to expect.
+            self.save(lease_sha=remote_now or "")
+        expected_remote = self.rec.lease_sha or None
         if not self.rec.commit_sha:
             result = await self._run_agent(plan, wt, handoff)
             if not result.ok:
@@ -636,6 +642,12 @@ async def run_job(services: Services, ctx: JobContext) -> None:
             await run.execute()
         except RunFailed as exc:
             await _finish_failed(run, str(exc))
+        except gitops.BranchMoved:
+            await _finish_failed(
+                run, f"Someone pushed to `{run.rec.branch}` while the agent worked, so Baton did "
+                "not overwrite it and pushed nothing. Comment `/agent retry` to run again on "
+                "the branch as it is now.",
+            )  # fmt: skip
         except (GitHubUnavailable, gitops.GitError) as exc:
             if not ctx.final_attempt:
                 log.warning("attempt %d failed, will retry: %s", ctx.attempt, exc)

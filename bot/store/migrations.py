@@ -99,4 +99,11 @@ CREATE INDEX runs_by_time ON runs (created_at);
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="deliveries and jobs", sql=_DELIVERIES_AND_JOBS),
     Migration(version=2, name="runs ledger", sql=_RUNS_LEDGER),
+    # The remote head a run's push may replace, fixed when its worktree is made: a retried job
+    # must not take a head someone pushed meanwhile as its lease.
+    Migration(
+        version=3,
+        name="runs lease",
+        sql="ALTER TABLE runs ADD COLUMN lease_sha TEXT NOT NULL DEFAULT '';",
+    ),
 ]

@@ -54,6 +54,10 @@ if mode in {"hang", "stall"}:  # until stopped, with a child process that must g
     time.sleep(60)
 if mode.startswith("sleep"):
     time.sleep(float(mode[5:]))
+if mode == "gate":  # says it is working, then waits until the test lets it finish
+    (log / f"{name}.waiting").write_text("")
+    while not (log / "go").exists():
+        time.sleep(0.05)
 pathlib.Path("received-brief.md").write_text(brief)
 with open("notes.txt", "a") as f:
     f.write(f"{name} was here\n")

@@ -150,6 +150,34 @@ async def test_fresh_retry_replaces_the_branch_and_keeps_the_old_head(
     assert "You start again from the base branch" in brief
 
 
+async def test_a_push_by_someone_else_during_the_run_is_never_overwritten(
+    stack: Stack, repo: Repo, tmp_path: Path
+) -> None:
+    number = await repo.create({"claude": "ok", "codex": "gate"})
+    await stack.comment(OWNER, REPO, number, "/agent fix")
+    await stack.wait_final(REPO, number)
+    pr = await the_pr(stack)
+    await stack.comment(OWNER, REPO, pr["number"], "/agent codex retry")
+
+    async def waiting() -> bool:
+        return (repo.logdir / "codex.waiting").exists()
+
+    await until(waiting, "codex to be working")
+    # The maintainer pushes to the PR's branch while the agent works.
+    await stack.push_files(OWNER, repo.clone_url, {"human.txt": "mine\n"},
+                           message="Human fix", branch=pr["head"]["ref"])  # fmt: skip
+    (repo.logdir / "go").write_text("")
+    [status] = await stack.wait_final(REPO, pr["number"])
+    assert "❌" in status, status
+    assert f"Someone pushed to `{pr['head']['ref']}` while the agent worked" in status
+    await settle(stack)
+    pr = await the_pr(stack)
+    assert await read_branch(tmp_path, pr, "human.txt") == "mine\n"
+    assert await read_branch(tmp_path, pr, "notes.txt") == "claude was here\n"
+    # One attempt: a moved branch is the user's news, not a GitHub outage to retry.
+    assert [n for n, _, _ in repo.events()] == ["claude", "claude", "codex", "codex"]
+
+
 # -- fallback, compare ---------------------------------------------------------------------------
 
 
