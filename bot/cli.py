@@ -114,7 +114,8 @@ def _agent(args: argparse.Namespace) -> int:
 def _agents(args: argparse.Namespace) -> int:
     from adapters.toolchain import agents_main  # noqa: PLC0415
 
-    return agents_main(args.args, out=sys.stdout, err=sys.stderr)
+    prefix = ["--prefix", args.prefix] if args.prefix is not None else []
+    return agents_main([*prefix, *args.args], out=sys.stdout, err=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
         "agents", help="the agent CLIs: pinned and found versions; `agents install NAME...`",
         add_help=False,
     )  # fmt: skip
+    # A REMAINDER that starts with an option is rejected by argparse: --prefix is parsed here.
+    agents.add_argument("--prefix", help="where the CLIs are installed")
     agents.add_argument("args", nargs=argparse.REMAINDER)
     agents.set_defaults(func=_agents)
 

@@ -22,6 +22,7 @@ from adapters.toolchain import (
     parse_version,
     prefix_bin,
 )
+from bot.cli import main
 
 pytestmark = pytest.mark.anyio
 
@@ -175,3 +176,17 @@ def test_agents_install_reports_reuse(tmp_path: Path) -> None:
         out.getvalue()
         == f"gemini 0.61.0 already installed at {prefix_bin(HARNESSES['gemini'], tmp_path)}\n"
     )
+
+
+def test_baton_agents_takes_a_prefix_through_the_real_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    executable(prefix_bin(HARNESSES["gemini"], tmp_path), "#!/bin/sh\necho 0.61.0\n")
+    assert main(["agents", "--prefix", str(tmp_path), "install", "gemini"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        out == f"gemini 0.61.0 already installed at {prefix_bin(HARNESSES['gemini'], tmp_path)}\n"
+    )
+    assert main(["agents", "--prefix", str(tmp_path), "list"]) == 0
+    listed = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    assert listed["gemini"][2:4] == ["0.61.0", str(prefix_bin(HARNESSES["gemini"], tmp_path))]
