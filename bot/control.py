@@ -11,7 +11,7 @@ from bot.commands import Command, CommandError, parse, usage
 from bot.configsource import ConfigError, load_effective
 from bot.github import GitHubError
 from bot.ledger import month_start
-from bot.lifecycle import run_id_for
+from bot.lifecycle import acknowledge, run_id_for
 from bot.plan import authorize
 from bot.queue import JobContext, JobStatus
 from bot.render import format_cost, format_duration
@@ -178,3 +178,27 @@ async def _answer(
     if command.verb == "budget":
         return budget_text(services, trigger, loaded.config)
     return usage(prefix, agents)
+
+
+async def ack_job(services: Services, queue: JobQueue, ctx: JobContext) -> None:
+    """The queue's `ack` task: a label or work command that waits behind another run on the same
+    issue gets its 👀 now rather than when its turn comes; the run itself does everything else
+    (and reacts again when it starts, which GitHub treats as the same reaction)."""
+    trigger = Trigger.model_validate(ctx.args["trigger"])
+    waiting = await queue.get(int(ctx.args["run_job"]))
+    if waiting is None or waiting.status != JobStatus.QUEUED:
+        return  # it has started, and acknowledged itself
+    try:
+        async with await services.github.repo(
+            trigger.installation_id, trigger.owner, trigger.name
+        ) as gh:
+            permission = await gh.permission(trigger.requester)
+            loaded = await _config_or_error(services, gh, trigger)
+            if isinstance(loaded, ConfigError):
+                return  # the run reports the broken config where the user is
+            if authorize(trigger=trigger, permission=permission, config=loaded.config,
+                         server_allow_bots=services.settings.allow_bots) is not None:  # fmt: skip
+                return  # the run refuses, once, in its status comment
+            await acknowledge(gh, trigger)
+    except GitHubError as exc:
+        log.warning("could not acknowledge the queued run r%s: %s", ctx.args["run_job"], exc)

@@ -77,6 +77,14 @@ def run_id_for(job_id: int, attempt_index: int = 0) -> str:
     return f"r{job_id}" if attempt_index == 0 else f"r{job_id}-{attempt_index + 1}"
 
 
+async def acknowledge(gh: RepoGitHub, trigger: Trigger) -> None:
+    """👀 on the triggering comment, or on the issue itself for a label (idempotent on GitHub)."""
+    if trigger.comment_id is not None:
+        await gh.react_comment(trigger.comment_id, "eyes", review=trigger.comment_kind == "review")
+    else:
+        await gh.react_issue(trigger.number, "eyes")
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where a run's work goes: the branch, where it starts, and the PR if there is one."""
@@ -249,12 +257,7 @@ class Run:
         )
 
     async def _acknowledge(self, gh: RepoGitHub) -> None:
-        if self.t.comment_id is not None:
-            await gh.react_comment(
-                self.t.comment_id, "eyes", review=self.t.comment_kind == "review"
-            )
-        else:
-            await gh.react_issue(self.t.number, "eyes")
+        await acknowledge(gh, self.t)
 
     async def _target(self, gh: RepoGitHub) -> Target | Refusal:
         fresh = isinstance(self.command, Command) and bool(self.command.flags.get("fresh"))

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.intake import Enqueue, Ignore, IntakeContext, Router, decide
 from bot.logs import bound
-from bot.queue import NewJob
+from bot.queue import JobStatus, NewJob
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -121,6 +121,19 @@ class WebhookEndpoint:
         action = match.group(1).decode() if match else None
         return self._router.skip_unread(event, action, body, self._ctx)
 
+    async def _ack_if_waiting(self, decision: Enqueue, job_id: int) -> None:
+        """A run that must wait for another on the same issue is acknowledged by a lock-free job
+        at once, so the person who asked is not left wondering whether Baton heard."""
+        lock = decision.lock
+        assert lock is not None
+        holder = self._queue.running_job_id(lock)
+        ahead = [j for j in await self._queue.list_jobs(status=JobStatus.QUEUED, lock=lock)
+                 if j.id < job_id]  # fmt: skip
+        if (holder is None or holder == job_id) and not ahead:
+            return
+        args = {"trigger": decision.trigger.model_dump(mode="json"), "run_job": job_id}
+        await self._queue.submit(NewJob(task="ack", args=args, max_attempts=1))
+
     async def _handle(self, event: str, delivery: str, payload: dict[str, Any]) -> Response:
         if event == "ping":
             return JSONResponse({"pong": True, "zen": payload.get("zen", "")})
@@ -155,6 +168,8 @@ class WebhookEndpoint:
                 return JSONResponse({"duplicate": True}, status_code=202)
             if submitted.job_id is not None:
                 queued.append(submitted.job_id)
+                if not submitted.coalesced and decision.lock is not None:
+                    await self._ack_if_waiting(decision, submitted.job_id)
             log.info(
                 "%s.%s -> job %s%s",
                 event,

@@ -272,7 +272,13 @@ async def test_cancel_stops_the_running_agent_and_pushes_nothing(stack: Stack, r
 
     await until(started, "the agent to start")
     pids = [int(p) for p in pids_file.read_text().split()]
-    await stack.comment(OWNER, REPO, number, "/agent codex fix")  # waits behind the first
+    waiting = await stack.comment(OWNER, REPO, number, "/agent codex fix")  # behind the first
+
+    async def acknowledged() -> bool:
+        return await reactions(stack, f"issues/comments/{waiting}") == {("eyes", "baton[bot]")}
+
+    # The queued command is acknowledged at once, not when its turn comes.
+    await until(acknowledged, "the queued command's reaction")
     await stack.comment(OWNER, REPO, number, "/agent status")
     text = await reply(stack, number)
     assert "| `r1` | running | claude |" in text
