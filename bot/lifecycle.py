@@ -17,7 +17,7 @@ from adapters.registry import AdapterUnavailable, build_adapter
 from adapters.sandbox import SandboxUnavailable
 from bot import gitops, render
 from bot.brief import build_brief
-from bot.commands import Command, parse, usage
+from bot.commands import Command, CommandError, parse, usage
 from bot.configsource import ConfigError, load_effective
 from bot.github import GitHubError, GitHubUnavailable
 from bot.handoff import Handoff, render_handoff, resume_session, summarize_handoff
@@ -115,6 +115,7 @@ class Run:
         # Whose words the brief quotes as the task: on a PR Baton opened, the issue it serves.
         self.task = trigger
         self.handover = ""  # why the agent now working took over from the one before
+        self.limit_note = ""  # why a flag's limit did not apply as asked
         self.rec = self._record(0)
 
     def _record(self, index: int) -> RunRecord:
@@ -298,6 +299,7 @@ class Run:
         if isinstance(plan, Refusal):
             await self.refuse(gh, plan)
             return
+        self.limit_note = _capped_flag_note(self.command, plan)
         target = await self._target(gh)
         if isinstance(target, Refusal):
             await self.refuse(gh, target)
@@ -341,7 +343,7 @@ class Run:
     def _detail(self, handoff: Handoff | None) -> str:
         """The status comment's text: a fallback's reason, then what was handed over."""
         summary = summarize_handoff(handoff) if handoff is not None else ""
-        return f"{self.handover}\n\n{summary}".strip()
+        return "\n\n".join(p for p in (self.limit_note, self.handover, summary) if p)
 
     async def _handoff(
         self, gh: RepoGitHub, target: Target, token: InstallationToken, config: AgentsConfig
@@ -624,6 +626,18 @@ def _config_error_text(exc: ConfigError) -> str:
     )
 
 
+def _capped_flag_note(command: Command | CommandError | None, plan: RunPlan) -> str:
+    """`--max-cost` above a budget does not raise it: say which limit applies instead."""
+    asked = command.flags.get("max-cost") if isinstance(command, Command) else None
+    cap = plan.limits.max_cost_usd
+    if not isinstance(asked, float) or cap is None or cap >= asked:
+        return ""
+    return (
+        f"`--max-cost={asked:g}` is above {plan.cost_cap_by}, so this run stops at "
+        f"${cap:.4f} instead."
+    )
+
+
 def _agent_failure_text(agent: str, result: AgentResult) -> str:
     what = {
         RunStatus.TIMED_OUT: "ran out of time",
@@ -687,7 +701,7 @@ async def _finish_failed(run: Run, reason: str) -> None:
     await run.s.workspaces.remove(run.t.repo, run.rec.id)
     try:
         async with await run.s.github.repo(run.t.installation_id, run.t.owner, run.t.name) as gh:
-            await run.status(gh, detail=reason)
+            await run.status(gh, detail="\n\n".join(p for p in (run.limit_note, reason) if p))
     except GitHubError as exc:
         # The reason was logged above; a traceback of GitHub being down adds nothing.
         log.error("could not report the failure of run %s on GitHub: %s", run.rec.id, exc)  # noqa: TRY400

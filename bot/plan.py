@@ -33,6 +33,8 @@ class RunPlan:
     policy: Policy
     # The org's or repo's negotiated rates (USD per million tokens), laid over the price table.
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # Which limit set `limits.max_cost_usd` (a config key or a monthly budget), for messages.
+    cost_cap_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,9 @@ def plan_run(
     agent, fallback = chosen
     spec = config.agents[agent]
     budget = config.budget
-    caps = [c for c in (spec.max_cost_usd, budget.per_run_usd) if c is not None]
+    named = ((spec.max_cost_usd, f"`agents.{agent}.max_cost_usd`"),
+             (budget.per_run_usd, "`budget.per_run_usd`"))  # fmt: skip
+    caps = [(c, what) for c, what in named if c is not None]
     left: list[tuple[float, str]] = []
     if budget.monthly_usd is not None:
         left.append((budget.monthly_usd - spend.repo_month, "this repository's monthly budget"))
@@ -162,12 +166,13 @@ def plan_run(
                 f"{what[0].upper()}{what[1:]} is spent; no run starts until next month or "
                 "until the budget in `.agents.yml` is raised."
             )
-        caps.append(remaining)
-    limits = Limits(timeout_s=spec.timeout, max_cost_usd=min(caps) if caps else None)
+        caps.append((remaining, what))
+    cap, cap_by = min(caps) if caps else (None, "")
+    limits = Limits(timeout_s=spec.timeout, max_cost_usd=cap)
     prices = {model: price.model_dump(exclude_none=True) for model, price in config.prices.items()}
     return RunPlan(
         agent=agent, spec=spec, limits=limits, fallback=fallback, policy=config.policy,
-        prices=prices,
+        prices=prices, cost_cap_by=cap_by,
     )  # fmt: skip
 
 

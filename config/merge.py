@@ -22,7 +22,7 @@ from config.loader import (
     type_at,
 )
 from config.render import flow
-from config.schema import AgentsConfig, AgentSpec
+from config.schema import AgentsConfig, AgentSpec, parse_duration
 
 __all__ = ["FLAGS_FILE", "Effective", "Layer", "Source", "effective_config", "repo_matches"]
 
@@ -57,6 +57,20 @@ class Effective:
 
 
 _BUILTIN_SOURCE = Source(BUILTIN_FILE, 0, 0, "built-in")
+
+
+# Limits a command flag may lower under an org lock, never raise.
+_LIMIT_KEYS = frozenset({"max_cost_usd", "timeout"})
+
+
+def _tightens(path: Path, value: object, locked: object) -> bool:
+    if not path or path[-1] not in _LIMIT_KEYS:
+        return False
+    try:
+        new, old = parse_duration(value), parse_duration(locked)
+    except ValueError:
+        return False
+    return isinstance(new, float) and isinstance(old, float) and new <= old
 
 
 @dataclass(frozen=True)
@@ -154,6 +168,7 @@ class _Merger:
     locks: dict[Path, object]
     enforce: _Part | None
     data: dict[str, object] = field(default_factory=dict)
+    tightened: set[Path] = field(default_factory=set)  # locked limits a flag lowered
     origins: dict[Path, _Part] = field(default_factory=dict)
     route_from: list[tuple[_Part, int]] = field(default_factory=list)
     warnings: list[ConfigIssue] = field(default_factory=list)
@@ -186,8 +201,14 @@ class _Merger:
             del self.origins[known]
 
     def _blocked(self, path: Path, value: object, part: _Part) -> bool:
-        """A repo or flag value for a locked key is not applied; a different one is reported."""
+        """A repo or flag value for a locked key is not applied; a different one is reported.
+        A command flag may still tighten a locked limit: a lower cap is always within policy."""
+        if part.layer == "enforce":
+            return path in self.tightened  # the flag's lower limit stands
         if part.layer not in {"repo", "flag"} or path not in self.locks:
+            return False
+        if part.layer == "flag" and _tightens(path, value, self.locks[path]):
+            self.tightened.add(path)
             return False
         locked_value = self.locks[path]
         if value != locked_value and self.enforce is not None:

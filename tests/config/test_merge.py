@@ -222,6 +222,23 @@ def test_flag_attempt_on_a_locked_key_is_a_warning_and_not_applied() -> None:
     ]
 
 
+def test_a_flag_may_lower_a_locked_limit_but_not_raise_it() -> None:
+    org = "enforce:\n  agents:\n    codex: {max_cost_usd: 2, timeout: 10m}\n"
+    lower = merge(org=org, flags={"agents.codex.max_cost_usd": 0.5, "agents.codex.timeout": 120})
+    assert lower.config.agents["codex"].max_cost_usd == 0.5
+    assert lower.config.agents["codex"].timeout == 120
+    assert lower.warnings == ()
+    higher = merge(org=org, flags={"agents.codex.max_cost_usd": 5, "agents.codex.timeout": "1h"})
+    assert higher.config.agents["codex"].max_cost_usd == 2
+    assert higher.config.agents["codex"].timeout == 600
+    assert [str(w).split(" is locked")[0] for w in higher.warnings] == [
+        "command flags: agents.codex.max_cost_usd", "command flags: agents.codex.timeout",
+    ]  # fmt: skip
+    # A repo file is not a flag: it may not change a locked limit either way.
+    repo = merge("agents:\n  codex: {max_cost_usd: 1}\n", org)
+    assert repo.config.agents["codex"].max_cost_usd == 2
+
+
 def test_enforced_routes_replace_all_and_repo_routes_are_reported() -> None:
     org = "enforce:\n  routes:\n    - agent: codex\n"
     eff = merge("routes:\n  - agent: aider\n", org)

@@ -185,6 +185,36 @@ async def test_a_flag_cannot_change_what_the_org_locks(stack: Stack, repo: Repo)
     assert any("✅ Done" in s for s in statuses), statuses
 
 
+async def test_a_flag_may_lower_a_locked_cost_cap_but_not_raise_it(
+    stack: Stack, repo: Repo
+) -> None:
+    number = await repo.create({"claude": "budget"})
+    org = "version: 1\nenforce:\n  agents:\n    claude: {max_cost_usd: 0.5}\n"
+    await stack.push_files(OWNER, await settings_repo(stack), {"agents.yml": org},
+                           message="Org rules", new_repo=True)  # fmt: skip
+    await stack.comment(OWNER, REPO, number, "/agent claude fix --max-cost=5")
+    [status] = await stack.wait_final(REPO, number)
+    assert "🚫 Not started" in status, status
+    assert "agents.claude.max_cost_usd is locked by the org" in status
+    await stack.comment(OWNER, REPO, number, "/agent claude fix --max-cost=0.05")
+    statuses = await stack.wait_final(REPO, number, count=2)
+    assert any("stopped at $0.1000, over the $0.0500 limit of this run" in s
+               for s in statuses), statuses  # fmt: skip
+
+
+async def test_a_flag_above_the_per_run_budget_is_told_which_limit_applies(
+    stack: Stack, repo: Repo
+) -> None:
+    number = await repo.create({"claude": "budget"}, extra="budget: {per_run_usd: 0.05}\n")
+    await stack.comment(OWNER, REPO, number, "/agent claude fix --max-cost=5")
+    [status] = await stack.wait_final(REPO, number)
+    assert "💸 Stopped at budget" in status, status
+    assert (
+        "`--max-cost=5` is above `budget.per_run_usd`, so this run stops at $0.0500 instead."
+        in status
+    )
+
+
 async def settings_repo(stack: Stack) -> str:
     async with stack.user(OWNER) as user:
         resp = await user.post("user/repos", json={"name": ".github"})
