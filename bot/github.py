@@ -114,6 +114,25 @@ async def _call(what: str, fn: Callable[[], Awaitable[_T]]) -> _T:
         raise _translate(exc, what) from exc
 
 
+PER_PAGE = 100
+MAX_PAGES = 10  # 1,000 items: more than any PR a person reviews, and a bound on API calls
+
+
+async def _paged(
+    what: str,
+    fetch: Callable[[int], Awaitable[Response[Any, Any]]],
+    items: Callable[[Any], list[dict[str, Any]]] = list,
+) -> list[dict[str, Any]]:
+    """Every item of a listing, page by page until a short page (or MAX_PAGES)."""
+    out: list[dict[str, Any]] = []
+    for page in range(1, MAX_PAGES + 1):
+        batch = items(_body(await _call(what, lambda p=page: fetch(p))))  # type: ignore[misc]
+        out.extend(batch)
+        if len(batch) < PER_PAGE:
+            break
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class InstallationToken:
     value: SecretStr
@@ -374,24 +393,17 @@ class RepoGitHub:
 
     async def find_comment(self, number: int, marker: str) -> IssueComment | None:
         """The newest comment on the issue whose body holds `marker` (Baton's hidden markers)."""
-        page = 1
+        items = await _paged(
+            "list comments",
+            lambda p: self._gh.rest.issues.async_list_comments(
+                self.owner, self.name, number, per_page=PER_PAGE, page=p
+            ),
+        )
         found: IssueComment | None = None
-        while True:
-            resp = await _call(
-                "list comments",
-                lambda p=page: self._gh.rest.issues.async_list_comments(  # type: ignore[misc]
-                    self.owner, self.name, number, per_page=100, page=p
-                ),
-            )
-            items = _body(resp)
-            for item in items:
-                if marker in str(item.get("body") or ""):
-                    found = IssueComment(
-                        int(item["id"]), str(item["body"]), str(item["user"]["login"])
-                    )
-            if len(items) < 100:
-                return found
-            page += 1
+        for item in items:
+            if marker in str(item.get("body") or ""):
+                found = IssueComment(int(item["id"]), str(item["body"]), str(item["user"]["login"]))
+        return found
 
     async def remove_label(self, number: int, label: str) -> bool:
         try:
@@ -454,10 +466,10 @@ class RepoGitHub:
         return PullRequest.from_json(_body(resp))
 
     async def review_comments(self, number: int) -> list[ReviewComment]:
-        resp = await _call(
+        items = await _paged(
             "read review comments",
-            lambda: self._gh.rest.pulls.async_list_review_comments(
-                self.owner, self.name, number, per_page=100
+            lambda p: self._gh.rest.pulls.async_list_review_comments(
+                self.owner, self.name, number, per_page=PER_PAGE, page=p
             ),
         )
         return [
@@ -468,18 +480,19 @@ class RepoGitHub:
                 line=c.get("line") if isinstance(c.get("line"), int) else None,
                 body=str(c.get("body") or ""),
             )
-            for c in _body(resp)
+            for c in items
         ]
 
     async def check_runs(self, ref: str) -> list[CheckRunInfo]:
-        resp = await _call(
+        runs = await _paged(
             "read check runs",
-            lambda: self._gh.rest.checks.async_list_for_ref(
-                self.owner, self.name, ref, per_page=100
+            lambda p: self._gh.rest.checks.async_list_for_ref(
+                self.owner, self.name, ref, per_page=PER_PAGE, page=p
             ),
+            lambda body: list(body.get("check_runs", [])),
         )
         out = []
-        for c in _body(resp).get("check_runs", []):
+        for c in runs:
             output = c.get("output") or {}
             out.append(
                 CheckRunInfo(

@@ -17,7 +17,7 @@ from adapters.registry import AdapterUnavailable, build_adapter
 from adapters.sandbox import SandboxUnavailable
 from bot import gitops, render
 from bot.brief import build_brief
-from bot.commands import Command, CommandError, parse, usage
+from bot.commands import Command, CommandError, find_command_line, parse, usage
 from bot.configsource import ConfigError, load_effective
 from bot.github import GitHubError, GitHubUnavailable
 from bot.handoff import Handoff, render_handoff, resume_session, summarize_handoff
@@ -369,6 +369,8 @@ class Run:
         for comment in await gh.review_comments(pr.number):
             if comment.line is None:
                 continue  # outdated: its line is no longer in the diff
+            if find_command_line(comment.body, self.s.settings.command) is not None:
+                continue  # a command in a thread: its instruction reaches the agent as such
             if comment.author not in allowed:
                 # Only people who may trigger runs may steer them: others' words stay out.
                 have = await gh.permission(comment.author)

@@ -343,7 +343,9 @@ async def test_a_command_in_a_review_thread(stack: Stack, repo: Repo, tmp_path: 
     [status] = await stack.wait_final(REPO, pr["number"])
     assert "✅ Done" in status, status
     assert await reactions(stack, f"pulls/comments/{comment}") == {("eyes", "baton[bot]")}
-    assert "The new instruction for this run:\n\nsign it" in repo.brief("claude", 2)
+    brief = repo.brief("claude", 2)
+    assert "The new instruction for this run:\n\nsign it" in brief
+    assert "(@octocat): /agent" not in brief  # the command is not review feedback
     pr = await the_pr(stack)
     assert await read_branch(tmp_path, pr, "notes.txt") == "claude was here\n" * 2
     # The ledger keeps each run's session, for a follow-up to resume where the adapter can.
