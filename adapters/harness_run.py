@@ -21,6 +21,7 @@ from adapters.base import (
     EventSink,
     Limits,
     RunStatus,
+    Usage,
 )
 from adapters.harness import (
     ConfigProblem,
@@ -65,6 +66,10 @@ class _OverBudget(Exception):
 @functools.cache
 def _prices() -> PriceTable:
     return PriceTable.load()
+
+
+def _counted(usage: Usage) -> bool:
+    return any(v for k, v in usage.as_dict().items() if k != "turns")
 
 
 class HarnessAdapter(AgentAdapter):
@@ -210,7 +215,9 @@ class HarnessAdapter(AgentAdapter):
         usage = final.usage if final.usage.model else replace(final.usage, model=model)
         cost, source, date = final.cost_usd, CostSource.REPORTED, None
         if cost is None:
-            priced = (self._prices or _prices()).price(usage)
+            # No tokens and no cost means the CLI reported nothing (killed before its report, or
+            # failed first): pricing that as $0 would present a guess as a fact.
+            priced = (self._prices or _prices()).price(usage) if _counted(usage) else None
             if priced is None:
                 source = CostSource.UNKNOWN
             else:
