@@ -35,6 +35,8 @@ class RunRecord:
     commit_sha: str = ""
     # The remote branch head the run's push expects to replace ("" for a new branch).
     lease_sha: str = ""
+    # The branch head a fresh retry replaced; it stays reachable as `render.previous_tag`.
+    replaced_sha: str = ""
     comment_id: int | None = None
     check_run_id: int | None = None
     input_tokens: int = 0

@@ -472,8 +472,9 @@ class Run:
             # The replaced head stays reachable: a tag named in the PR body keeps it.
             await gitops.push_ref(
                 wt, clone_url=self.t.clone_url, token=token, sha=expected,
-                ref=f"refs/tags/baton/previous/{self.t.number}-{expected[:12]}",
+                ref=f"refs/tags/{render.previous_tag(self.t.number, expected)}",
             )  # fmt: skip
+            self.save(replaced_sha=expected)
         await gitops.push(wt, clone_url=self.t.clone_url, token=token, expected_remote=expected)
 
     def _known_secrets(self, token: str) -> list[str]:
@@ -560,14 +561,8 @@ class Run:
             # Only a retried job can find a PR it opened itself; a race is caught by the 422.
             pr = await gh.find_pull(target.branch)
         runs = [*self._earlier_runs(pr), self.rec.with_(status=RunStatus.SUCCESS.value)]
-        summary = self.rec.summary
-        if target.fresh and target.pr is not None:
-            summary += (
-                f"\n\nStarted again from `{target.pr.base_ref}`; the previous head "
-                f"{target.pr.head_sha[:12]} is kept as tag "
-                f"`baton/previous/{self.t.number}-{target.pr.head_sha[:12]}`."
-            )
-        body = render.pr_body(summary=summary, issue_number=target.issue_number, runs=runs)
+        body = render.pr_body(summary=self.rec.summary, issue_number=target.issue_number,
+                              runs=runs)  # fmt: skip
         if pr is None:
             try:
                 pr = await gh.create_pull(

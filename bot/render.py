@@ -119,6 +119,11 @@ def issue_of_pr_body(body: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def previous_tag(number: int, sha: str) -> str:
+    """The tag that keeps a head a fresh retry replaced: `baton/previous/<n>-<sha12>`."""
+    return f"baton/previous/{number}-{sha[:12]}"
+
+
 def pr_body(*, summary: str, issue_number: int | None, runs: Sequence[RunRecord]) -> str:
     """The PR description: the agent's summary, `Fixes #N`, and one provenance row per run."""
     lines = [summary.strip() or "_The agent gave no summary._", ""]
@@ -145,6 +150,13 @@ def pr_body(*, summary: str, issue_number: int | None, runs: Sequence[RunRecord]
             total += r.cost_usd
     if len(runs) > 1 or unknown:
         lines += ["", f"**Total cost:** ${total:.4f}" + (" (some runs unknown)" if unknown else "")]
+    kept = [
+        f"- `{r.id}` started again from the base; the head it replaced, {r.replaced_sha[:12]}, "
+        f"is kept as tag `{previous_tag(r.number, r.replaced_sha)}`."
+        for r in runs if r.replaced_sha
+    ]  # fmt: skip
+    if kept:
+        lines += ["", "Earlier heads:", *kept]
     lines += ["", "_Opened by Baton._", PROVENANCE_MARKER.format(payload=_provenance_payload(runs))]
     return "\n".join(lines)
 

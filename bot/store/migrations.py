@@ -104,6 +104,8 @@ MIGRATIONS: list[Migration] = [
     Migration(
         version=3,
         name="runs lease",
-        sql="ALTER TABLE runs ADD COLUMN lease_sha TEXT NOT NULL DEFAULT '';",
+        sql="ALTER TABLE runs ADD COLUMN lease_sha TEXT NOT NULL DEFAULT '';\n"
+        # The head a fresh retry replaced, kept reachable as a tag the PR body names.
+        "ALTER TABLE runs ADD COLUMN replaced_sha TEXT NOT NULL DEFAULT '';",
     ),
 ]

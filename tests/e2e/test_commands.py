@@ -149,6 +149,13 @@ async def test_fresh_retry_replaces_the_branch_and_keeps_the_old_head(
     assert "This is the previous attempt's diff against the base" in brief
     assert "You start again from the base branch" in brief
 
+    # A later run re-renders the body from the ledger: the kept head is still named.
+    await stack.comment(OWNER, REPO, old["number"], "/agent claude retry")
+    await stack.wait_final(REPO, old["number"], count=2)
+    pr = await the_pr(stack)
+    assert [r["agent"] for r in provenance(pr["body"])["runs"]] == ["claude", "codex", "claude"]
+    assert f"is kept as tag `{tag}`" in pr["body"]
+
 
 async def test_a_push_by_someone_else_during_the_run_is_never_overwritten(
     stack: Stack, repo: Repo, tmp_path: Path
