@@ -68,6 +68,19 @@ async def test_control_verbs_answer_at_once(stack: Stack, repo: Repo) -> None:
     assert await stack.status_comments(REPO, number) == []
 
 
+async def test_budget_shows_what_was_spent_and_what_is_left(stack: Stack, repo: Repo) -> None:
+    caps = "budget: {monthly_usd: 1, per_requester_monthly_usd: 0.5, per_run_usd: 0.25}\n"
+    number = await repo.create({"claude": "ok"}, extra=caps)
+    await stack.comment(OWNER, REPO, number, "/agent fix")
+    await stack.wait_final(REPO, number)  # one run, reported at $0.0100
+    await stack.comment(OWNER, REPO, number, "/agent budget")
+    text = await reply(stack, number)
+    assert "| this repository | $0.0100 | $1.0000 | $0.9900 |" in text
+    assert "| the octocat organization | $0.0100 | no cap | no cap |" in text
+    assert "| @octocat | $0.0100 | $0.5000 | $0.4900 |" in text
+    assert "Per-run cap: $0.2500." in text
+
+
 @pytest.mark.parametrize(
     ("command", "message"),
     [

@@ -91,6 +91,10 @@ async def test_fix_then_retry_by_another_agent_hands_everything_over(
 
     brief = repo.brief("codex")
     assert await read_branch(tmp_path, pr, "received-brief.md") == brief
+    # Only what the agents wrote is in the PR: Baton hands the brief over outside the worktree.
+    async with stack.user(OWNER) as user:
+        files = (await user.get(f"repos/{REPO}/pulls/{pr['number']}/files")).json()
+    assert sorted(f["filename"] for f in files) == ["notes.txt", "received-brief.md"]
     task, _, handoff = brief.partition("## Handoff: this pull request #2 (for issue #1)")
     assert handoff, brief
     assert "Task: retry issue #1 in octocat/calc: Keep notes" in task
