@@ -92,6 +92,18 @@ class AiderParser:
         self._model = model
         self._home = home
         self._session = session
+        # A resumed run's home holds the earlier runs' log, which Aider appends to: only what
+        # comes after this offset is this run's.
+        self._log = home / ANALYTICS_FILE
+        self._offset = self._log.stat().st_size if self._log.is_file() else 0
+
+    def _this_run(self) -> str:
+        try:
+            with self._log.open("rb") as log:
+                log.seek(self._offset)
+                return log.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def feed(self, line: str) -> list[AgentEvent]:
         if line.startswith(("Applied edit to", "Creating empty file")):
@@ -107,7 +119,7 @@ class AiderParser:
             except OSError:
                 return ""
 
-        usage, cost = analytics_usage(read(ANALYTICS_FILE), self._model)
+        usage, cost = analytics_usage(self._this_run(), self._model)
         found = _ERROR.search(done.out) or _ERROR.search(done.err)
         error = clip(found.group(0)) if found else ""
         if not error and usage.turns == 0:

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from adapters.aider import AiderDriver, analytics_usage, chat_summary, vendor_of
+from adapters.aider import (
+    ANALYTICS_FILE,
+    CHAT_FILE,
+    AiderDriver,
+    AiderParser,
+    analytics_usage,
+    chat_summary,
+    vendor_of,
+)
 from adapters.base import Usage
 from adapters.claude_code import ClaudeCodeDriver, ClaudeParser
 from adapters.codex import CodexDriver, CodexParser
@@ -376,3 +384,19 @@ def test_a_venv_cli_needs_its_venv_and_base_python(tmp_path: Path) -> None:
     (npm / ".bin").mkdir(parents=True)
     (npm / ".bin" / "claude").write_text("")
     assert install_mounts(npm / ".bin" / "claude") == (npm,)
+
+
+def test_aider_resumed_counts_only_this_runs_messages(tmp_path: Path) -> None:
+    def send(prompt: int, completion: int, cost: float) -> str:
+        props = {"prompt_tokens": prompt, "completion_tokens": completion, "cost": cost}
+        return json.dumps({"event": "message_send", "properties": props}) + "\n"
+
+    log = tmp_path / ANALYTICS_FILE
+    log.write_text(send(1300, 50, 0.0019))  # the earlier run, copied back with its home
+    parser = AiderParser("openai/gpt-5", tmp_path, "aider-s1")
+    with log.open("a") as appended:
+        appended.write(send(10, 5, 0.0001))
+    (tmp_path / CHAT_FILE).write_text("#### fix it\n\nDone.\n")
+    final = parser.finish(OK)
+    assert final.usage == Usage(model="openai/gpt-5", input_tokens=10, output_tokens=5, turns=1)
+    assert final.cost_usd == 0.0001
