@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from config.schema import AgentSpec, OutputSpec
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_PLACEHOLDERS = ("prompt_file", "prompt", "model", "workdir")
+_PLACEHOLDERS = ("prompt_file", "prompt", "model", "workdir", "session_id")
 
 
 class _BudgetExceeded(Exception):
@@ -71,7 +71,8 @@ def render_argv(template: list[str], values: Mapping[str, str]) -> list[str]:
     for arg in template:
         rendered = arg
         for name in _PLACEHOLDERS:
-            rendered = rendered.replace("{" + name + "}", values[name])
+            if name in values:
+                rendered = rendered.replace("{" + name + "}", values[name])
         out.append(rendered)
     return out
 
@@ -160,15 +161,16 @@ class CommandAdapter(AgentAdapter):
             prompt_file.write_text(task.prompt)
             home = Path(tmp) / "home"
             home.mkdir()
-            argv = render_argv(
-                spec.command,
-                {
-                    "prompt_file": str(INPUTS / "prompt.md" if sandboxed else prompt_file),
-                    "prompt": task.prompt,
-                    "model": model,
-                    "workdir": str(WORKSPACE if sandboxed else workdir),
-                },
-            )
+            values = {
+                "prompt_file": str(INPUTS / "prompt.md" if sandboxed else prompt_file),
+                "prompt": task.prompt,
+                "model": model,
+                "workdir": str(WORKSPACE if sandboxed else workdir),
+            }
+            argv = render_argv(spec.command, values)
+            if task.resume_session_id and spec.resume:
+                # A follow-up to this agent: it picks its session up; the brief is there too.
+                argv += render_argv(spec.resume, {**values, "session_id": task.resume_session_id})
             # The child sees a clean environment: PATH, a fresh HOME, and what the config names.
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

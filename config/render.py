@@ -203,6 +203,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "sandbox": "Isolation of the agent's process.",
         "command": "`command` adapter: argv template with {prompt_file}, {prompt}, {model}, "
         "{workdir}.",
+        "resume": "`command` adapter: arguments appended when a follow-up to the same agent "
+        "resumes its last session; {session_id} is replaced by that session's id.",
         "env": "Extra environment; `${VAR}` takes VAR from the server's environment.",
         "output": "`command` adapter: how to read the result from stdout.",
     },

@@ -84,6 +84,8 @@ class AgentSpec(_Strict):
     # The `command` adapter only: argv template ({prompt_file}, {prompt}, {model}, {workdir}),
     # extra environment ("${VAR}" takes VAR from the server's environment), and its output.
     command: list[str] | None = None
+    # Appended to `command` when a follow-up resumes this agent's last session ({session_id}).
+    resume: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
     output: OutputSpec = OutputSpec()
 

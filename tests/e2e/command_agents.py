@@ -33,6 +33,9 @@ import json, os, pathlib, subprocess, sys, time
 prompt_file, name, mode, logdir = sys.argv[1:5]
 log = pathlib.Path(logdir)
 log.mkdir(parents=True, exist_ok=True)
+if sys.argv[5:6] == ["--resume"]:
+    with open(log / "resumed.log", "a") as f:
+        f.write(f"{name} {sys.argv[6]}\n")
 def note(line):
     with open(log / "events.log", "a") as f:
         f.write(f"{name} {line} {time.time():.6f}\n")
@@ -95,6 +98,7 @@ def agent_spec(script: Path, logdir: Path, name: str, mode: str = "ok", **extra:
         "model": f"{name}-model",
         "command": [sys.executable, str(script), "{prompt_file}", name, mode, str(logdir)],
         "output": OUTPUT,
+        "resume": ["--resume", "{session_id}"],
         **extra,
     }
     return f"  {name}: {json.dumps(spec)}\n"

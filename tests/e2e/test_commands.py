@@ -364,3 +364,5 @@ async def test_a_command_in_a_review_thread(stack: Stack, repo: Repo, tmp_path: 
     sessions = [(r.agent, r.session_id) for r in Ledger(conn).for_pull(REPO, pr["number"])]
     conn.close()
     assert sessions == [("claude", "claude-session-1"), ("claude", "claude-session-2")]
+    # The follow-up to the same agent resumed its session (the command adapter's `resume`).
+    assert (repo.logdir / "resumed.log").read_text() == "claude claude-session-1\n"
