@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -38,7 +39,7 @@ from bot.queue import JobContext, RetryLater, cancel_requested
 from bot.trigger import Trigger
 from bot.verify import run_verify
 from config.merge import FLAGS_FILE
-from config.schema import AgentsConfig, Verify, permission_at_least
+from config.schema import AgentsConfig, AgentSpec, Verify, permission_at_least
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -70,6 +71,11 @@ class Services:
 
 class RunFailed(Exception):
     """The run ends without a PR for a reason the user should read (already user-facing)."""
+
+
+# Server variables whose values are credentials, and `${VAR}` references in an agent's env.
+_SECRET_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def run_id_for(job_id: int, attempt_index: int = 0) -> str:
@@ -426,7 +432,8 @@ class Run:
             violation = policy_violation(changed, plan.policy)
             if violation is None:
                 diff = await gitops.git("diff", "--cached", wt.base_sha, cwd=wt.path)
-                leaked = secrets_in_diff(diff, self._known_secrets(token.value.get_secret_value()))
+                known = self._known_secrets(token.value.get_secret_value(), plan.spec)
+                leaked = secrets_in_diff(diff, known)
                 if leaked:
                     violation = (
                         f"The agent's change contains what looks like {', '.join(leaked)}; "
@@ -477,11 +484,19 @@ class Run:
             self.save(replaced_sha=expected)
         await gitops.push(wt, clone_url=self.t.clone_url, token=token, expected_remote=expected)
 
-    def _known_secrets(self, token: str) -> list[str]:
+    def _known_secrets(self, token: str, spec: AgentSpec) -> list[str]:
+        """Values that must never be pushed: Baton's own secrets, the model keys in the server's
+        environment, and whatever key this agent was handed (it is the one it can read)."""
         settings = self.s.settings
         known = [token]
         if settings.webhook_secret is not None:
             known.append(settings.webhook_secret.get_secret_value())
+        env = self.s.server_env
+        names = {name for name in env if name.endswith(_SECRET_SUFFIXES)}
+        if spec.api_key_env:
+            names.add(spec.api_key_env)
+        names.update(_ENV_REF.findall(" ".join(spec.env.values())))
+        known += [env[name] for name in sorted(names) if env.get(name)]
         return known
 
     async def _worktree(self, token: InstallationToken, target: Target) -> gitops.Worktree:

@@ -449,6 +449,14 @@ def load_repo_file(text: str, *, file: str = ".agents.yml") -> Located:
     data = _top_mapping(raw, builder, file)
     _validate(builder, data, AgentsConfig, partial=True)
     _org_only_keys(builder, data, ())
+    if "prices" in data:
+        # Prices turn tokens into the dollars budgets count: a repository setting its own
+        # could make its runs look free.
+        builder.issue(
+            builder.positions.get(("prices",), (1, 1)),
+            "prices are the org's negotiated rates: set them in the org's agents.yml "
+            "(defaults, repos or enforce), not in a repository",
+        )
     return _finish(data, builder)
 
 

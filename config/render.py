@@ -179,8 +179,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "policy": "What an agent's change may touch before Baton opens a pull request.",
         "verify": "The repository's own check of a result, e.g. its test command "
         "(used by /agent compare).",
-        "prices": "Negotiated rates per model (USD per million tokens) that replace the "
-        "shipped price table's; lock them org-wide with `enforce`.",
+        "prices": "Org file only: negotiated rates per model (USD per million tokens) that "
+        "replace the shipped price table's.",
     },
     "Price": {
         "input": "USD per million input tokens (cache reads and writes excluded).",
@@ -276,6 +276,7 @@ def json_schema() -> dict[str, Any]:
     # The org-wide cap is rejected in `.agents.yml`; offering it would mislead.
     definitions["Budget"]["properties"].pop("org_monthly_usd", None)
     schema["properties"]["budget"].get("default", {}).pop("org_monthly_usd", None)
+    schema["properties"].pop("prices", None)  # the org's rates, rejected in `.agents.yml` too
     # Names that break the agent-name rule are errors, not "other" keys.
     schema["properties"]["agents"]["additionalProperties"] = False
     return {

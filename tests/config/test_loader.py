@@ -194,6 +194,16 @@ def test_org_only_budget_key_is_rejected_in_a_repo_file() -> None:
     assert found.startswith(".agents.yml:2:3: budget.org_monthly_usd caps the whole org")
 
 
+def test_prices_are_rejected_in_a_repo_file() -> None:
+    (found,) = errors("version: 1\nprices:\n  gpt-5: {input: 0, output: 0}\n")
+    assert found.startswith(".agents.yml:2:1: prices are the org's negotiated rates")
+
+
+def test_org_file_may_set_prices() -> None:
+    located = load_org_file("defaults:\n  prices:\n    gpt-5: {input: 1, output: 8}\n")
+    assert located.data == {"defaults": {"prices": {"gpt-5": {"input": 1, "output": 8}}}}
+
+
 def test_non_text_keys_are_rejected() -> None:
     (found,) = errors("? [a, b]\n: 1\n")
     assert found == ".agents.yml:1:3: a key must be plain text, not a list or mapping"

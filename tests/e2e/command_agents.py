@@ -61,6 +61,8 @@ if mode == "gate":  # says it is working, then waits until the test lets it fini
     (log / f"{name}.waiting").write_text("")
     while not (log / "go").exists():
         time.sleep(0.05)
+if mode == "leak":  # writes the model key it was handed into the change
+    pathlib.Path("config.txt").write_text(os.environ["LEAK"] + "\n")
 pathlib.Path("received-brief.md").write_text(brief)
 with open("notes.txt", "a") as f:
     f.write(f"{name} was here\n")
@@ -82,6 +84,7 @@ OUTPUT = {
 MODE_SPEC: dict[str, dict[str, object]] = {
     "budget": {"max_cost_usd": 0.1},
     "stall": {"timeout": "1s"},
+    "leak": {"env": {"LEAK": "${ACME_MODEL_KEY}"}},
 }
 
 

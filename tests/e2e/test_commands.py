@@ -189,6 +189,24 @@ async def test_a_push_by_someone_else_during_the_run_is_never_overwritten(
     assert [n for n, _, _ in repo.events()] == ["claude", "claude", "codex", "codex"]
 
 
+async def test_an_agent_that_writes_its_model_key_into_the_change_pushes_nothing(
+    tmp_path: Path,
+) -> None:
+    key = "acme-model-key-8c1f2e9d7a"
+    settings = {"job_max_attempts": "1", "sandbox": "none"}
+    async with Stack(workdir=tmp_path / "stack", settings=settings,
+                     server_env={"ACME_MODEL_KEY": key}) as stack:  # fmt: skip
+        repo = Repo(stack, tmp_path)
+        number = await repo.create({"claude": "leak"})
+        await stack.comment(OWNER, REPO, number, "/agent fix")
+        [status] = await stack.wait_final(REPO, number)
+        assert "looks like one of Baton's own secrets; nothing was pushed" in status, status
+        assert key not in status
+        assert await stack.pulls(REPO) == []
+        refs = await gitops.git("ls-remote", "--heads", repo.clone_url, cwd=tmp_path)
+        assert "baton/" not in refs
+
+
 # -- fallback, compare ---------------------------------------------------------------------------
 
 
