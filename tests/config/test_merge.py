@@ -347,3 +347,10 @@ def test_design_examples_merge_cleanly() -> None:
             "the org's value 500 applies"
         )
     ]
+
+
+def test_org_prices_reach_the_effective_config_of_every_repo() -> None:
+    org = "defaults:\n  prices:\n    gpt-5-codex: {input: 1, output: 8}\n"
+    eff = merge("version: 1\n", org)
+    assert eff.config.prices["gpt-5-codex"].output == 8
+    assert eff.sources["prices.gpt-5-codex.output"].layer == "org defaults"
