@@ -135,6 +135,26 @@ async def _model_for(agent: str) -> AsyncIterator[tuple[str, dict[str, str], dic
         yield f"  {agent}: {json.dumps(spec)}\n", env, settings
 
 
+async def _ensure_cli(agent: str, out: TextIO) -> bool:
+    """The demo of a real CLI installs its pinned version first when it is not there yet."""
+    from adapters.process import ProcessError  # noqa: PLC0415 - only the real-agent demo
+    from adapters.toolchain import default_prefix, find, harness, install  # noqa: PLC0415
+
+    h = harness(agent)
+    found = await find(agent)
+    if found.ok and found.version == h.version:
+        return True
+    out.write(f"installing {h.spec} into {default_prefix()} (once; `baton agents install` "
+              "does the same)...\n")  # fmt: skip
+    out.flush()
+    try:
+        await install([agent])
+    except ProcessError as exc:
+        out.write(f"\ndemo failed: could not install {h.spec}: {exc}\n")
+        return False
+    return True
+
+
 async def run_demo(
     *,
     agent: str = "demo",
@@ -149,6 +169,8 @@ async def run_demo(
         logging.getLogger("bot").setLevel(logging.ERROR)
     agent = "demo" if agent == "scripted" else agent
     repo = f"{OWNER}/{REPO}"
+    if agent in REAL_AGENTS and not await _ensure_cli(agent, out):
+        return 1
     with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp:
         try:
             async with (
