@@ -54,10 +54,36 @@ def ensure_system_packages() -> bool:
     return False
 
 
+NODE_MAJOR = 20  # Gemini CLI's floor; the other agent CLIs and Probot run on it too
+
+
+def ensure_node() -> bool:
+    """The agent CLIs and the Probot peer of the benchmark are npm packages: Node 20+ and npm."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    version = ""
+    if node is not None:
+        done = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+        version = done.stdout.strip()
+    major = int(version.lstrip("v").split(".")[0]) if version.lstrip("v")[:1].isdigit() else 0
+    if npm is not None and major >= NODE_MAJOR:
+        return True
+    found = f"node {version}" if node else "no node"
+    print(
+        f"Node.js {NODE_MAJOR}+ with npm is needed (found {found}, "
+        f"{'npm' if npm else 'no npm'}): the agent CLIs are npm packages.\n"
+        "Install it from nodejs.org or your distribution (Debian 13: apt-get install nodejs "
+        "npm), then run this command again. `python -m tests --fast` needs neither.",
+        file=sys.stderr,
+    )
+    return False
+
+
 def main(argv: list[str]) -> int:
     fast = "--fast" in argv
     pytest_args = [a for a in argv if a != "--fast"]
     if not ensure_system_packages():
+        return 2
+    if not fast and not ensure_node():
         return 2
     python = sys.executable
     failures: list[str] = []
