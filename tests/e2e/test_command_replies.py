@@ -14,7 +14,9 @@ from tests.e2e.command_agents import (
     Repo,
     reactions,
     reply,
+    review_comment,
     settle,
+    the_pr,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +68,17 @@ async def test_control_verbs_answer_at_once(stack: Stack, repo: Repo) -> None:
     assert "nothing to cancel" in await reply(stack, number, 5)
     assert await stack.pulls(REPO) == []
     assert await stack.status_comments(REPO, number) == []
+
+
+async def test_control_verbs_answer_inside_a_review_thread(stack: Stack, repo: Repo) -> None:
+    number = await repo.create({"claude": "ok"})
+    await stack.comment(OWNER, REPO, number, "/agent fix")
+    await stack.wait_final(REPO, number)
+    pr = await the_pr(stack)
+    comment = await review_comment(stack, OWNER, pr, "notes.txt", "/agent status")
+    text = await reply(stack, pr["number"])
+    assert "No run is queued or running here." in text
+    assert await reactions(stack, f"pulls/comments/{comment}") == {("eyes", "baton[bot]")}
 
 
 async def test_budget_shows_what_was_spent_and_what_is_left(stack: Stack, repo: Repo) -> None:
