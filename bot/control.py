@@ -12,7 +12,7 @@ from bot.configsource import ConfigError, load_effective
 from bot.github import GitHubError
 from bot.ledger import month_start
 from bot.lifecycle import acknowledge, run_id_for
-from bot.plan import authorize
+from bot.plan import Refusal, authorize
 from bot.queue import JobContext, JobStatus
 from bot.render import format_cost, format_duration
 from bot.trigger import Trigger
@@ -110,6 +110,19 @@ async def _cancel(services: Services, queue: JobQueue, trigger: Trigger) -> str:
     return "Cancelled " + ", ".join(cancelled) + "." if cancelled else "Nothing could be cancelled."
 
 
+async def _checked(
+    services: Services, gh: RepoGitHub, trigger: Trigger
+) -> tuple[Effective | ConfigError, Refusal | None]:
+    """The config (or its errors), and why the requester may not ask (None when they may);
+    a broken config is judged by the built-in trigger rule."""
+    permission = await gh.permission(trigger.requester)
+    loaded = await _config_or_error(services, gh, trigger)
+    config = loaded.config if not isinstance(loaded, ConfigError) else AgentsConfig()
+    refusal = authorize(trigger=trigger, permission=permission, config=config,
+                        server_allow_bots=services.settings.allow_bots)  # fmt: skip
+    return loaded, refusal
+
+
 async def control_job(services: Services, queue: JobQueue, ctx: JobContext) -> None:
     """The queue's `control` task: check permission, then answer the command in one comment."""
     trigger = Trigger.model_validate(ctx.args)
@@ -118,11 +131,8 @@ async def control_job(services: Services, queue: JobQueue, ctx: JobContext) -> N
         async with await services.github.repo(
             trigger.installation_id, trigger.owner, trigger.name
         ) as gh:
-            permission = await gh.permission(trigger.requester)
-            loaded = await _config_or_error(services, gh, trigger)
+            loaded, refusal = await _checked(services, gh, trigger)
             config = loaded.config if not isinstance(loaded, ConfigError) else AgentsConfig()
-            refusal = authorize(trigger=trigger, permission=permission, config=config,
-                                server_allow_bots=services.settings.allow_bots)  # fmt: skip
             if refusal is not None:
                 if trigger.requester_is_bot:
                     return  # never converse with a bot that is not allow-listed
@@ -192,13 +202,9 @@ async def ack_job(services: Services, queue: JobQueue, ctx: JobContext) -> None:
         async with await services.github.repo(
             trigger.installation_id, trigger.owner, trigger.name
         ) as gh:
-            permission = await gh.permission(trigger.requester)
-            loaded = await _config_or_error(services, gh, trigger)
-            if isinstance(loaded, ConfigError):
-                return  # the run reports the broken config where the user is
-            if authorize(trigger=trigger, permission=permission, config=loaded.config,
-                         server_allow_bots=services.settings.allow_bots) is not None:  # fmt: skip
-                return  # the run refuses, once, in its status comment
+            loaded, refusal = await _checked(services, gh, trigger)
+            if isinstance(loaded, ConfigError) or refusal is not None:
+                return  # the run reports the broken config, or refuses, where the user is
             await acknowledge(gh, trigger)
     except GitHubError as exc:
         log.warning("could not acknowledge the queued run r%s: %s", ctx.args["run_job"], exc)
