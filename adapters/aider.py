@@ -12,6 +12,7 @@ from adapters.harness import (
     GEMINI,
     OPENAI,
     Final,
+    GiveUp,
     Invocation,
     Launch,
     Vendor,
@@ -38,6 +39,11 @@ _BASE_ENV = {
     "anthropic": "ANTHROPIC_API_BASE",
     "gemini": "GEMINI_API_BASE",
 }
+# Aider retries a failing model API by itself, doubling a short delay until it passes a minute
+# (well over a minute in all, with the SDK's own retries); no option changes that, so Baton stops
+# it at the announcement of the retry after these.
+RETRIES = 2
+_RETRYING = re.compile(r"^Retrying in [\d.]+ seconds")
 _ERROR = re.compile(r"^(litellm\.\w+Error|.*APIError|.*AuthenticationError)[:\s].*", re.MULTILINE)
 _FENCE = re.compile(r"^\S[^\n]*\n```.*?^```\n?", re.DOTALL | re.MULTILINE)
 
@@ -96,6 +102,8 @@ class AiderParser:
         # comes after this offset is this run's.
         self._log = home / ANALYTICS_FILE
         self._offset = self._log.stat().st_size if self._log.is_file() else 0
+        self._retries = 0
+        self._error = ""
 
     def _this_run(self) -> str:
         try:
@@ -106,6 +114,13 @@ class AiderParser:
             return ""
 
     def feed(self, line: str) -> list[AgentEvent]:
+        if found := _ERROR.match(line):
+            self._error = clip(found.group(0))
+        elif _RETRYING.match(line):
+            self._retries += 1
+            if self._retries > RETRIES:
+                why = self._error or "the model API kept failing"
+                raise GiveUp(f"{why} (still failing after {RETRIES} retries)")
         if line.startswith(("Applied edit to", "Creating empty file")):
             return [AgentEvent(kind="tool", text=line.strip())]
         if line.startswith("Tokens:"):

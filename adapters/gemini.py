@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 # Without -m the CLI's model router makes classifier calls first; Baton always names the model.
 DEFAULT_MODEL = "gemini-2.5-pro"
+# Attempts per model request (the CLI's default, 10 with backoff from 5 s to 30 s, takes minutes
+# to give up on a 5xx); two retries cover a transient one, and Baton's fallback agents do the rest.
+MAX_ATTEMPTS = 3
 
 
 def settings(*, agents_md: bool) -> dict[str, Any]:
@@ -32,7 +35,11 @@ def settings(*, agents_md: bool) -> dict[str, Any]:
         "security": {"auth": {"selectedType": "gemini-api-key"}},
         "telemetry": {"enabled": False},
         "privacy": {"usageStatisticsEnabled": False},
-        "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+        "general": {
+            "disableAutoUpdate": True,
+            "disableUpdateNag": True,
+            "maxAttempts": MAX_ATTEMPTS,
+        },
     }
     if agents_md:
         # Gemini CLI reads GEMINI.md by default; this makes it read the repository's AGENTS.md.

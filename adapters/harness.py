@@ -117,10 +117,15 @@ class Final:
     budget: bool = False  # the CLI stopped itself at its budget
 
 
+class GiveUp(Exception):
+    """Raised by `Parser.feed` when the output shows the CLI would only keep retrying a failing
+    model API past Baton's cap; the message says why. The run is stopped and fails with it."""
+
+
 class Parser(Protocol):
     """Reads one run's stdout line by line (progress), then what it left behind (the result)."""
 
-    def feed(self, line: str) -> list[AgentEvent]: ...
+    def feed(self, line: str) -> list[AgentEvent]: ...  # may raise GiveUp
 
     def finish(self, done: Completed) -> Final: ...
 

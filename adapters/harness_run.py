@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ from adapters.harness import (
     ConfigProblem,
     Driver,
     Final,
+    GiveUp,
     Invocation,
     SessionStore,
     default_sessions_dir,
@@ -61,6 +62,14 @@ log = logging.getLogger(__name__)
 class _OverBudget(Exception):
     def __init__(self, cost: float) -> None:
         self.cost = cost
+
+
+@dataclass(slots=True)
+class _SoFar:
+    """The latest usage and cost a running CLI showed: what a run stopped early has to go on."""
+
+    usage: Usage | None = None
+    cost_usd: float | None = None
 
 
 @functools.cache
@@ -145,18 +154,20 @@ class HarnessAdapter(AgentAdapter):
             before = {name for name in self._driver.artifacts() if (workdir / name).exists()}
             parser = self._driver.parser(inv)
             await events(AgentEvent(kind="started", text=f"{self._driver.harness} {version}"))
+            so_far = _SoFar()
             try:
                 done = await self._execute(
                     [str(found.path), *launch.argv], launch.env, parser, workdir=workdir,
                     home=home, sandboxed=sandboxed, limits=limits, events=events,
-                    mounts=install_mounts(found.path), endpoint=endpoint.base_url,
+                    mounts=install_mounts(found.path), endpoint=endpoint.base_url, so_far=so_far,
                 )  # fmt: skip
             except _OverBudget as stop:
-                return AgentResult(
-                    status=RunStatus.BUDGET, cost_usd=stop.cost, harness_version=version,
-                    error=f"{self._agent}: stopped at ${stop.cost:.4f}, over the "
-                    f"${limits.max_cost_usd:.4f} limit of this run",
-                )  # fmt: skip
+                why = (f"{self._agent}: stopped at ${stop.cost:.4f}, over the "
+                       f"${limits.max_cost_usd:.4f} limit of this run")  # fmt: skip
+                return self._stopped(so_far, model, version, RunStatus.BUDGET, why)
+            except GiveUp as stop:
+                why = f"{self._agent} ({self.name}) failed: {stop}"
+                return self._stopped(so_far, model, version, RunStatus.FAILED, why)
             except (SandboxError, ProcessError) as exc:
                 return self._fail(str(exc), version)
             finally:
@@ -172,7 +183,7 @@ class HarnessAdapter(AgentAdapter):
     async def _execute(
         self, argv: list[str], env: dict[str, str], parser: Parser, *, workdir: Path,
         home: Path, sandboxed: bool, limits: Limits, events: EventSink,
-        mounts: tuple[Path, ...], endpoint: str | None,
+        mounts: tuple[Path, ...], endpoint: str | None, so_far: _SoFar,
     ) -> Completed:  # fmt: skip
         async def on_line(line: str) -> None:
             for event in parser.feed(line):
@@ -181,6 +192,8 @@ class HarnessAdapter(AgentAdapter):
                 if cost is None and event.usage is not None:
                     priced = (self._prices or _prices()).price(event.usage)
                     cost = priced.cost_usd if priced else None
+                if event.usage is not None:
+                    so_far.usage, so_far.cost_usd = event.usage, event.cost_usd
                 cap = limits.max_cost_usd
                 if cost is not None and cap is not None and cost > cap:
                     raise _OverBudget(cost)
@@ -209,19 +222,36 @@ class HarnessAdapter(AgentAdapter):
             else:
                 path.unlink(missing_ok=True)
 
+    def _cost(
+        self, usage: Usage, reported: float | None
+    ) -> tuple[float | None, CostSource, str | None]:
+        """The run's cost, where it came from, and the price table's date when priced."""
+        if reported is not None:
+            return reported, CostSource.REPORTED, None
+        # No tokens and no cost means the CLI reported nothing (killed before its report, or
+        # failed first): pricing that as $0 would present a guess as a fact.
+        priced = (self._prices or _prices()).price(usage) if _counted(usage) else None
+        if priced is None:
+            return None, CostSource.UNKNOWN, None
+        return priced.cost_usd, CostSource.PRICED, priced.date
+
+    def _stopped(
+        self, so_far: _SoFar, model: str, version: str, status: RunStatus, error: str
+    ) -> AgentResult:
+        """A run Baton stopped: what it had used by then is all there is to record."""
+        usage = so_far.usage or Usage()
+        usage = usage if usage.model else replace(usage, model=model)
+        cost, source, date = self._cost(usage, so_far.cost_usd)
+        return AgentResult(
+            status=status, usage=usage, cost_usd=cost, cost_source=source, price_date=date,
+            error=error, harness_version=version,
+        )  # fmt: skip
+
     def _result(
         self, final: Final, done: Completed, limits: Limits, model: str, version: str
     ) -> AgentResult:
         usage = final.usage if final.usage.model else replace(final.usage, model=model)
-        cost, source, date = final.cost_usd, CostSource.REPORTED, None
-        if cost is None:
-            # No tokens and no cost means the CLI reported nothing (killed before its report, or
-            # failed first): pricing that as $0 would present a guess as a fact.
-            priced = (self._prices or _prices()).price(usage) if _counted(usage) else None
-            if priced is None:
-                source = CostSource.UNKNOWN
-            else:
-                cost, source, date = priced.cost_usd, CostSource.PRICED, priced.date
+        cost, source, date = self._cost(usage, final.cost_usd)
         result = AgentResult(
             status=RunStatus.SUCCESS, summary=final.summary, usage=usage, cost_usd=cost,
             cost_source=source, price_date=date, session_id=final.session_id,

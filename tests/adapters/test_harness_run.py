@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
+from adapters.aider import AiderDriver
 from adapters.base import AgentResult, AgentTask, CostSource, Limits, RunStatus, discard_events
 from adapters.codex import CodexDriver
 from adapters.harness_run import HarnessAdapter
@@ -16,15 +18,18 @@ from config.schema import AgentSpec
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from adapters.harness import Driver
+
 pytestmark = pytest.mark.anyio
 
 KEY_VAR = "TEST_MODEL_KEY"
 VERSION = "codex-cli 0.169.0"
+MODELS = {"codex": "gpt-5-codex", "aider": "openai/gpt-5"}
 
 
-def fake_codex(prefix: Path, body: str, version: str = VERSION) -> None:
-    """A stand-in `codex` in the prefix: answers `--version`, else runs `body` (Python)."""
-    path = prefix_bin(HARNESSES["codex"], prefix)
+def fake_cli(prefix: Path, body: str, version: str = VERSION, harness: str = "codex") -> None:
+    """A stand-in CLI in the prefix: answers `--version`, else runs `body` (Python)."""
+    path = prefix_bin(HARNESSES[harness], prefix)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f"#!{sys.executable}\n"
@@ -36,22 +41,40 @@ def fake_codex(prefix: Path, body: str, version: str = VERSION) -> None:
     path.chmod(0o755)
 
 
-def adapter(tmp_path: Path) -> HarnessAdapter:
-    spec = AgentSpec(adapter="codex", model="gpt-5-codex", api_key_env=KEY_VAR)
+def adapter(tmp_path: Path, driver: Driver) -> HarnessAdapter:
+    spec = AgentSpec(adapter=driver.harness, model=MODELS[driver.harness], api_key_env=KEY_VAR)
     return HarnessAdapter(
-        driver=CodexDriver(), spec=spec, agent="bot", server_env={KEY_VAR: "sk-test"},
+        driver=driver, spec=spec, agent="bot", server_env={KEY_VAR: "sk-test"},
         sandbox="none", prefix=tmp_path / "agents", sessions=tmp_path / "sessions",
     )  # fmt: skip
 
 
-async def run(tmp_path: Path, limits: Limits) -> AgentResult:
+async def run(tmp_path: Path, limits: Limits, driver: Driver | None = None) -> AgentResult:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    return await adapter(tmp_path).run(AgentTask(prompt="go"), work, limits, discard_events)
+    agent = adapter(tmp_path, driver or CodexDriver())
+    return await agent.run(AgentTask(prompt="go"), work, limits, discard_events)
 
 
 async def test_a_run_killed_before_any_usage_report_has_an_unknown_cost(tmp_path: Path) -> None:
-    fake_codex(tmp_path / "agents", "say(type='thread.started', thread_id='t1')\ntime.sleep(60)")
+    fake_cli(tmp_path / "agents", "say(type='thread.started', thread_id='t1')\ntime.sleep(60)")
     result = await run(tmp_path, Limits(timeout_s=1))
     assert result.status is RunStatus.TIMED_OUT
+    assert (result.cost_usd, result.cost_source) == (None, CostSource.UNKNOWN)
+
+
+async def test_aider_retrying_a_failing_api_is_stopped_after_its_retries(tmp_path: Path) -> None:
+    error = "litellm.InternalServerError: InternalServerError: OpenAIException - overloaded"
+    body = (
+        "for delay in (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0):\n"
+        f"    print({error!r}, flush=True)\n"
+        "    print(f'Retrying in {delay:.1f} seconds...', flush=True)\n"
+        "    time.sleep(delay)\n"
+    )
+    fake_cli(tmp_path / "agents", body, version="aider 0.86.2", harness="aider")
+    began = time.monotonic()
+    result = await run(tmp_path, Limits(timeout_s=60), AiderDriver())
+    assert time.monotonic() - began < 10
+    assert result.status is RunStatus.FAILED
+    assert result.error == f"bot (aider) failed: {error} (still failing after 2 retries)"
     assert (result.cost_usd, result.cost_source) == (None, CostSource.UNKNOWN)

@@ -58,7 +58,14 @@ FIX = Edit(
     usage=TURNS,
 )
 ISSUE_BODY = "`add(2, 3)` in calc.py returns -1; it should return 5."
-FAILS_WITH = {"claude-code": "401", "codex": "401", "gemini": "401", "aider": "AuthenticationError"}
+FAILS_WITH = {
+    ("claude-code", 401): "401", ("codex", 401): "401", ("gemini", 401): "401",
+    ("aider", 401): "AuthenticationError",
+    ("claude-code", 500): "500", ("codex", 500): "experiencing high demand",
+    ("gemini", 500): "500",
+    ("aider", 500): "InternalServerError",
+}  # fmt: skip
+MAX_ERROR_S = 30
 
 
 @pytest.fixture(scope="session")
@@ -213,14 +220,21 @@ async def test_labeled_issue_gets_the_real_clis_change(
     assert changed.split() == ["calc.py"]
 
 
+@pytest.mark.parametrize("http_status", [401, 500])
 @pytest.mark.parametrize("adapter", AGENTS)
-async def test_model_api_error_fails_the_run_with_its_reason(adapter: str, start: Any) -> None:
-    started = await start(adapter, HttpError(status=401, message="bad key"))
+async def test_model_api_error_fails_the_run_with_its_reason(
+    adapter: str, http_status: int, start: Any
+) -> None:
+    began = time.monotonic()
+    started = await start(adapter, HttpError(status=http_status, message="scripted failure"))
     stack, number = started.stack, started.number
     [status] = await stack.wait_final(REPO, number, timeout_s=60)
-    assert "❌" in status, status
-    assert "bot" in status
-    assert FAILS_WITH[adapter] in status
+    took = time.monotonic() - began
+    assert f"❌ Failed: `bot` ({adapter}, {MODELS[adapter]})" in status, status
+    assert f"bot ({adapter}) failed: " in status, status
+    assert FAILS_WITH[adapter, http_status] in status, status
+    # The CLI's own retries of a server error are capped: the fallback agents do the rest.
+    assert took < MAX_ERROR_S, f"{took:.0f}s"
     assert await stack.pulls(REPO) == []
 
 
