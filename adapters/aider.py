@@ -103,6 +103,7 @@ class AiderParser:
         self._log = home / ANALYTICS_FILE
         self._offset = self._log.stat().st_size if self._log.is_file() else 0
         self._retries = 0
+        self._polled = 0
         self._error = ""
 
     def _this_run(self) -> str:
@@ -126,6 +127,14 @@ class AiderParser:
         if line.startswith("Tokens:"):
             return [AgentEvent(kind="message", text=line.strip())]
         return []
+
+    def poll(self) -> list[AgentEvent]:
+        # Aider appends a `message_send` event, with its cost, after every model call.
+        usage, cost = analytics_usage(self._this_run(), self._model)
+        if usage.turns == self._polled:
+            return []
+        self._polled = usage.turns
+        return [AgentEvent(kind="usage", usage=usage, cost_usd=cost)]
 
     def finish(self, done: Completed) -> Final:
         def read(name: str) -> str:

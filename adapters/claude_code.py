@@ -91,6 +91,10 @@ class ClaudeParser:
                 out.append(AgentEvent(kind="tool", text=f"{block.get('name')} {args}"))
         return out
 
+    def poll(self) -> list[AgentEvent]:
+        # Nothing to read: Claude Code checks its own --max-budget-usd after every model call.
+        return []
+
     def finish(self, done: Completed) -> Final:
         result = self._result
         if result is None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.base import AgentEvent, Usage
 from adapters.harness import (
     OPENAI,
+    FileTail,
     Final,
     Invocation,
     Launch,
@@ -93,16 +94,34 @@ def read_baseline(home: Path) -> tuple[Usage, dict[str, int]]:
     return _usage(fields, ""), fields
 
 
+def rollout_totals(line: str) -> dict[str, Any] | None:
+    """The thread's totals so far from a rollout line, when it is a `token_count` event."""
+    event = json_line(line)
+    payload = event.get("payload") if event and event.get("type") == "event_msg" else None
+    if not isinstance(payload, dict) or payload.get("type") != "token_count":
+        return None
+    info = payload.get("info")
+    totals = info.get("total_token_usage") if isinstance(info, dict) else None
+    return totals if isinstance(totals, dict) else None
+
+
 class CodexParser:
-    """`thread.started`, `item.*`, then `turn.completed` or `turn.failed` (and `error`)."""
+    """`thread.started`, `item.*`, then `turn.completed` or `turn.failed` (and `error`).
+
+    The stream has usage only at the end of a turn, which is the whole run in `exec`; the
+    session's rollout file gets a `token_count` event after every model call, so `poll` reads it.
+    """
 
     def __init__(self, model: str, home: Path) -> None:
         self._model = model
         self._home = home
         self._baseline, _ = read_baseline(home)
         self._thread: str | None = None
+        self._rollout: FileTail | None = None
+        self._polled: Usage | None = None
         self._usage: Usage | None = None
         self._cumulative: dict[str, int] = {}
+        self._polled_cumulative: dict[str, int] = {}
         self._messages: list[str] = []
         self._errors: list[str] = []
         self._turns = 0
@@ -137,10 +156,31 @@ class CodexParser:
             return [AgentEvent(kind="tool", text=clip(str(item.get("changes") or ""), 200))]
         return []
 
+    def poll(self) -> list[AgentEvent]:
+        if self._thread is None:
+            return []
+        if self._rollout is None:
+            sessions = self._home / ".codex" / "sessions"
+            # A resumed thread appends to its rollout file, with the thread's running totals.
+            found = sorted(sessions.glob(f"*/*/*/rollout-*-{self._thread}.jsonl"))
+            if not found:
+                return []
+            self._rollout = FileTail(found[-1])
+        totals = [t for line in self._rollout.lines() if (t := rollout_totals(line)) is not None]
+        if not totals:
+            return []
+        self._polled_cumulative = _fields(thread_usage(totals[-1], self._model, Usage()))
+        usage = replace(thread_usage(totals[-1], self._model, self._baseline), turns=self._turns)
+        if usage == self._polled:
+            return []
+        self._polled = usage
+        return [AgentEvent(kind="usage", usage=usage)]
+
     def finish(self, done: Completed) -> Final:
-        if self._cumulative:
+        self.poll()  # the last model calls, for a run that ended without completing its turn
+        if cumulative := self._cumulative or self._polled_cumulative:
             # The next resume of this thread subtracts what this run already counted.
-            (self._home / BASELINE_FILE).write_text(json.dumps(self._cumulative))
+            (self._home / BASELINE_FILE).write_text(json.dumps(cumulative))
         error = ""
         if self._errors:
             error = clip(self._errors[-1])
@@ -148,7 +188,7 @@ class CodexParser:
             error = "Codex ended without completing its turn: " + (tail(done.err) or "no output")
         return Final(
             summary=self._messages[-1] if self._messages else "",
-            usage=self._usage or Usage(model=self._model),
+            usage=self._usage or self._polled or Usage(model=self._model),
             session_id=self._thread,
             error=error,
         )

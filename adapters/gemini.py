@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.base import AgentEvent, Usage
 from adapters.harness import (
     GEMINI,
+    FileTail,
     Final,
     Invocation,
     Launch,
@@ -20,10 +21,13 @@ from adapters.harness import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from adapters.process import Completed
 
 # Without -m the CLI's model router makes classifier calls first; Baton always names the model.
 DEFAULT_MODEL = "gemini-2.5-pro"
+CHATS = ".gemini/tmp/*/chats/session-*.jsonl"  # its chat recordings, in the run's home
 # Attempts per model request (the CLI's default, 10 with backoff from 5 s to 30 s, takes minutes
 # to give up on a 5xx); two retries cover a transient one, and Baton's fallback agents do the rest.
 MAX_ATTEMPTS = 3
@@ -75,15 +79,72 @@ def stream_usage(stats: dict[str, Any], model: str, turns: int) -> Usage:
     )
 
 
-class GeminiParser:
-    """`init`, `message`, `tool_use`, `tool_result`, then `result` (status success or error)."""
+def chat_messages(line: str) -> list[dict[str, Any]]:
+    """The messages in one line of a chat recording: a message, or a `$set` of all of them."""
+    record = json_line(line)
+    if record is None:
+        return []
+    update = record.get("$set")
+    messages = update.get("messages") if isinstance(update, dict) else [record]
+    return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
 
-    def __init__(self, model: str) -> None:
+
+def chat_usage(tokens: list[dict[str, Any]], model: str, turns: int) -> Usage:
+    """The model messages' `tokens` (`input` is the whole prompt, as in the stream's stats)."""
+    prompt = sum(as_int(t.get("input")) for t in tokens)
+    cached = sum(as_int(t.get("cached")) for t in tokens)
+    out = sum(as_int(t.get("output")) for t in tokens)
+    thoughts = max(0, sum(as_int(t.get("total")) for t in tokens) - prompt - out)
+    return Usage(
+        model=model,
+        input_tokens=max(0, prompt - cached),
+        output_tokens=out + thoughts,
+        cache_read_tokens=cached,
+        reasoning_tokens=thoughts,
+        turns=turns,
+    )
+
+
+class GeminiParser:
+    """`init`, `message`, `tool_use`, `tool_result`, then `result` (status success or error).
+
+    The stream has usage only in its final `result`; the CLI's chat recording in its home gets
+    every model message with its tokens as it arrives, so `poll` reads that.
+    """
+
+    def __init__(self, model: str, home: Path) -> None:
         self._model = model
+        self._home = home
         self._session: str | None = None
         self._reply: list[str] = []
         self._result: dict[str, Any] | None = None
         self._turns = 1
+        self._chats: dict[Path, FileTail] = {}
+        # A resumed session's recording holds the earlier runs' messages: they are not this run's.
+        self._earlier = {
+            str(m.get("id")) for path in home.glob(CHATS) for m in self._messages(FileTail(path))
+        }
+        self._tokens: dict[str, dict[str, Any]] = {}
+        self._polled: Usage | None = None
+
+    @staticmethod
+    def _messages(chat: FileTail) -> list[dict[str, Any]]:
+        found = (m for line in chat.lines() for m in chat_messages(line))
+        return [m for m in found if m.get("type") == "gemini" and isinstance(m.get("tokens"), dict)]
+
+    def poll(self) -> list[AgentEvent]:
+        for path in self._home.glob(CHATS):
+            chat = self._chats.setdefault(path, FileTail(path))
+            for message in self._messages(chat):
+                if str(message.get("id")) not in self._earlier:
+                    self._tokens[str(message.get("id"))] = message["tokens"]
+        if not self._tokens:
+            return []
+        usage = chat_usage(list(self._tokens.values()), self._model, self._turns)
+        if usage == self._polled:
+            return []
+        self._polled = usage
+        return [AgentEvent(kind="usage", usage=usage)]
 
     def feed(self, line: str) -> list[AgentEvent]:
         event = json_line(line)
@@ -112,6 +173,7 @@ class GeminiParser:
         return []
 
     def finish(self, done: Completed) -> Final:
+        self.poll()  # for a run that ended before its result: what its model calls used
         result = self._result or {}
         stats = result.get("stats") if isinstance(result.get("stats"), dict) else {}
         assert isinstance(stats, dict)
@@ -124,9 +186,10 @@ class GeminiParser:
             # Errors before the stream starts go to stderr, with the HTTP status as exit code.
             error = "Gemini CLI ended without a result: " + (tail(done.err) or "no output")
         replies = [r.strip() for r in self._reply if r.strip()]
+        usage = stream_usage(stats, self._model, self._turns)
         return Final(
             summary=replies[-1] if replies and not error else "",
-            usage=stream_usage(stats, self._model, self._turns),
+            usage=self._polled if not result and self._polled else usage,
             session_id=self._session,
             error=error,
         )
@@ -151,7 +214,7 @@ class GeminiDriver:
         return Launch(argv=argv, env=env, home_files=files)
 
     def parser(self, inv: Invocation) -> GeminiParser:
-        return GeminiParser(inv.model or DEFAULT_MODEL)
+        return GeminiParser(inv.model or DEFAULT_MODEL, inv.host_home)
 
     def artifacts(self) -> tuple[str, ...]:
         return ()

@@ -123,9 +123,16 @@ class GiveUp(Exception):
 
 
 class Parser(Protocol):
-    """Reads one run's stdout line by line (progress), then what it left behind (the result)."""
+    """Reads one run's stdout line by line (progress), then what it left behind (the result).
+
+    `poll` is called every second or so while the CLI runs: it reads what the CLI writes into
+    its home as it goes (usage per model call, where the stdout stream has it only at the end),
+    so a budget stop need not wait for the end of a turn.
+    """
 
     def feed(self, line: str) -> list[AgentEvent]: ...  # may raise GiveUp
+
+    def poll(self) -> list[AgentEvent]: ...
 
     def finish(self, done: Completed) -> Final: ...
 
@@ -162,6 +169,31 @@ def as_int(value: Any) -> int:
 
 def as_float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+class FileTail:
+    """The complete lines another process has appended to a file since the last read."""
+
+    def __init__(self, path: Path, *, offset: int = 0) -> None:
+        self.path = path
+        self._offset = offset
+
+    @classmethod
+    def from_end(cls, path: Path) -> FileTail:
+        """Only what is written from now on (a resumed home brings the earlier runs' lines)."""
+        return cls(path, offset=path.stat().st_size if path.is_file() else 0)
+
+    def lines(self) -> list[str]:
+        try:
+            with self.path.open("rb") as file:
+                file.seek(self._offset)
+                data = file.read()
+        except OSError:
+            return []
+        # A line still being written is left for the next read.
+        end = data.rfind(b"\n") + 1
+        self._offset += end
+        return data[:end].decode("utf-8", "replace").splitlines()
 
 
 def tail(text: str, lines: int = 5) -> str:

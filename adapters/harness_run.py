@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from config.schema import AgentSpec
 
 log = logging.getLogger(__name__)
+POLL_S = 0.5  # how often the CLI's files are read for usage while it runs
 
 
 class _OverBudget(Exception):
@@ -185,8 +187,8 @@ class HarnessAdapter(AgentAdapter):
         home: Path, sandboxed: bool, limits: Limits, events: EventSink,
         mounts: tuple[Path, ...], endpoint: str | None, so_far: _SoFar,
     ) -> Completed:  # fmt: skip
-        async def on_line(line: str) -> None:
-            for event in parser.feed(line):
+        async def check(found: list[AgentEvent]) -> None:
+            for event in found:
                 await events(event)
                 cost = event.cost_usd
                 if cost is None and event.usage is not None:
@@ -198,18 +200,37 @@ class HarnessAdapter(AgentAdapter):
                 if cost is not None and cap is not None and cost > cap:
                     raise _OverBudget(cost)
 
+        async def on_line(line: str) -> None:
+            await check(parser.feed(line))
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(POLL_S)
+                await check(parser.poll())
+
         if not sandboxed:
             full = {"PATH": os.environ.get("PATH", DEFAULT_PATH), "LANG": "C.UTF-8", **env}
-            return await run(
+            work = run(
                 argv, cwd=workdir, env={**full, "HOME": str(home)}, timeout_s=limits.timeout_s,
                 check=False, on_stdout_line=on_line,
             )  # fmt: skip
-        plan = SandboxPlan(
-            worktree=workdir.resolve(), home=home, env=env, read_only=mounts,
-            git_dir=git_common_dir(workdir), network=self._spec.sandbox.network,
-            model_endpoint=endpoint,
-        )  # fmt: skip
-        return await run_sandboxed(plan, argv, timeout_s=limits.timeout_s, on_stdout_line=on_line)
+        else:
+            plan = SandboxPlan(
+                worktree=workdir.resolve(), home=home, env=env, read_only=mounts,
+                git_dir=git_common_dir(workdir), network=self._spec.sandbox.network,
+                model_endpoint=endpoint,
+            )  # fmt: skip
+            work = run_sandboxed(plan, argv, timeout_s=limits.timeout_s, on_stdout_line=on_line)
+        try:
+            # A budget stop from the watcher cancels the run, which kills the CLI's whole tree.
+            async with asyncio.TaskGroup() as group:
+                watcher = group.create_task(watch())
+                done = await work
+                watcher.cancel()
+        except ExceptionGroup as failed:
+            # One side failed (the run, or the watcher at the budget); the other was cancelled.
+            raise failed.exceptions[0] from None
+        return done
 
     def _tidy(self, workdir: Path, before: set[str]) -> None:
         """A CLI's own bookkeeping files are not part of the agent's change."""

@@ -91,9 +91,13 @@ class Hang:
 
 @dataclass(frozen=True, slots=True)
 class Loop:
-    """Call a harmless shell tool on every turn, forever."""
+    """Call a harmless shell tool on every turn, forever.
 
-    command: str = "echo baton-loop"
+    `{turn}` in the command is the turn number: a command that changes every turn gets past the
+    CLIs' own detectors of repeated tool calls (Gemini CLI stops after a few identical ones).
+    """
+
+    command: str = "echo baton-loop {turn}"
     usage: Tokens = DEFAULT_TOKENS
     name: str = "loop"
 

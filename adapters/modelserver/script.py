@@ -210,7 +210,9 @@ def decide(scenario: Scenario, convo: Conversation) -> Outcome:
     if isinstance(scenario, Hang):
         return Stall()
     if isinstance(scenario, Loop):
-        call = _shell_call(convo.tools, scenario.command)
+        call = _shell_call(
+            convo.tools, scenario.command.replace("{turn}", str(convo.tool_results + 1))
+        )
         text = "" if call else f"Still working (turn {convo.tool_results + 1})."
         return Reply(text=text, usage=scenario.usage, calls=(call,) if call else ())
     return _edit(scenario, convo)

@@ -18,7 +18,7 @@ from adapters.aider import (
 )
 from adapters.base import Usage
 from adapters.claude_code import ClaudeCodeDriver, ClaudeParser
-from adapters.codex import CodexDriver, CodexParser
+from adapters.codex import BASELINE_FILE, CodexDriver, CodexParser
 from adapters.gemini import GeminiDriver, GeminiParser
 from adapters.harness import (
     ANTHROPIC,
@@ -202,8 +202,10 @@ def test_codex_failed_turn_is_an_error(tmp_path: Path) -> None:
     assert "401" in parser.finish(OK).error
 
 
-def test_gemini_thoughts_are_what_the_total_has_beyond_prompt_and_candidates() -> None:
-    parser = GeminiParser("gemini-2.5-pro")
+def test_gemini_thoughts_are_what_the_total_has_beyond_prompt_and_candidates(
+    tmp_path: Path,
+) -> None:
+    parser = GeminiParser("gemini-2.5-pro", tmp_path)
     stats = {
         "models": {
             "gemini-2.5-pro": {
@@ -235,8 +237,8 @@ def test_gemini_thoughts_are_what_the_total_has_beyond_prompt_and_candidates() -
     assert (final.summary, final.session_id, final.error) == ("Fixed.", "g-1", "")
 
 
-def test_gemini_error_result_fails_the_run() -> None:
-    parser = GeminiParser("gemini-2.5-pro")
+def test_gemini_error_result_fails_the_run(tmp_path: Path) -> None:
+    parser = GeminiParser("gemini-2.5-pro", tmp_path)
     feed(
         parser,
         lines(
@@ -400,3 +402,84 @@ def test_aider_resumed_counts_only_this_runs_messages(tmp_path: Path) -> None:
     final = parser.finish(OK)
     assert final.usage == Usage(model="openai/gpt-5", input_tokens=10, output_tokens=5, turns=1)
     assert final.cost_usd == 0.0001
+
+
+def token_count(inp: int, cached: int, out: int) -> str:
+    totals = {"input_tokens": inp, "cached_input_tokens": cached, "output_tokens": out}
+    payload = {"type": "token_count", "info": {"total_token_usage": totals}}
+    return json.dumps({"type": "event_msg", "payload": payload}) + "\n"
+
+
+def test_codex_usage_comes_from_its_rollout_while_the_turn_runs(tmp_path: Path) -> None:
+    (tmp_path / BASELINE_FILE).write_text(json.dumps({"input_tokens": 100, "output_tokens": 5}))
+    parser = CodexParser("gpt-5-codex", tmp_path)
+    assert parser.poll() == []  # no thread yet: no rollout to read
+    feed(parser, lines({"type": "thread.started", "thread_id": "t-1"}))
+    rollout = tmp_path / ".codex" / "sessions" / "2026" / "11" / "28" / "rollout-x-t-1.jsonl"
+    rollout.parent.mkdir(parents=True)
+    # The resumed thread's earlier run, this run's first call, and half a line still being written.
+    second = token_count(400, 40, 20)
+    rollout.write_text(token_count(100, 0, 5) + token_count(250, 20, 12) + second[:9])
+    [event] = parser.poll()
+    assert event.usage == Usage(
+        model="gpt-5-codex", input_tokens=130, output_tokens=7, cache_read_tokens=20
+    )
+    assert parser.poll() == []  # nothing new
+    with rollout.open("a") as log:
+        log.write(second[9:])
+    [event] = parser.poll()
+    assert event.usage is not None
+    assert (event.usage.input_tokens, event.usage.output_tokens) == (260, 15)
+    # Killed before `turn.completed`: the rollout's figures are the run's, and the next resume's.
+    final = parser.finish(Completed(returncode=None, stdout=b"", stderr=b"", duration_s=9.0))
+    assert (final.usage.input_tokens, final.usage.cache_read_tokens) == (260, 40)
+    assert json.loads((tmp_path / BASELINE_FILE).read_text())["input_tokens"] == 360
+
+
+def gemini_message(mid: str, inp: int, cached: int, out: int, total: int) -> dict[str, object]:
+    tokens = {"input": inp, "cached": cached, "output": out, "thoughts": 0, "total": total}
+    return {"id": mid, "type": "gemini", "content": "", "tokens": tokens, "model": "m"}
+
+
+def test_gemini_usage_comes_from_its_chat_recording_while_it_runs(tmp_path: Path) -> None:
+    chat = tmp_path / ".gemini" / "tmp" / "workspace" / "chats" / "session-1.jsonl"
+    chat.parent.mkdir(parents=True)
+    earlier = gemini_message("a", 1000, 0, 10, 1010)  # a resumed session's earlier run
+    chat.write_text(json.dumps(earlier) + "\n")
+    parser = GeminiParser("gemini-2.5-pro", tmp_path)
+    assert parser.poll() == []
+    first = gemini_message("b", 1300, 200, 50, 1357)  # 7 thought tokens
+    with chat.open("a") as log:
+        # A message is written, then again with its tool calls; a `$set` rewrites them all.
+        log.write(json.dumps({"id": "u1", "type": "user", "content": []}) + "\n")
+        log.write(json.dumps(first) + "\n" + json.dumps({**first, "toolCalls": []}) + "\n")
+        log.write(json.dumps({"$set": {"messages": [earlier, first]}}) + "\n")
+    [event] = parser.poll()
+    assert event.usage == Usage(
+        model="gemini-2.5-pro",
+        input_tokens=1100,
+        output_tokens=57,
+        cache_read_tokens=200,
+        reasoning_tokens=7,
+        turns=1,
+    )
+    with chat.open("a") as log:
+        log.write(json.dumps(gemini_message("c", 100, 0, 5, 105)) + "\n")
+    [event] = parser.poll()
+    assert event.usage is not None
+    assert (event.usage.input_tokens, event.usage.output_tokens) == (1200, 62)
+    # Killed before its `result`: what the recording shows is the run's usage.
+    final = parser.finish(Completed(returncode=None, stdout=b"", stderr=b"", duration_s=9.0))
+    assert final.usage == event.usage
+
+
+def test_aider_usage_and_cost_come_from_its_log_after_each_message(tmp_path: Path) -> None:
+    log = tmp_path / ANALYTICS_FILE
+    parser = AiderParser("openai/gpt-5", tmp_path, "aider-s1")
+    assert parser.poll() == []
+    props = {"prompt_tokens": 1300, "completion_tokens": 50, "cost": 0.0019}
+    log.write_text(json.dumps({"event": "message_send", "properties": props}) + "\n")
+    [event] = parser.poll()
+    assert event.usage == Usage(model="openai/gpt-5", input_tokens=1300, output_tokens=50, turns=1)
+    assert event.cost_usd == 0.0019
+    assert parser.poll() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -78,3 +79,32 @@ async def test_aider_retrying_a_failing_api_is_stopped_after_its_retries(tmp_pat
     assert result.status is RunStatus.FAILED
     assert result.error == f"bot (aider) failed: {error} (still failing after 2 retries)"
     assert (result.cost_usd, result.cost_source) == (None, CostSource.UNKNOWN)
+
+
+async def test_codex_is_stopped_at_its_budget_from_its_rollout_mid_turn(tmp_path: Path) -> None:
+    # Like Codex: the stream says nothing until the turn ends; the rollout grows per model call.
+    body = """
+say(type='thread.started', thread_id='t1')
+pathlib.Path('pid').write_text(str(os.getpid()))
+rollout = pathlib.Path(os.environ['CODEX_HOME'], 'sessions/2026/01/01/rollout-x-t1.jsonl')
+rollout.parent.mkdir(parents=True)
+for calls in range(1, 1000):
+    totals = {'input_tokens': 1000 * calls, 'output_tokens': 50 * calls}
+    payload = {'type': 'token_count', 'info': {'total_token_usage': totals}}
+    with rollout.open('a') as log:
+        log.write(json.dumps({'type': 'event_msg', 'payload': payload}) + '\\n')
+    time.sleep(0.2)
+"""
+    fake_cli(tmp_path / "agents", body)
+    began = time.monotonic()
+    result = await run(tmp_path, Limits(timeout_s=30, max_cost_usd=0.005))
+    assert time.monotonic() - began < 5
+    assert result.status is RunStatus.BUDGET
+    assert result.cost_source is CostSource.PRICED
+    assert result.cost_usd is not None
+    assert result.cost_usd > 0.005
+    assert result.usage.input_tokens >= 3000
+    assert result.error.startswith(f"bot: stopped at ${result.cost_usd:.4f}, over the $0.0050")
+    pid = int((tmp_path / "work" / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

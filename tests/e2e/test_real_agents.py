@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from adapters.base import Usage
-from adapters.modelserver import Edit, Hang, HttpError, ModelServer, ReplaceText, Tokens
+from adapters.modelserver import Edit, Hang, HttpError, Loop, ModelServer, ReplaceText, Tokens
 from adapters.prices import PriceTable
 from adapters.process import minimal_env, run
 from adapters.toolchain import install
@@ -81,11 +81,13 @@ async def model() -> AsyncIterator[ModelServer]:
         yield server
 
 
-def agents_yml(adapter: str, url: str, timeout: str = "2m") -> str:
-    spec = {
+def agents_yml(adapter: str, url: str, timeout: str = "2m", max_cost: float | None = None) -> str:
+    spec: dict[str, Any] = {
         "adapter": adapter, "model": MODELS[adapter], "base_url": url, "api_key_env": KEY_VAR,
         "timeout": timeout,
     }  # fmt: skip
+    if max_cost is not None:
+        spec["max_cost_usd"] = max_cost
     return (
         "version: 1\n"
         f"agents:\n  bot: {json.dumps(spec)}\n"
@@ -108,14 +110,17 @@ async def start(
     """Start a Stack whose server env holds the scenario's key; open the issue; label it."""
     async with contextlib.AsyncExitStack() as stacks:
 
-        async def go(adapter: str, scenario: Any, limit: str = "2m") -> Started:
+        async def go(
+            adapter: str, scenario: Any, limit: str = "2m", max_cost: float | None = None
+        ) -> Started:
             key = model.register(scenario)
             env = {KEY_VAR: key, "BATON_AGENTS_PREFIX": str(installed),
                    "BATON_AGENT_SESSIONS": str(tmp_path / "sessions")}  # fmt: skip
             stack = await stacks.enter_async_context(
                 Stack(workdir=tmp_path, settings={"job_max_attempts": "1"}, server_env=env)
             )
-            files = {"calc.py": CALC, ".agents.yml": agents_yml(adapter, model.url, limit)}
+            yml = agents_yml(adapter, model.url, limit, max_cost)
+            files = {"calc.py": CALC, ".agents.yml": yml}
             clone_url = await stack.create_repo(OWNER, "calc", files)
             number = await stack.open_issue(OWNER, REPO, ISSUE_TITLE, ISSUE_BODY)
             await stack.label(OWNER, REPO, number, "agent:fix")
@@ -245,6 +250,30 @@ async def test_hanging_model_is_ended_by_the_timeout(adapter: str, start: Any) -
     [status] = await stack.wait_final(REPO, number, timeout_s=60)
     assert "⏱️" in status, status
     await until(lambda: not processes_with(key), "the agent's processes to be gone", 10)
+    assert await stack.pulls(REPO) == []
+
+
+# Aider is left out: it has no tool loop, so it ends after one reply however the model answers.
+@pytest.mark.parametrize("adapter", ["claude-code", "codex", "gemini"])
+async def test_a_looping_agent_is_stopped_at_its_budget_mid_run(
+    adapter: str, start: Any, model: ModelServer
+) -> None:
+    cap = 0.01  # a handful of the loop's model calls
+    began = time.monotonic()
+    started = await start(adapter, Loop(), "2m", cap)
+    stack, number, key = started.stack, started.number, started.key
+    [status] = await stack.wait_final(REPO, number, timeout_s=60)
+    took = time.monotonic() - began
+    assert "💸 Stopped at budget" in status, status
+    assert took < 30, f"{took:.0f}s: the budget stop waited for the end of the run"
+    await until(lambda: not processes_with(key), "the agent's processes to be gone", 10)
+    assert len(model.recorder.model_requests()) >= 3  # it was stopped in the loop, not at once
+    conn = open_database(f"sqlite:///{stack.workdir / 'baton.db'}")
+    [row] = Ledger(conn).recent()
+    conn.close()
+    assert row.cost_usd is not None
+    assert row.cost_usd > cap
+    assert row.cost_source == ("reported" if adapter == "claude-code" else "priced")
     assert await stack.pulls(REPO) == []
 
 

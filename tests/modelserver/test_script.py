@@ -156,7 +156,7 @@ def test_failure_hang_and_loop() -> None:
     assert decide(Hang(), convo(CLAUDE_TOOLS)) == Stall()
     looped = decide(Loop(), convo(CLAUDE_TOOLS, results=57))
     assert isinstance(looped, Reply)
-    assert looped.calls == (ToolCall("Bash", {"command": "echo baton-loop"}),)
+    assert looped.calls == (ToolCall("Bash", {"command": "echo baton-loop 58"}),)
 
 
 def test_book_resolves_header_then_key_then_builtin_name_then_default() -> None:
