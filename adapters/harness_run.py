@@ -79,6 +79,17 @@ def _prices() -> PriceTable:
     return PriceTable.load()
 
 
+def _drift(harness: str, found: str | None) -> str:
+    """What to say when the CLI found is not the version Baton pins ("" when it is)."""
+    pinned = toolchain.HARNESSES[harness].version
+    if found == pinned:
+        return ""
+    return (
+        f"{harness} {found or 'of unknown version'} is installed, not the pinned {pinned} "
+        f"(`baton agents install {harness}` installs it)"
+    )
+
+
 def _counted(usage: Usage) -> bool:
     return any(v for k, v in usage.as_dict().items() if k != "turns")
 
@@ -134,6 +145,9 @@ class HarnessAdapter(AgentAdapter):
                 f"`baton agents install {self._driver.harness}`"
             )
         version = found.version or ""
+        drift = _drift(self._driver.harness, found.version)
+        if drift:
+            log.warning("agent %s: %s", self._agent, drift)
         with tempfile.TemporaryDirectory(prefix=f"baton-{self._driver.harness}-") as tmp:
             home = Path(tmp) / "home"
             home.mkdir()
@@ -178,6 +192,9 @@ class HarnessAdapter(AgentAdapter):
             if final.session_id:
                 self._sessions.save(final.session_id, home)
         result = self._result(final, done, limits, model, version)
+        if drift and result.status is RunStatus.FAILED:
+            # Flags and output formats are read as the pinned version has them.
+            result = replace(result, error=f"{result.error} (note: {drift})")
         await events(AgentEvent(kind="finished", text=result.status.value, usage=result.usage,
                                 cost_usd=result.cost_usd))  # fmt: skip
         return result

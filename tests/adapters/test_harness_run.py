@@ -108,3 +108,25 @@ for calls in range(1, 1000):
     pid = int((tmp_path / "work" / "pid").read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_a_cli_other_than_the_pinned_version_is_named_when_it_fails(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_cli(
+        tmp_path / "agents", "print('boom', file=sys.stderr)\nsys.exit(2)", "codex-cli 0.170.0"
+    )
+    result = await run(tmp_path, Limits(timeout_s=30))
+    drift = "codex 0.170.0 is installed, not the pinned 0.169.0"
+    assert result.status is RunStatus.FAILED
+    assert result.harness_version == "0.170.0"
+    assert result.error.startswith("bot (codex) failed: ")
+    assert f"(note: {drift} (`baton agents install codex` installs it))" in result.error
+    assert any(drift in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+
+    caplog.clear()
+    fake_cli(tmp_path / "agents", "print('boom', file=sys.stderr)\nsys.exit(2)")
+    result = await run(tmp_path, Limits(timeout_s=30))
+    assert result.status is RunStatus.FAILED
+    assert "pinned" not in result.error
+    assert not any("pinned" in r.getMessage() for r in caplog.records)
