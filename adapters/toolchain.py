@@ -121,7 +121,25 @@ def parse_version(text: str) -> str | None:
     return found.group(0) if found else None
 
 
+# `--version` of a binary, by what identifies its installed file: running it costs up to
+# 1.3 s (Gemini CLI) and would otherwise be paid again by every run.
+# ctime and inode, not mtime: npm gives every file it unpacks the same fixed mtime.
+_versions: dict[tuple[Path, int, int, int], str | None] = {}
+
+
 async def version_of(path: Path) -> str | None:
+    try:
+        real = path.resolve()
+        st = real.stat()
+    except OSError:
+        return None
+    key = (real, st.st_ino, st.st_ctime_ns, st.st_size)
+    if key not in _versions:
+        _versions[key] = await _run_version(path)
+    return _versions[key]
+
+
+async def _run_version(path: Path) -> str | None:
     try:
         done = await run(
             [str(path), "--version"],

@@ -21,6 +21,7 @@ from adapters.toolchain import (
     npm_root,
     parse_version,
     prefix_bin,
+    version_of,
 )
 from bot.cli import main
 
@@ -190,3 +191,21 @@ def test_baton_agents_takes_a_prefix_through_the_real_cli(
     assert main(["agents", "--prefix", str(tmp_path), "list"]) == 0
     listed = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
     assert listed["gemini"][2:4] == ["0.61.0", str(prefix_bin(HARNESSES["gemini"], tmp_path))]
+
+
+async def test_version_is_asked_once_per_installed_file(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    cli = tmp_path / "cli"
+    script = f"#!/bin/sh\necho x >> {calls}\necho 'tool {{v}}'\n"
+    cli.write_text(script.format(v="1.2.3"))
+    cli.chmod(0o755)
+    assert await version_of(cli) == "1.2.3"
+    assert await version_of(cli) == "1.2.3"
+    assert calls.read_text().count("x") == 1
+    # A reinstall replaces the file: its version is read again.
+    fresh = tmp_path / "cli.new"
+    fresh.write_text(script.format(v="1.2.40"))
+    fresh.chmod(0o755)
+    fresh.replace(cli)
+    assert await version_of(cli) == "1.2.40"
+    assert calls.read_text().count("x") == 2
