@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.localhub import gitstore, shapes_issues
+from bot.localhub import gitstore, shapes, shapes_issues
 from bot.localhub.http import (
     ApiError,
     body_json,
@@ -76,6 +76,33 @@ def _apply(run: CheckRun, body: dict[str, Any]) -> None:
                 if isinstance(value, str) and len(value) > MAX_OUTPUT:
                     raise invalid("CheckRun", f"output.{key}", "too_long")
                 run.output[key] = value
+        run.annotations += _annotations(output.get("annotations"))
+
+
+ANNOTATION_LEVELS = frozenset({"notice", "warning", "failure"})
+MAX_ANNOTATIONS = 50  # per request, as GitHub limits them
+
+
+def _annotations(value: Any) -> list[dict[str, Any]]:
+    """Annotations as GitHub accepts them: path, lines, level and message required."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_ANNOTATIONS:
+        raise invalid("CheckRun", "output.annotations", "invalid")
+    out = []
+    for item in value:
+        ok = (
+            isinstance(item, dict)
+            and isinstance(item.get("path"), str)
+            and isinstance(item.get("start_line"), int)
+            and isinstance(item.get("end_line"), int)
+            and item.get("annotation_level") in ANNOTATION_LEVELS
+            and isinstance(item.get("message"), str)
+        )
+        if not ok:
+            raise invalid("CheckRun", "output.annotations", "missing_field")
+        out.append(dict(item))
+    return out
 
 
 async def create_check_run(request: Request) -> Response:
@@ -120,6 +147,15 @@ async def get_check_run(request: Request) -> Response:
     return json_response(request, shapes_issues.check_run(hub_of(request), repo, run))
 
 
+async def list_annotations(request: Request) -> Response:
+    repo = repo_or_404(request, "checks")
+    run = _run_or_404(repo, request.path_params["check_run_id"])
+    page, links = paginate(request, run.annotations)
+    blob = f"{shapes.repo_html(hub_of(request), repo)}/blob/{run.head_sha}"
+    data = [shapes_issues.annotation(a, blob) for a in page]
+    return json_response(request, data, headers=links)
+
+
 async def list_for_ref(request: Request) -> Response:
     repo = repo_or_404(request, "checks")
     sha = await gitstore.resolve(repo.path, request.path_params["ref"])
@@ -147,5 +183,6 @@ ROUTES = [
     Route(_R + "/check-runs", create_check_run, methods=["POST"]),
     Route(_R + "/check-runs/{check_run_id:int}", get_check_run),
     Route(_R + "/check-runs/{check_run_id:int}", update_check_run, methods=["PATCH"]),
+    Route(_R + "/check-runs/{check_run_id:int}/annotations", list_annotations),
     Route(_R + "/commits/{ref:path}/check-runs", list_for_ref),
 ]

@@ -275,11 +275,27 @@ def check_run(w: World, repo: Repo, run: CheckRun) -> Json:
             "title": run.output.get("title"),
             "summary": run.output.get("summary"),
             "text": run.output.get("text"),
-            "annotations_count": 0,
+            "annotations_count": len(run.annotations),
             "annotations_url": f"{api}/annotations",
         },
         "name": run.name,
         "check_suite": {"id": run.id},
         "app": integration(w, w.app(run.app_id)),
         "pull_requests": pulls,
+    }
+
+
+def annotation(a: Json, blob: str) -> Json:
+    """A check-run annotation as `GET .../check-runs/{id}/annotations` lists it."""
+    return {
+        "path": a["path"],
+        "blob_href": f"{blob}/{a['path']}",
+        "start_line": a["start_line"],
+        "end_line": a["end_line"],
+        "start_column": a.get("start_column"),
+        "end_column": a.get("end_column"),
+        "annotation_level": a["annotation_level"],
+        "title": a.get("title"),
+        "message": a["message"],
+        "raw_details": a.get("raw_details"),
     }

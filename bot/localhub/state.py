@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 AccountType = Literal["User", "Organization", "Bot"]
 Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
@@ -158,6 +158,7 @@ class CheckRun:
     external_id: str | None
     details_url: str | None
     output: dict[str, str | None] = field(default_factory=dict)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from githubkit_schemas.latest.models import (
     BranchWithProtection,
+    CheckAnnotation,
     CheckRun,
     ContentFile,
     DiffEntry,
@@ -133,16 +134,24 @@ async def test_pull_request_files_review_comments_and_check_runs(env: Env) -> No
         )
         run = one(CheckRun, made, 201)
         assert [p.number for p in run.pull_requests] == [pr.number]
+        note = {"path": "calc.py", "start_line": 2, "end_line": 2,
+                "annotation_level": "failure", "message": "m"}  # fmt: skip
         done = await gh.arequest(
             "PATCH",
             f"/{R}/check-runs/{run.id}",
-            json={"conclusion": "success", "output": {"title": "ok", "summary": "s"}},
+            json={"conclusion": "failure",
+                  "output": {"title": "ok", "summary": "s", "annotations": [note]}},
+        )  # fmt: skip
+        finished = one(CheckRun, done)
+        assert (finished.status, finished.output.annotations_count) == ("completed", 1)
+        [annotation] = each(
+            CheckAnnotation, await gh.arequest("GET", f"/{R}/check-runs/{run.id}/annotations")
         )
-        assert one(CheckRun, done).status == "completed"
+        assert (annotation.path, annotation.start_line, annotation.message) == ("calc.py", 2, "m")
         listed = await gh.arequest("GET", f"/{R}/commits/{pr.head.sha}/check-runs")
         [again] = [CheckRun.model_validate(c) for c in listed.json()["check_runs"]]
         assert again.app is not None
-        assert (again.conclusion, again.app.slug) == ("success", "baton")
+        assert (again.conclusion, again.app.slug) == ("failure", "baton")
 
 
 async def test_app_routes_tokens_and_rate_limit(env: Env) -> None:
