@@ -12,7 +12,8 @@ class Trigger(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["label", "command"]
+    # `config`: a pull request changed `.agents.yml`; Baton checks it (no agent runs).
+    kind: Literal["label", "command", "config"]
     delivery_id: str
     installation_id: int
     repo: str  # owner/name
@@ -36,6 +37,7 @@ class Trigger(BaseModel):
     command_text: str | None = None
     # For a PR Baton opened for an issue: that issue, whose runs work on the same branch.
     for_issue: int | None = None
+    head_sha: str | None = None  # `config`: the PR head whose `.agents.yml` is checked
 
     @property
     def lock(self) -> str:
