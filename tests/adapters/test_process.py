@@ -43,6 +43,12 @@ async def test_env_is_exactly_what_was_given(tmp_path: Path) -> None:
     assert "'ONLY'" in done.out
 
 
+async def test_stdin_is_closed_so_a_cli_never_waits_for_input(tmp_path: Path) -> None:
+    probe = "import os, sys; print(os.readlink('/proc/self/fd/0'), repr(sys.stdin.read()))"
+    done = await run([sys.executable, "-c", probe], cwd=tmp_path, env={}, timeout_s=10)
+    assert done.out.split() == ["/dev/null", "''"]
+
+
 async def test_failure_carries_stderr(tmp_path: Path) -> None:
     with pytest.raises(ProcessError) as err:
         await run([sys.executable, "-c", "import sys; sys.exit('boom')"], cwd=tmp_path, env={})
