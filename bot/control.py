@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from bot.commands import Command, CommandError, parse, usage
 from bot.configsource import ConfigError, load_effective
 from bot.github import GitHubError
-from bot.ledger import month_start
+from bot.ledger import QUEUED, RunRecord, month_start
 from bot.lifecycle import acknowledge, run_id_for
 from bot.plan import Refusal, authorize
 from bot.queue import JobContext, JobStatus
-from bot.render import format_cost, format_duration
+from bot.render import format_cost, format_duration, status_comment
 from bot.trigger import Trigger
 from config.render import render_effective
 from config.schema import AgentsConfig
@@ -95,18 +95,21 @@ def budget_text(services: Services, trigger: Trigger, config: AgentsConfig) -> s
     return "\n".join(lines) + f"\n\nPer-run cap: {per_run}."
 
 
-async def _cancel(services: Services, queue: JobQueue, trigger: Trigger) -> str:
+async def _cancel(services: Services, queue: JobQueue, trigger: Trigger, gh: RepoGitHub) -> str:
     job_id = queue.running_job_id(trigger.lock)
     queued = await queue.list_jobs(status=JobStatus.QUEUED, lock=trigger.lock)
     if job_id is None and not queued:
         return "Nothing is running or queued here, so there is nothing to cancel."
     # The queued ones first: stopping the running job frees the lock for the next in line.
-    waiting = [f"`r{job.id}` (queued)" for job in queued if await queue.cancel(job.id)]
+    waiting = []
+    for job in queued:
+        if await queue.cancel(job.id):
+            waiting.append(f"`r{job.id}` (queued)")
+            await _settle_queued_status(services, gh, job.id)
     cancelled = []
     if job_id is not None and await queue.cancel(job_id):
         cancelled.append(f"`r{job_id}` (running: its agent was stopped, nothing more is pushed)")
     cancelled += waiting
-    del services
     return "Cancelled " + ", ".join(cancelled) + "." if cancelled else "Nothing could be cancelled."
 
 
@@ -121,6 +124,17 @@ async def _checked(
     refusal = authorize(trigger=trigger, permission=permission, config=config,
                         server_allow_bots=services.settings.allow_bots)  # fmt: skip
     return loaded, refusal
+
+
+async def _settle_queued_status(services: Services, gh: RepoGitHub, job_id: int) -> None:
+    """A run cancelled before it started: its "queued" status comment, if any, says so."""
+    rec = services.ledger.get(run_id_for(job_id))
+    if rec is None or rec.comment_id is None:
+        return
+    comment_id = rec.comment_id
+    rec = rec.with_(status="cancelled", finished_at=time.time(), error="cancelled")
+    services.ledger.save(rec)
+    await gh.edit_comment(comment_id, status_comment(rec, detail="Cancelled before it started."))
 
 
 async def control_job(services: Services, queue: JobQueue, ctx: JobContext) -> None:
@@ -147,6 +161,7 @@ async def control_job(services: Services, queue: JobQueue, ctx: JobContext) -> N
                 text = await _answer(
                     services,
                     queue=queue,
+                    gh=gh,
                     trigger=trigger,
                     command=command,
                     loaded=loaded,
@@ -166,6 +181,7 @@ async def _answer(
     services: Services,
     *,
     queue: JobQueue,
+    gh: RepoGitHub,
     trigger: Trigger,
     command: Command,
     loaded: Effective | ConfigError,
@@ -177,7 +193,7 @@ async def _answer(
     if command.verb == "status":
         return await status_text(services, queue, trigger)
     if command.verb == "cancel":
-        return await _cancel(services, queue, trigger)
+        return await _cancel(services, queue, trigger, gh)
     if isinstance(loaded, ConfigError):
         return f"The agent configuration is invalid:\n\n```\n{_config_error_lines(loaded)}\n```"
     if command.verb == "config":
@@ -192,10 +208,11 @@ async def _answer(
 
 async def ack_job(services: Services, queue: JobQueue, ctx: JobContext) -> None:
     """The queue's `ack` task: a label or work command that waits behind another run on the same
-    issue gets its 👀 now rather than when its turn comes; the run itself does everything else
-    (and reacts again when it starts, which GitHub treats as the same reaction)."""
+    issue is acknowledged now rather than when its turn comes: 👀, and its status comment saying
+    it is queued, which the run edits in place once it starts."""
     trigger = Trigger.model_validate(ctx.args["trigger"])
-    waiting = await queue.get(int(ctx.args["run_job"]))
+    job_id = int(ctx.args["run_job"])
+    waiting = await queue.get(job_id)
     if waiting is None or waiting.status != JobStatus.QUEUED:
         return  # it has started, and acknowledged itself
     try:
@@ -206,5 +223,32 @@ async def ack_job(services: Services, queue: JobQueue, ctx: JobContext) -> None:
             if isinstance(loaded, ConfigError) or refusal is not None:
                 return  # the run reports the broken config, or refuses, where the user is
             await acknowledge(gh, trigger)
+            await _queued_status(services, queue, gh, trigger, job_id)
     except GitHubError as exc:
-        log.warning("could not acknowledge the queued run r%s: %s", ctx.args["run_job"], exc)
+        log.warning("could not acknowledge the queued run r%s: %s", job_id, exc)
+
+
+async def _queued_status(
+    services: Services, queue: JobQueue, gh: RepoGitHub, trigger: Trigger, job_id: int
+) -> None:
+    run_id = run_id_for(job_id)
+    async with services.status_lock(run_id):
+        waiting = await queue.get(job_id)
+        known = services.ledger.get(run_id)
+        if waiting is None or waiting.status != JobStatus.QUEUED or known is not None:
+            return  # it started meanwhile: its own status comment follows it
+        holder = queue.running_job_id(trigger.lock)
+        where = "pull request" if trigger.is_pull_request else "issue"
+        detail = (
+            f"Waiting for `{run_id_for(holder)}` to finish on this {where}; it starts then."
+            if holder is not None
+            else f"Waiting for the run before it on this {where}."
+        )
+        rec = RunRecord(
+            id=run_id, job_id=job_id, repo=trigger.repo, number=trigger.number,
+            is_pull_request=trigger.is_pull_request, trigger=trigger.kind, verb=trigger.verb,
+            requester=trigger.requester, status=QUEUED, created_at=time.time(),
+            agent=trigger.agent or "",
+        )  # fmt: skip
+        comment_id = await gh.comment(trigger.number, status_comment(rec, detail=detail))
+        services.ledger.save(rec.with_(comment_id=comment_id), only_its_comment=True)

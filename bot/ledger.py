@@ -68,10 +68,19 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def save(self, record: RunRecord) -> None:
+    def save(self, record: RunRecord, *, only_its_comment: bool = False) -> None:
+        """Insert or update the row. `only_its_comment`: a row that exists already (its run has
+        started) takes just the status comment's id from `record`, if it has none."""
         values = dataclasses.astuple(record)
         placeholders = ", ".join("?" for _ in _FIELDS)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in _FIELDS if name != "id")
+        # A status comment, once made, is never forgotten by a writer that has not seen it yet.
+        updates = ", ".join(
+            f"{name} = COALESCE(excluded.{name}, runs.{name})" if name == "comment_id"
+            else f"{name} = excluded.{name}"
+            for name in _FIELDS if name != "id"
+        )  # fmt: skip
+        if only_its_comment:
+            updates = "comment_id = COALESCE(runs.comment_id, excluded.comment_id)"
         with self._conn:
             self._conn.execute(
                 f"INSERT INTO runs ({', '.join(_FIELDS)}) VALUES ({placeholders}) "  # noqa: S608

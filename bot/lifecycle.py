@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from adapters.base import AgentEvent, AgentResult, AgentTask, CostSource, RunStatus
@@ -67,6 +67,12 @@ class Services:
     ledger: Ledger
     workspaces: gitops.Workspaces
     server_env: Mapping[str, str]
+    # One status comment per run: its creation is serialized between the run and the job that
+    # acknowledges it while it waits (both run in this worker process).
+    _status_locks: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
+
+    def status_lock(self, run_id: str) -> asyncio.Lock:
+        return self._status_locks.setdefault(run_id, asyncio.Lock())
 
 
 class RunFailed(Exception):
@@ -150,14 +156,20 @@ class Run:
     async def status(self, gh: RepoGitHub, *, detail: str = "", pr_url: str = "") -> None:
         """Create the job's status comment once, then edit it in place."""
         body = render.status_comment(self.rec, detail=detail, pr_url=pr_url)
-        if self.rec.comment_id is None and self.ctx.attempt > 1:
-            found = await gh.find_comment(self.t.number, render.status_marker(self.rec.id))
-            if found is not None:
-                self.save(comment_id=found.id)
-        if self.rec.comment_id is None:
-            self.save(comment_id=await gh.comment(self.t.number, body))
-        else:
-            await gh.edit_comment(self.rec.comment_id, body)
+        async with self.s.status_lock(self.rec.id):
+            if self.rec.comment_id is None:
+                # The acknowledgement of a waiting run may have made it already.
+                stored = self.s.ledger.get(self.rec.id)
+                if stored is not None and stored.comment_id is not None:
+                    self.rec = self.rec.with_(comment_id=stored.comment_id)
+            if self.rec.comment_id is None and self.ctx.attempt > 1:
+                found = await gh.find_comment(self.t.number, render.status_marker(self.rec.id))
+                if found is not None:
+                    self.save(comment_id=found.id)
+            if self.rec.comment_id is None:
+                self.save(comment_id=await gh.comment(self.t.number, body))
+            else:
+                await gh.edit_comment(self.rec.comment_id, body)
 
     async def refuse(self, gh: RepoGitHub, refusal: Refusal) -> None:
         self.save(status=REFUSED, error=refusal.reason, finished_at=time.time())

@@ -308,6 +308,14 @@ async def test_cancel_stops_the_running_agent_and_pushes_nothing(stack: Stack, r
 
     # The queued command is acknowledged at once, not when its turn comes.
     await until(acknowledged, "the queued command's reaction")
+
+    async def queued_status() -> list[str]:
+        return [s for s in await stack.status_comments(REPO, number) if "run=r2 " in s]
+
+    # ... and gets its own status comment, saying what it waits for.
+    [waiting_status] = await until(queued_status, "the queued run's status comment")
+    assert "⏳ Queued: `codex` will work on this." in waiting_status, waiting_status
+    assert "Waiting for `r1` to finish on this issue" in waiting_status
     await stack.comment(OWNER, REPO, number, "/agent status")
     text = await reply(stack, number)
     assert "| `r1` | running | claude |" in text
@@ -318,9 +326,10 @@ async def test_cancel_stops_the_running_agent_and_pushes_nothing(stack: Stack, r
     text = await reply(stack, number, 2)
     assert "Cancelled `r1` (running: its agent was stopped, nothing more is pushed)" in text
     assert "`r2` (queued)" in text
-    [status] = await stack.wait_final(REPO, number)
-    assert "🛑 Cancelled." in status
-    assert "nothing more was pushed" in status
+    statuses = await stack.wait_final(REPO, number, count=2)
+    assert all("🛑 Cancelled." in s for s in statuses), statuses
+    assert "nothing more was pushed" in statuses[0]
+    assert "Cancelled before it started." in statuses[1]
 
     async def dead() -> bool:
         return not any(alive(pid) for pid in pids)
