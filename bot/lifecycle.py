@@ -128,6 +128,7 @@ class Run:
         self.task = trigger
         self.handover = ""  # why the agent now working took over from the one before
         self.limit_note = ""  # why a flag's limit did not apply as asked
+        self.left_behind = ""  # the diff a failed agent left, for the next one's brief
         self.rec = self._record(0)
 
     def _record(self, index: int) -> RunRecord:
@@ -355,7 +356,8 @@ class Run:
             if outcome is None:
                 return
             failures.append(outcome)
-            handoff = _with_failed(handoff, self.rec)
+            handoff = _with_failed(handoff, self.rec, self.left_behind)
+            self.left_behind = ""
         raise RunFailed(failures[-1] if len(failures) == 1 else " Then: ".join(failures))
 
     def _detail(self, handoff: Handoff | None) -> str:
@@ -438,6 +440,7 @@ class Run:
             if not result.ok:
                 reason = _agent_failure_text(plan.agent, result)
                 self.save(error=reason, finished_at=time.time())
+                self.left_behind = await _partial_diff(wt)
                 await self.s.workspaces.remove(self.t.repo, self.rec.id)
                 return reason
             changed = await gitops.stage_changes(wt)
@@ -625,10 +628,34 @@ class Run:
         )  # fmt: skip
 
 
-def _with_failed(handoff: Handoff | None, rec: RunRecord) -> Handoff:
-    """The next agent in a fallback chain hears what the failed one did."""
+MAX_LEFT_BEHIND_CHARS = 20_000
+
+
+async def _partial_diff(wt: gitops.Worktree) -> str:
+    """What a failed agent changed before it stopped ("" when nothing, or unreadable)."""
+    try:
+        await gitops.stage_changes(wt)
+        return await gitops.git("diff", "--cached", wt.base_sha, cwd=wt.path)
+    except gitops.GitError as exc:
+        log.info("could not read what the failed agent left: %s", exc)
+        return ""
+
+
+def _with_failed(handoff: Handoff | None, rec: RunRecord, left_behind: str = "") -> Handoff:
+    """The next agent in a fallback chain hears what the failed one did, and sees what it had
+    changed when it stopped (not kept: the next agent starts from the same point)."""
     base = handoff or Handoff(task_ref=f"issue #{rec.number}")
-    return replace(base, earlier_runs=(*base.earlier_runs, rec))
+    notes = base.notes
+    if left_behind.strip():
+        diff = left_behind[:MAX_LEFT_BEHIND_CHARS] + (
+            "\n[truncated]" if len(left_behind) > MAX_LEFT_BEHIND_CHARS else ""
+        )
+        note = (
+            f"What `{rec.agent}` had changed when it stopped (not kept; you start from the same "
+            f"point):\n\n```diff\n{diff}\n```\n"
+        )
+        notes = (*notes, note)
+    return replace(base, earlier_runs=(*base.earlier_runs, rec), notes=notes)
 
 
 def _locked_flags(effective: Effective) -> Refusal | None:

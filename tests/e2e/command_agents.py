@@ -41,7 +41,8 @@ def note(line):
         f.write(f"{name} {line} {time.time():.6f}\n")
 note("start")
 brief = pathlib.Path(prompt_file).read_text()
-if mode == "fail":
+if mode == "fail":  # gets part of the way, then gives up
+    pathlib.Path("partial.txt").write_text(f"{name} got this far\n")
     note("end")
     sys.exit(f"{name}: the model said no")
 if mode == "budget":

@@ -232,6 +232,13 @@ async def test_fallback_takes_over_with_the_handoff(
     brief = repo.brief("codex")
     assert f"agent `claude` (claude-model), {RUN_STATUS[mode]} ({why}" in brief
     assert TASK_BODY in brief
+    if mode == "fail":
+        # The next agent sees what the failed one had changed; the PR does not carry it.
+        assert "What `claude` had changed when it stopped" in brief
+        assert "+claude got this far" in brief
+        async with stack.user(OWNER) as user:
+            files = (await user.get(f"repos/{REPO}/pulls/{pr['number']}/files")).json()
+        assert "partial.txt" not in {f["filename"] for f in files}
     runs = provenance(pr["body"])["runs"]
     # The failed attempt is part of the PR's history, and its cost of the total.
     assert [(r["agent"], r["status"]) for r in runs] == [
