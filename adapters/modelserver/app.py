@@ -161,10 +161,13 @@ def create_app(*, book: ScenarioBook, recorder: Recorder) -> Starlette:
         return JSONResponse(openai_responses.render(reply, convo.model, custom))
 
     def chat_answer(reply: Reply, convo: Conversation, body: dict[str, Any]) -> Response:
+        params = openai_chat.text_parameters(body)
         if convo.stream:
             include = openai_chat.wants_usage(body)
-            return _sse(openai_chat.stream(reply, convo.model, include_usage=include))
-        return JSONResponse(openai_chat.render(reply, convo.model))
+            return _sse(
+                openai_chat.stream(reply, convo.model, include_usage=include, text_params=params)
+            )
+        return JSONResponse(openai_chat.render(reply, convo.model, params))
 
     def gemini_answer(reply: Reply, convo: Conversation, _: dict[str, Any]) -> Response:
         if convo.stream:

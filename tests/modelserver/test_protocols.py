@@ -357,3 +357,32 @@ async def test_requests_are_recorded_without_secrets() -> None:
     )
     assert recorder.first_request_at == first.at
     assert recorder.model_requests(scenario="edit") == [first, second]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_chat_completions_patch_tool_gets_its_text_as_json(stream: bool) -> None:
+    # OpenCode offers GPT models `apply_patch` as a JSON function taking `patchText`.
+    body = chat_body(stream=stream, tools=False)
+    params = {
+        "type": "object",
+        "properties": {"patchText": {"type": "string"}},
+        "required": ["patchText"],
+    }
+    body["tools"] = [
+        {"type": "function", "function": {"name": n, "parameters": params}}
+        for n in ("apply_patch", "bash")
+    ]
+    async with client() as http:
+        response = await http.post(
+            "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {KEY}"}
+        )
+    if stream:
+        frames = [data for _, data in events(response.text)]
+        calls = [
+            c for f in frames[:-1] for ch in f["choices"] for c in ch["delta"].get("tool_calls", [])
+        ]
+    else:
+        calls = response.json()["choices"][0]["message"]["tool_calls"]
+    assert calls[0]["function"]["name"] == "apply_patch"
+    patch = json.loads(calls[0]["function"]["arguments"])["patchText"]
+    assert patch == "*** Begin Patch\n*** Add File: a.txt\n+A\n*** End Patch\n"
