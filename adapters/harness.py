@@ -16,6 +16,7 @@ from adapters.base import AgentEvent, Usage
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from adapters.prices import Price
     from adapters.process import Completed
     from config.schema import AgentSpec
 
@@ -94,6 +95,7 @@ class Invocation:
     agents_md: bool = False
     max_cost_usd: float | None = None
     as_root: bool = False  # unsandboxed and the server is root
+    price: Price | None = None  # Baton's rates for the model, for a CLI that prices by config
 
 
 @dataclass(frozen=True, slots=True)

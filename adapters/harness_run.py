@@ -161,6 +161,7 @@ class HarnessAdapter(AgentAdapter):
                 home=HOME if sandboxed else home, host_home=home, endpoint=endpoint,
                 resume=resume, agents_md=(workdir / "AGENTS.md").is_file(),
                 max_cost_usd=limits.max_cost_usd, as_root=not sandboxed and os.geteuid() == 0,
+                price=(self._prices or _prices()).lookup(model),
             )  # fmt: skip
             launch = self._driver.launch(inv)
             for rel, text in launch.home_files.items():

@@ -10,7 +10,9 @@ from adapters.codex import CodexDriver
 from adapters.command import CommandAdapter
 from adapters.gemini import GeminiDriver
 from adapters.harness_run import HarnessAdapter
+from adapters.opencode import OpenCodeDriver
 from adapters.prices import PriceTable
+from adapters.qwen import QwenDriver
 from adapters.scripted import ScriptedAdapter
 
 if TYPE_CHECKING:
@@ -27,6 +29,8 @@ DRIVERS: dict[str, type[Driver]] = {
     "codex": CodexDriver,
     "gemini": GeminiDriver,
     "aider": AiderDriver,
+    "opencode": OpenCodeDriver,
+    "qwen": QwenDriver,
 }
 HARNESSES = tuple(DRIVERS)
 KNOWN_ADAPTERS = frozenset({"scripted", "command", *HARNESSES})

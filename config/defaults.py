@@ -9,7 +9,7 @@ BUILTIN_FILE = "built-in"
 
 # The adapters the CLI validates against until the adapter registry supplies them.
 KNOWN_ADAPTERS: frozenset[str] = frozenset(
-    {"scripted", "command", "claude-code", "codex", "gemini", "aider"}
+    {"scripted", "command", "claude-code", "codex", "gemini", "aider", "opencode", "qwen"}
 )
 
 # One agent per real harness, named after its adapter, so `/agent codex fix` works out of the box.
@@ -18,6 +18,9 @@ _HARNESS_MODELS: dict[str, str] = {
     "codex": "gpt-5-codex",
     "gemini": "gemini-2.5-pro",
     "aider": "openai/gpt-5",  # the model family Aider was verified with here
+    # Both speak Chat Completions to OPENAI_BASE_URL; verified here with these OpenAI models.
+    "opencode": "gpt-5",
+    "qwen": "gpt-5-mini",
 }
 
 

@@ -25,13 +25,19 @@ from adapters.harness import (
     OPENAI,
     ConfigProblem,
     Endpoint,
+    GiveUp,
     Invocation,
+    Parser,
     SessionStore,
     api_base,
     install_mounts,
     resolve_endpoint,
 )
+from adapters.opencode import CONFIG_FILE, LOGS, OpenCodeDriver, OpenCodeParser
+from adapters.prices import PriceTable
 from adapters.process import Completed
+from adapters.qwen import BASELINE_FILE as QWEN_BASELINE
+from adapters.qwen import DEBUG_LOGS, QwenDriver, QwenParser
 from config.schema import AgentSpec
 
 OK = Completed(returncode=0, stdout=b"", stderr=b"", duration_s=1.0)
@@ -41,7 +47,7 @@ def lines(*events: dict[str, object]) -> list[str]:
     return [json.dumps(e) for e in events]
 
 
-def feed(parser: ClaudeParser | CodexParser | GeminiParser, raw: list[str]) -> None:
+def feed(parser: Parser, raw: list[str]) -> None:
     for line in ["a banner, not JSON", *raw]:
         parser.feed(line)
 
@@ -328,10 +334,17 @@ def invocation(tmp_path: Path, **extra: object) -> Invocation:
         (CodexDriver(), {"BATON_MODEL_API_KEY", "CODEX_HOME"}),
         (GeminiDriver(), {"GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"}),
         (AiderDriver(), {"OPENAI_API_KEY", "OPENAI_API_BASE"}),
+        (OpenCodeDriver(), {"BATON_MODEL_API_KEY", "BATON_MODEL_BASE_URL"}),
+        (QwenDriver(), {"OPENAI_API_KEY", "OPENAI_BASE_URL"}),
     ],
 )
 def test_the_key_is_in_the_environment_only(
-    driver: ClaudeCodeDriver | CodexDriver | GeminiDriver | AiderDriver,
+    driver: ClaudeCodeDriver
+    | CodexDriver
+    | GeminiDriver
+    | AiderDriver
+    | OpenCodeDriver
+    | QwenDriver,
     expected: set[str],
     tmp_path: Path,
 ) -> None:
@@ -358,6 +371,8 @@ def test_resume_flags(tmp_path: Path) -> None:
     assert CodexDriver().launch(inv).argv[:3] == ["exec", "resume", "abc"]
     assert GeminiDriver().launch(inv).argv[-2:] == ["--resume", "abc"]
     assert "--restore-chat-history" in AiderDriver().launch(inv).argv
+    assert OpenCodeDriver().launch(inv).argv[-4:] == ["--session", "abc", "--", "fix it"]
+    assert QwenDriver().launch(inv).argv[-2:] == ["--resume", "abc"]
 
 
 def test_sessions_are_copied_back_and_never_escape_their_folder(tmp_path: Path) -> None:
@@ -483,3 +498,170 @@ def test_aider_usage_and_cost_come_from_its_log_after_each_message(tmp_path: Pat
     assert event.usage == Usage(model="openai/gpt-5", input_tokens=1300, output_tokens=50, turns=1)
     assert event.cost_usd == 0.0019
     assert parser.poll() == []
+
+
+def opencode_step(inp: int, out: int, reasoning: int, read: int, cost: float) -> dict[str, object]:
+    tokens = {"input": inp, "output": out, "reasoning": reasoning,
+              "cache": {"read": read, "write": 0}}  # fmt: skip
+    part = {"type": "step-finish", "reason": "stop", "tokens": tokens, "cost": cost}
+    return {"type": "step_finish", "sessionID": "ses_1", "part": part}
+
+
+def test_opencode_steps_are_summed_with_reasoning_in_the_output(tmp_path: Path) -> None:
+    parser = OpenCodeParser("gpt-5", tmp_path, priced=True)
+    tool = {"type": "tool", "tool": "apply_patch", "state": {"input": {"patchText": "x"}}}
+    feed(
+        parser,
+        lines(
+            {"type": "step_start", "sessionID": "ses_1", "part": {"type": "step-start"}},
+            {"type": "tool_use", "sessionID": "ses_1", "part": tool},
+            opencode_step(1100, 40, 10, 200, 0.0019),
+            {"type": "text", "sessionID": "ses_1", "part": {"type": "text", "text": "Fixed."}},
+            opencode_step(303, 5, 2, 20, 0.00045125),
+        ),
+    )
+    final = parser.finish(OK)
+    assert (final.error, final.summary, final.session_id) == ("", "Fixed.", "ses_1")
+    assert final.usage == Usage(model="gpt-5", input_tokens=1403, output_tokens=57,
+                                cache_read_tokens=220, reasoning_tokens=12, turns=2)  # fmt: skip
+    assert final.cost_usd == pytest.approx(0.00235125)
+    # Without Baton's rates in its config OpenCode says $0: that is no cost at all.
+    unpriced = OpenCodeParser("gpt-5", tmp_path, priced=False)
+    unpriced.feed(json.dumps(opencode_step(1, 1, 0, 0, 0)))
+    assert unpriced.finish(OK).cost_usd is None
+
+
+def test_opencode_error_event_fails_the_run(tmp_path: Path) -> None:
+    parser = OpenCodeParser("gpt-5", tmp_path, priced=True)
+    data = {"message": "scripted failure", "statusCode": 401, "isRetryable": False}
+    error = {"name": "APIError", "data": data}
+    parser.feed(json.dumps({"type": "error", "sessionID": "s", "error": error}))
+    final = parser.finish(Completed(returncode=1, stdout=b"", stderr=b"", duration_s=1.0))
+    assert final.error == "scripted failure (HTTP 401)"
+    assert final.cost_usd is None
+    assert "without a model step" in OpenCodeParser("m", tmp_path, priced=True).finish(OK).error
+
+
+def test_opencode_gives_up_on_a_model_api_it_keeps_retrying(tmp_path: Path) -> None:
+    log = tmp_path / LOGS.replace("*", "run1")
+    log.parent.mkdir(parents=True)
+    line = 'level=ERROR message="stream error" providerID=baton error.error="AI_APICallError: {}"\n'
+    log.write_text(line.format("from an earlier run") * 3)  # a resumed home's old log
+    parser = OpenCodeParser("gpt-5", tmp_path, priced=True)
+    with log.open("a") as appended:
+        appended.write(line.format("boom") * 2)
+    assert parser.poll() == []
+    (log.parent / "run2.log").write_text(line.format("boom"))
+    with pytest.raises(GiveUp, match="failed 3 times in a row: AI_APICallError: boom"):
+        parser.poll()
+
+
+def test_opencode_config_has_the_provider_and_prices_but_no_key(tmp_path: Path) -> None:
+    price = PriceTable.load().lookup("gpt-5")
+    inv = invocation(tmp_path, model="openai/gpt-5", price=price)
+    launch = OpenCodeDriver().launch(inv)
+    assert launch.env["OPENCODE_CONFIG"] == f"/home/agent/{CONFIG_FILE}"
+    assert launch.env["OPENCODE_DISABLE_MODELS_FETCH"] == "1"
+    assert launch.argv[:6] == ["run", "--format", "json", "-m", "baton/gpt-5", "--title"]
+    text = launch.home_files[CONFIG_FILE]
+    assert "sk-1" not in text
+    provider = json.loads(text)["provider"]["baton"]
+    # Both only by name: the relay of a network-less sandbox rewrites the URL in the env.
+    env_vars = {"baseURL": "{env:BATON_MODEL_BASE_URL}", "apiKey": "{env:BATON_MODEL_API_KEY}"}
+    assert provider["options"] == env_vars
+    assert launch.env["BATON_MODEL_BASE_URL"] == "http://127.0.0.1:9/v1"
+    rates = {"input": 1.25, "output": 10.0, "cache_read": 0.125, "cache_write": 1.25}
+    assert provider["models"]["gpt-5"]["cost"] == rates
+    bare = json.loads(OpenCodeDriver().launch(invocation(tmp_path)).home_files[CONFIG_FILE])
+    assert "cost" not in bare["provider"]["baton"]["models"]["m"]
+
+
+def qwen_assistant(
+    content: list[dict[str, object]], inp: int, out: int, read: int
+) -> dict[str, object]:
+    usage = {"input_tokens": inp, "output_tokens": out, "cache_read_input_tokens": read}
+    message = {"role": "assistant", "model": "gpt-5-mini", "content": content, "usage": usage}
+    return {"type": "assistant", "session_id": "q1", "message": message}
+
+
+def test_qwen_usage_per_call_then_the_results_totals(tmp_path: Path) -> None:
+    parser = QwenParser("gpt-5-mini", tmp_path)
+    init = {"type": "system", "subtype": "init", "session_id": "q1", "model": "gpt-5-mini"}
+    assert parser.feed(json.dumps(init)) == []
+    call: dict[str, object] = {
+        "type": "tool_use",
+        "name": "run_shell_command",
+        "input": {"command": "ls"},
+    }
+    events = parser.feed(json.dumps(qwen_assistant([call], 1300, 50, 200)))
+    assert [e.kind for e in events] == ["tool", "usage"]
+    assert events[1].usage == Usage(model="gpt-5-mini", input_tokens=1100, output_tokens=50,
+                                    cache_read_tokens=200, turns=1)  # fmt: skip
+    feed(parser, lines(
+        qwen_assistant([{"type": "text", "text": "Fixed."}], 323, 7, 20),
+        {"type": "result", "subtype": "success", "is_error": False, "session_id": "q1",
+         "result": "Fixed.", "usage": {"input_tokens": 1700, "output_tokens": 60,
+                                       "cache_read_input_tokens": 220}},
+    ))  # fmt: skip
+    final = parser.finish(OK)
+    assert (final.error, final.summary, final.session_id, final.cost_usd) == (
+        "",
+        "Fixed.",
+        "q1",
+        None,
+    )
+    # The result's totals win: they count a background call after the turn, too.
+    assert final.usage == Usage(model="gpt-5-mini", input_tokens=1480, output_tokens=60,
+                                cache_read_tokens=220, turns=2)  # fmt: skip
+
+
+def test_qwen_api_error_with_exit_0_and_success_subtype_is_a_failure(tmp_path: Path) -> None:
+    parser = QwenParser("gpt-5-mini", tmp_path)
+    text = "[API Error: 401 scripted failure]"
+    result = {"type": "result", "subtype": "success", "is_error": False, "result": text}
+    parser.feed(json.dumps(result))
+    assert parser.finish(OK).error == "[API Error: 401 scripted failure]"
+    assert "without a result" in QwenParser("m", tmp_path).finish(OK).error
+
+
+def test_qwen_gives_up_on_a_model_api_it_keeps_retrying(tmp_path: Path) -> None:
+    log = tmp_path / DEBUG_LOGS.replace("*", "q1")
+    log.parent.mkdir(parents=True)
+    line = "2026 [ERROR] [RETRY] Attempt {} failed with status 500. Retrying... Error: 500 boom\n"
+    log.write_text(line.format(5))  # an earlier run's, in a resumed home
+    parser = QwenParser("gpt-5-mini", tmp_path)
+    with log.open("a") as appended:
+        appended.write(line.format(1) + "    at APIError.generate (cli.js:1:2)\n" + line.format(2))
+    assert parser.poll() == []
+    with log.open("a") as appended:
+        appended.write(line.format(3))
+    with pytest.raises(GiveUp, match=r"failed 3 times \(HTTP 500\): 500 boom"):
+        parser.poll()
+
+
+def test_qwen_settings_turn_telemetry_off_and_the_key_stays_out(tmp_path: Path) -> None:
+    launch = QwenDriver().launch(invocation(tmp_path))
+    assert launch.env["OPENAI_BASE_URL"] == "http://127.0.0.1:9/v1"
+    assert launch.argv[:8] == ["-p", "fix it", "-o", "stream-json", "--auth-type", "openai",
+                               "-m", "m"]  # fmt: skip
+    settings = json.loads(launch.home_files[".qwen/settings.json"])
+    assert settings["telemetry"]["enabled"] is False
+    assert settings["privacy"]["usageStatisticsEnabled"] is False
+    assert settings["model"]["generationConfig"]["maxRetries"] == 0
+    assert "sk-1" not in json.dumps(launch.home_files)
+
+
+def test_qwen_resumed_session_counts_only_this_runs_part(tmp_path: Path) -> None:
+    # Qwen Code's result.usage covers the whole session: the first run's totals are kept.
+    def result(inp: int, out: int, read: int) -> str:
+        usage = {"input_tokens": inp, "output_tokens": out, "cache_read_input_tokens": read}
+        return json.dumps({"type": "result", "subtype": "success", "result": "ok", "usage": usage})
+
+    first = QwenParser("gpt-5-mini", tmp_path)
+    first.feed(result(2600, 100, 400))
+    assert first.finish(OK).usage.input_tokens == 2200
+    assert (tmp_path / QWEN_BASELINE).is_file()
+    resumed = QwenParser("gpt-5-mini", tmp_path)
+    resumed.feed(result(5200, 200, 800))
+    usage = resumed.finish(OK).usage
+    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (2200, 100, 400)

@@ -12,7 +12,7 @@ from config.loader import ConfigError, load_org_file, load_repo_file
 from config.merge import Effective, Source, effective_config, repo_matches
 
 FIXTURES = Path(__file__).parent / "fixtures"
-BUILTIN_AGENTS = ["scripted", "claude-code", "codex", "gemini", "aider"]
+BUILTIN_AGENTS = ["scripted", "claude-code", "codex", "gemini", "aider", "opencode", "qwen"]
 
 
 def merge(
@@ -262,8 +262,8 @@ def test_route_to_an_unknown_agent_is_an_error_at_its_position() -> None:
     repo = "agents:\n  cheap: {adapter: aider}\nroutes:\n  - when: {label: x}\n    agent: chaep\n"
     assert merge_errors(repo) == [
         (
-            ".agents.yml:5:12: route 1 uses unknown agent 'chaep' "
-            "(known: aider, cheap, claude-code, codex, gemini, scripted); did you mean 'cheap'?"
+            ".agents.yml:5:12: route 1 uses unknown agent 'chaep' (known: aider, cheap, "
+            "claude-code, codex, gemini, opencode, qwen, scripted); did you mean 'cheap'?"
         )
     ]
 
@@ -273,7 +273,7 @@ def test_unknown_fallback_agent_is_an_error() -> None:
     assert merge_errors(repo) == [
         (
             ".agents.yml:3:23: route 1 falls back to unknown agent 'nobody' "
-            "(known: aider, claude-code, codex, gemini, scripted)"
+            "(known: aider, claude-code, codex, gemini, opencode, qwen, scripted)"
         )
     ]
 
@@ -291,7 +291,7 @@ def test_unknown_adapter_is_an_error_at_the_adapter() -> None:
     assert merge_errors(repo) == [
         (
             ".agents.yml:3:14: agent 'mine' uses unknown adapter 'claude' "
-            "(known: aider, claude-code, codex, command, gemini, scripted); "
+            "(known: aider, claude-code, codex, command, gemini, opencode, qwen, scripted); "
             "did you mean 'claude-code'?"
         )
     ]

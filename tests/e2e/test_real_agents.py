@@ -1,6 +1,6 @@
 """The real agent CLIs through the whole loop: a labeled issue routed to Claude Code, Codex,
-Gemini CLI or Aider (pinned, sandboxed) against the scripted model server yields a PR whose
-change the CLI made, with the tokens and cost the run really used."""
+Gemini CLI, Aider, OpenCode or Qwen Code (pinned, sandboxed) against the scripted model server
+yields a PR whose change the CLI made, with the tokens and cost the run really used."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ MODELS = {
     "codex": "gpt-5-codex",
     "gemini": "gemini-2.5-pro",
     "aider": "openai/gpt-5",
+    "opencode": "gpt-5",
+    "qwen": "gpt-5-mini",  # any model a Chat Completions API serves; this one is in the table
 }
 AGENTS = list(MODELS)
 # Distinct counts per turn, so a dropped or repeated turn cannot match by accident.
@@ -64,6 +66,8 @@ FAILS_WITH = {
     ("claude-code", 500): "500", ("codex", 500): "experiencing high demand",
     ("gemini", 500): "500",
     ("aider", 500): "InternalServerError",
+    ("opencode", 401): "HTTP 401", ("opencode", 500): "failed 3 times in a row: ",
+    ("qwen", 401): "[API Error: 401 scripted failure]", ("qwen", 500): "failed 3 times (HTTP 500)",
 }  # fmt: skip
 MAX_ERROR_S = 30
 
@@ -143,6 +147,10 @@ def expected_usage(adapter: str, t: Tokens) -> Usage:
     if adapter == "gemini":  # no cache writes in Gemini's counts: they are prompt tokens
         return Usage(model=model, input_tokens=t.input + t.cache_write, output_tokens=t.output,
                      cache_read_tokens=t.cache_read, reasoning_tokens=t.reasoning)  # fmt: skip
+    if adapter in {"opencode", "qwen"}:  # cache writes are prompt tokens in Chat Completions
+        reasoning = t.reasoning if adapter == "opencode" else 0  # Qwen does not split it out
+        return Usage(model=model, input_tokens=t.input + t.cache_write, output_tokens=t.output,
+                     cache_read_tokens=t.cache_read, reasoning_tokens=reasoning)  # fmt: skip
     if adapter == "aider":  # prompt_tokens include every cached token; no reasoning split
         return Usage(model=model, input_tokens=t.input + t.cache_read + t.cache_write,
                      output_tokens=t.output)  # fmt: skip
@@ -163,7 +171,7 @@ def expected_cost(adapter: str, usage: Usage, t: Tokens) -> tuple[float, str]:
         return priced.cost_usd, "reported"
     priced = table.price(usage)
     assert priced is not None
-    return priced.cost_usd, "reported" if adapter == "claude-code" else "priced"
+    return priced.cost_usd, "reported" if adapter in {"claude-code", "opencode"} else "priced"
 
 
 def processes_with(secret: str) -> list[int]:
@@ -254,7 +262,7 @@ async def test_hanging_model_is_ended_by_the_timeout(adapter: str, start: Any) -
 
 
 # Aider is left out: it has no tool loop, so it ends after one reply however the model answers.
-@pytest.mark.parametrize("adapter", ["claude-code", "codex", "gemini"])
+@pytest.mark.parametrize("adapter", ["claude-code", "codex", "gemini", "opencode", "qwen"])
 async def test_a_looping_agent_is_stopped_at_its_budget_mid_run(
     adapter: str, start: Any, model: ModelServer
 ) -> None:
@@ -273,7 +281,7 @@ async def test_a_looping_agent_is_stopped_at_its_budget_mid_run(
     conn.close()
     assert row.cost_usd is not None
     assert row.cost_usd > cap
-    assert row.cost_source == ("reported" if adapter == "claude-code" else "priced")
+    assert row.cost_source == ("reported" if adapter in {"claude-code", "opencode"} else "priced")
     assert await stack.pulls(REPO) == []
 
 

@@ -24,6 +24,8 @@ MODELS = {
     "codex": "gpt-5-codex",
     "gemini": "gemini-2.5-pro",
     "aider": "openai/gpt-5",
+    "opencode": "gpt-5",
+    "qwen": "gpt-5-mini",
 }
 FIX = Edit(
     changes=(
