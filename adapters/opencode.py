@@ -57,13 +57,20 @@ def model_id(model: str) -> str:
     return model.split("/", 1)[1] if "/" in model else model
 
 
+def complete(price: Price | None) -> bool:
+    """Whether OpenCode can be given every rate: it bills a rate it lacks as $0, where Baton
+    leaves usage that needs an unpublished rate unpriced."""
+    return price is not None and price.cache_read is not None and price.cache_write is not None
+
+
 def config(*, model: str, price: Price | None) -> dict[str, Any]:
     """The run's opencode.json: one OpenAI-compatible provider, no sharing, no asking.
 
     With the model's rates in it, OpenCode reports each step's cost at Baton's prices.
     """
     entry: dict[str, Any] = {"tool_call": True}
-    if price is not None:
+    if complete(price):
+        assert price is not None
         rates = {"input": price.input, "output": price.output, "cache_read": price.cache_read,
                  "cache_write": price.cache_write}  # fmt: skip
         entry["cost"] = {k: float(v) for k, v in rates.items() if v is not None}
@@ -234,7 +241,7 @@ class OpenCodeDriver:
         return Launch(argv=argv, env=env, home_files={CONFIG_FILE: json.dumps(data, indent=1)})
 
     def parser(self, inv: Invocation) -> OpenCodeParser:
-        return OpenCodeParser(inv.model, inv.host_home, priced=inv.price is not None)
+        return OpenCodeParser(inv.model, inv.host_home, priced=complete(inv.price))
 
     def artifacts(self) -> tuple[str, ...]:
         return ()

@@ -574,6 +574,13 @@ def test_opencode_config_has_the_provider_and_prices_but_no_key(tmp_path: Path) 
     assert provider["models"]["gpt-5"]["cost"] == rates
     bare = json.loads(OpenCodeDriver().launch(invocation(tmp_path)).home_files[CONFIG_FILE])
     assert "cost" not in bare["provider"]["baton"]["models"]["m"]
+    # A rate the table lacks would be $0 to OpenCode: then Baton prices the tokens itself.
+    partial = PriceTable.load().lookup("gemini-2.5-flash")
+    assert partial is not None
+    assert partial.cache_read is None
+    launch = OpenCodeDriver().launch(invocation(tmp_path, model="gemini-2.5-flash", price=partial))
+    data = json.loads(launch.home_files[CONFIG_FILE])
+    assert "cost" not in data["provider"]["baton"]["models"]["gemini-2.5-flash"]
 
 
 def qwen_assistant(
