@@ -67,6 +67,8 @@ REAL_AGENTS = {
     "codex": "gpt-5-codex",
     "gemini": "gemini-2.5-pro",
     "aider": "openai/gpt-5",
+    "opencode": "gpt-5",
+    "qwen": "gpt-5-mini",
 }
 DEMO_KEY_VAR = "BATON_DEMO_MODEL_KEY"
 

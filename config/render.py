@@ -193,7 +193,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "timeout": "Time limit of the check: seconds or like 90s, 10m.",
     },
     "AgentSpec": {
-        "adapter": "The harness: scripted, command, claude-code, codex, gemini or aider. "
+        "adapter": "The harness: scripted, command, claude-code, codex, gemini, aider, opencode "
+        "or qwen. "
         "Required unless the org or built-in config defines this agent.",
         "model": "The model name passed to the harness.",
         "max_cost_usd": "Stop a run of this agent once it has cost this much.",
