@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bot import logs
 from bot.stack import Stack, StackError, provenance
+from config.defaults import HARNESS_MODELS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -62,14 +63,8 @@ agents:
 
 # `baton demo --agent NAME` with a real CLI: the model is the local scripted server, playing the
 # fix the issue asks for through the CLI's own edit tools, with these models.
-REAL_AGENTS = {
-    "claude-code": "claude-sonnet-4-5",
-    "codex": "gpt-5-codex",
-    "gemini": "gemini-2.5-pro",
-    "aider": "openai/gpt-5",
-    "opencode": "gpt-5",
-    "qwen": "gpt-5-mini",
-}
+# The real CLIs the demo can drive, each with the model its built-in agent uses.
+REAL_AGENTS = HARNESS_MODELS
 DEMO_KEY_VAR = "BATON_DEMO_MODEL_KEY"
 
 README = "# calculator\n\nA tiny calculator with a bug.\n"

@@ -13,7 +13,7 @@ KNOWN_ADAPTERS: frozenset[str] = frozenset(
 )
 
 # One agent per real harness, named after its adapter, so `/agent codex fix` works out of the box.
-_HARNESS_MODELS: dict[str, str] = {
+HARNESS_MODELS: dict[str, str] = {
     "claude-code": "claude-sonnet-4-5",
     "codex": "gpt-5-codex",
     "gemini": "gemini-2.5-pro",
@@ -27,7 +27,7 @@ _HARNESS_MODELS: dict[str, str] = {
 def builtin_config() -> Located:
     """A fresh copy of the built-in layer (callers may not share its mutable data)."""
     agents: dict[str, object] = {"scripted": {"adapter": "scripted"}}
-    for adapter, model in _HARNESS_MODELS.items():
+    for adapter, model in HARNESS_MODELS.items():
         agents[adapter] = {"adapter": adapter, "model": model}
     data: dict[str, object] = {
         "version": 1,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.real_agents import PREFIX
+
 pytestmark = pytest.mark.slow
 
 BATON = Path(sys.executable).with_name("baton")
-# The real CLIs live in the project-local prefix the real-agent tests use too.
-PREFIX = Path(__file__).resolve().parents[2] / ".cache" / "agents"
 
 
 def demo(tmp_path: Path, *args: str) -> str:

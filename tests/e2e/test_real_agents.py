@@ -20,11 +20,11 @@ from adapters.base import Usage
 from adapters.modelserver import Edit, Hang, HttpError, Loop, ModelServer, ReplaceText, Tokens
 from adapters.prices import PriceTable
 from adapters.process import minimal_env, run
-from adapters.toolchain import install
 from bot import gitops
 from bot.database import open_database
 from bot.ledger import Ledger
 from bot.stack import Stack, provenance
+from tests.e2e.real_agents import MODELS
 from tests.e2e.repo_files import CALC, ISSUE_TITLE
 
 if TYPE_CHECKING:
@@ -32,17 +32,8 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-PREFIX = Path(__file__).resolve().parents[2] / ".cache" / "agents"
 OWNER, REPO = "octocat", "octocat/calc"
 KEY_VAR = "SCRIPTED_MODEL_KEY"
-MODELS = {
-    "claude-code": "claude-sonnet-4-5",
-    "codex": "gpt-5-codex",
-    "gemini": "gemini-2.5-pro",
-    "aider": "openai/gpt-5",
-    "opencode": "gpt-5",
-    "qwen": "gpt-5-mini",  # any model a Chat Completions API serves; this one is in the table
-}
 AGENTS = list(MODELS)
 # Distinct counts per turn, so a dropped or repeated turn cannot match by accident.
 TURNS = (
@@ -70,13 +61,6 @@ FAILS_WITH = {
     ("qwen", 401): "[API Error: 401 scripted failure]", ("qwen", 500): "failed 3 times (HTTP 500)",
 }  # fmt: skip
 MAX_ERROR_S = 30
-
-
-@pytest.fixture(scope="session")
-def installed() -> Path:
-    """The pinned CLIs in the project-local prefix (installed once, then reused)."""
-    asyncio.run(install(AGENTS, PREFIX))
-    return PREFIX
 
 
 @pytest.fixture

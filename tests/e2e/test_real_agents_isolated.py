@@ -3,7 +3,6 @@ model through Baton's unix-socket relay, and sends the repository's AGENTS.md to
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -11,22 +10,13 @@ from pathlib import Path
 import pytest
 
 from adapters.modelserver import Edit, ModelServer, ReplaceText
-from adapters.toolchain import install
 from bot.stack import Stack, provenance
 from tests.e2e.command_agents import OWNER, REPO, the_pr
+from tests.e2e.real_agents import MODELS
 from tests.e2e.repo_files import CALC, ISSUE_TITLE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-PREFIX = Path(__file__).resolve().parents[2] / ".cache" / "agents"
-MODELS = {
-    "claude-code": "claude-sonnet-4-5",
-    "codex": "gpt-5-codex",
-    "gemini": "gemini-2.5-pro",
-    "aider": "openai/gpt-5",
-    "opencode": "gpt-5",
-    "qwen": "gpt-5-mini",
-}
 FIX = Edit(
     changes=(
         ReplaceText(
@@ -35,13 +25,6 @@ FIX = Edit(
     ),
     summary="Fixed add() in calc.py.",
 )
-
-
-@pytest.fixture(scope="session")
-def installed() -> Path:
-    """The pinned CLIs in the project-local prefix (installed once, then reused)."""
-    asyncio.run(install(list(MODELS), PREFIX))
-    return PREFIX
 
 
 @pytest.mark.parametrize("adapter", list(MODELS))

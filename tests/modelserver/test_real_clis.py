@@ -17,10 +17,10 @@ from adapters.modelserver import Edit, ModelServer, ReplaceText, Tokens, WriteFi
 from adapters.prices import PriceTable
 from adapters.process import Completed, minimal_env, run
 from adapters.toolchain import install
+from tests.e2e.real_agents import PREFIX
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-PREFIX = Path(__file__).resolve().parents[2] / ".cache" / "agents"
 MARKER = "BATON-BRIEF-7f3a"
 PROMPT = f"Apply the scripted change. ({MARKER})"
 # Distinct counts per turn, so a CLI that drops or repeats a turn cannot match by accident.
