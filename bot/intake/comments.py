@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.commands import RUN_VERBS, Command, find_command_line, parse
 from bot.events import IssueCommentEvent, Repository, ReviewCommentEvent, User
-from bot.intake.routing import Decision, Enqueue, Ignore, IntakeContext, Router
+from bot.intake.routing import Decision, Enqueue, Ignore, IntakeContext, Router, where_from
 from bot.render import issue_of_pr_body
 from bot.trigger import Trigger
 
@@ -50,13 +50,7 @@ def _decide(
     agent = parsed.agent if isinstance(parsed, Command) else None
     trigger = Trigger(
         kind="command",
-        delivery_id=ctx.delivery_id,
-        installation_id=installation_id,
-        repo=repository.full_name,
-        owner=repository.owner.login,
-        name=repository.name,
-        clone_url=repository.clone_url,
-        default_branch=repository.default_branch,
+        **where_from(ctx, repository, installation_id),
         html_url=html_url,
         number=number,
         is_pull_request=is_pull_request,

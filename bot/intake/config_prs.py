@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.events import PullRequestEvent
-from bot.intake.routing import Decision, Enqueue, IntakeContext, Router
+from bot.intake.routing import Decision, Enqueue, IntakeContext, Router, where_from
 from bot.trigger import Trigger
 
 router = Router()
@@ -24,13 +24,7 @@ def pull_request_changed(payload: Mapping[str, Any], ctx: IntakeContext) -> Deci
     pr, repo = event.pull_request, event.repository
     trigger = Trigger(
         kind="config",
-        delivery_id=ctx.delivery_id,
-        installation_id=event.installation.id,
-        repo=repo.full_name,
-        owner=repo.owner.login,
-        name=repo.name,
-        clone_url=repo.clone_url,
-        default_branch=repo.default_branch,
+        **where_from(ctx, repo, event.installation.id),
         html_url=pr.html_url,
         number=pr.number,
         is_pull_request=True,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.events import IssuesEvent
-from bot.intake.routing import Decision, Enqueue, Ignore, IntakeContext, Router
+from bot.intake.routing import Decision, Enqueue, Ignore, IntakeContext, Router, where_from
 from bot.trigger import Trigger
 
 router = Router()
@@ -29,16 +29,9 @@ def label_added(payload: Mapping[str, Any], ctx: IntakeContext) -> Decision:
     if event.issue.state != "open":
         return Ignore("issue is closed")
     assert event.installation is not None  # decide() drops payloads without one
-    repo = event.repository
     trigger = Trigger(
         kind="label",
-        delivery_id=ctx.delivery_id,
-        installation_id=event.installation.id,
-        repo=repo.full_name,
-        owner=repo.owner.login,
-        name=repo.name,
-        clone_url=repo.clone_url,
-        default_branch=repo.default_branch,
+        **where_from(ctx, event.repository, event.installation.id),
         html_url=event.issue.html_url,
         number=event.issue.number,
         is_pull_request=event.issue.is_pull_request,

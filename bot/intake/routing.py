@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.events import Repository
 from bot.trigger import Trigger
 
 
@@ -20,6 +21,19 @@ class IntakeContext:
     command: str
     bot_login: str
     allow_bots: tuple[str, ...] = ()
+
+
+def where_from(ctx: IntakeContext, repository: Repository, installation_id: int) -> dict[str, Any]:
+    """The trigger fields every event gives the same way: delivery, installation, repository."""
+    return {
+        "delivery_id": ctx.delivery_id,
+        "installation_id": installation_id,
+        "repo": repository.full_name,
+        "owner": repository.owner.login,
+        "name": repository.name,
+        "clone_url": repository.clone_url,
+        "default_branch": repository.default_branch,
+    }
 
 
 @dataclass(frozen=True, slots=True)
