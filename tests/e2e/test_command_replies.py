@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 # The repo's agents and the built-in ones (one per harness) it may also use.
-AGENTS_HERE = "Agents here: `aider`, `claude`, `claude-code`, `codex`, `gemini`, `scripted`"
+AGENTS_HERE = "Agents here: " + ", ".join(
+    f"`{a}`"
+    for a in ("aider", "claude", "claude-code", "codex", "gemini", "opencode", "qwen", "scripted")
+)
 
 
 @pytest.fixture
