@@ -13,7 +13,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import gitops
-from bot.configcheck import config_check_job
 from bot.control import ack_job, control_job
 from bot.database import open_database
 from bot.github import GitHubApp
@@ -77,7 +76,6 @@ class Runtime:
         self.queue.register("run", functools.partial(run_job, self.services))
         self.queue.register("control", functools.partial(control_job, self.services, self.queue))
         self.queue.register("ack", functools.partial(ack_job, self.services, self.queue))
-        self.queue.register("config_check", functools.partial(config_check_job, self.services))
         self.endpoint = WebhookEndpoint(
             settings=settings, router=intake_router(), queue=self.queue,
             max_attempts=settings.job_max_attempts,

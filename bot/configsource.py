@@ -28,14 +28,12 @@ async def load_effective(
     trigger: Trigger,
     settings_repo: str,
     flags: Mapping[str, object] | None = None,
-    ref: str | None = None,
 ) -> Effective:
     """The merged config, or ConfigError with every `file:line:col` problem.
 
-    Runs read it from the default branch only (never a PR head): a PR cannot change its own
-    rules. `ref` is for the config check of a PR, which validates the PR's version.
+    Read from the default branch only (never a PR head): a PR cannot change its own rules.
     """
-    repo_text = await gh.read_file(REPO_FILE, ref=ref or trigger.default_branch)
+    repo_text = await gh.read_file(REPO_FILE, ref=trigger.default_branch)
     org_text = None
     if trigger.name != settings_repo:
         org_text = await app.read_settings_file(

@@ -101,16 +101,3 @@ class PullRequestRef(_Tolerant):
 class ReviewCommentEvent(_RepoEvent):
     pull_request: PullRequestRef
     comment: Comment
-
-
-class HeadRef(_Tolerant):
-    sha: str
-    ref: str = ""
-
-
-class PullRequestFull(PullRequestRef):
-    head: HeadRef
-
-
-class PullRequestEvent(_RepoEvent):
-    pull_request: PullRequestFull

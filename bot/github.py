@@ -29,7 +29,7 @@ from githubkit.retry import RetryOption
 from pydantic import SecretStr
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable
 
     from githubkit import Response
     from githubkit.cache import BaseCacheStrategy
@@ -465,16 +465,6 @@ class RepoGitHub:
         )
         return PullRequest.from_json(_body(resp))
 
-    async def pull_files(self, number: int) -> list[tuple[str, str]]:
-        """(filename, status) of each file the pull request changes."""
-        items = await _paged(
-            "list the pull request's files",
-            lambda p: self._gh.rest.pulls.async_list_files(
-                self.owner, self.name, number, per_page=PER_PAGE, page=p
-            ),
-        )
-        return [(str(f.get("filename") or ""), str(f.get("status") or "")) for f in items]
-
     async def review_comments(self, number: int) -> list[ReviewComment]:
         items = await _paged(
             "read review comments",
@@ -527,11 +517,8 @@ class RepoGitHub:
         summary: str,
         external_id: str,
         details_url: str | None = None,
-        annotations: Sequence[Mapping[str, object]] = (),
     ) -> int:
         output: dict[str, Any] = {"title": title, "summary": summary[:65000]}
-        if annotations:
-            output["annotations"] = [dict(a) for a in annotations[:50]]  # GitHub's cap per call
         data: Any = {
             "name": name,
             "head_sha": head_sha,

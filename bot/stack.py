@@ -194,16 +194,15 @@ class Stack:
 
     async def push_files(
         self, login: str, clone_url: str, files: Mapping[str, str], *, message: str,
-        branch: str = "main", new_repo: bool = False, base: str | None = None,
+        branch: str = "main", new_repo: bool = False,
     ) -> str:  # fmt: skip
-        """`login` commits `files` on top of `branch` (or of `base`, to start `branch` from it)
-        and pushes; the new sha."""
+        """`login` commits `files` on top of `branch` (created if new) and pushes; the new sha."""
         src = self.workdir / f"push-{time.monotonic_ns()}"
         src.mkdir(parents=True)
         token = InstallationToken(SecretStr(login), time.time() + 3600)
         await gitops.git("init", "--quiet", f"--initial-branch={branch}", cwd=src)
         if not new_repo:
-            await gitops.git("fetch", "--quiet", clone_url, base or branch, cwd=src, token=token)
+            await gitops.git("fetch", "--quiet", clone_url, branch, cwd=src, token=token)
             await gitops.git("reset", "--quiet", "--hard", "FETCH_HEAD", cwd=src)
         for path, text in files.items():
             target = src / path

@@ -12,8 +12,7 @@ class Trigger(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # `config`: a pull request changed `.agents.yml`; Baton checks it (no agent runs).
-    kind: Literal["label", "command", "config"]
+    kind: Literal["label", "command"]
     delivery_id: str
     installation_id: int
     repo: str  # owner/name
@@ -37,7 +36,6 @@ class Trigger(BaseModel):
     command_text: str | None = None
     # For a PR Baton opened for an issue: that issue, whose runs work on the same branch.
     for_issue: int | None = None
-    head_sha: str | None = None  # `config`: the PR head whose `.agents.yml` is checked
 
     @property
     def lock(self) -> str:

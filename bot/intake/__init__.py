@@ -7,13 +7,11 @@ def intake_router() -> Router:
     """Every behaviour's router, composed (one module per behaviour)."""
     # Behaviour modules import routing, so they are imported here, not at the top.
     from bot.intake.comments import router as comments  # noqa: PLC0415
-    from bot.intake.config_prs import router as config_prs  # noqa: PLC0415
     from bot.intake.labels import router as labels  # noqa: PLC0415
 
     router = Router()
     router.include(labels)
     router.include(comments)
-    router.include(config_prs)
     return router
 
 

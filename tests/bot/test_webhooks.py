@@ -219,16 +219,10 @@ async def test_payload_missing_routed_fields_is_ignored_not_500(
 async def test_every_real_github_example_is_accepted(
     client: httpx.AsyncClient, queue: SQLiteJobQueue
 ) -> None:
-    """GitHub's own example payloads never produce an error; only trigger labels start runs,
-    and a PR's new head (opened, reopened, pushed to) is checked for a changed config."""
-    checked = set()
+    """GitHub's own example payloads never produce an error; only trigger labels start runs."""
     for event, stem, payload in all_fixtures():
         payload.setdefault("installation", {"id": 7})
         resp = await post(client, event, payload)
         assert resp.status_code in {200, 202}, (stem, resp.text)
-        if event == "pull_request" and payload["action"] in {"opened", "reopened", "synchronize"}:
-            checked.add(payload["pull_request"]["head"]["sha"])
     # The examples' labels are `bug`: none of them is a trigger.
-    jobs = await queue.list_jobs(status=JobStatus.QUEUED)
-    assert {j.task for j in jobs} == {"config_check"}
-    assert {j.args["head_sha"] for j in jobs} == checked
+    assert await queued(queue) == []
