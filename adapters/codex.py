@@ -18,6 +18,7 @@ from adapters.harness import (
     as_int,
     clip,
     json_line,
+    read_counts,
     tail,
 )
 
@@ -85,13 +86,8 @@ def thread_usage(usage: dict[str, Any], model: str, baseline: Usage) -> Usage:
 
 
 def read_baseline(home: Path) -> tuple[Usage, dict[str, int]]:
-    path = home / BASELINE_FILE
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return Usage(), {}
-    fields = {k: as_int(raw.get(k)) for k in _COUNTS} if isinstance(raw, dict) else {}
-    return _usage(fields, ""), fields
+    fields = read_counts(home / BASELINE_FILE, _COUNTS)
+    return (_usage(fields, ""), fields) if fields else (Usage(), {})
 
 
 def rollout_totals(line: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from adapters.base import AgentEvent, Usage
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from adapters.prices import Price
     from adapters.process import Completed
@@ -163,6 +163,16 @@ def json_line(line: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def read_counts(path: Path, keys: Sequence[str]) -> dict[str, int]:
+    """Token counts a previous run left in a JSON file (empty when there is none, or it is bad):
+    the baseline a resumed session's cumulative totals are measured from."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: as_int(raw.get(k)) for k in keys} if isinstance(raw, dict) else {}
 
 
 def as_int(value: Any) -> int:

@@ -20,6 +20,7 @@ from adapters.harness import (
     as_int,
     clip,
     json_line,
+    read_counts,
     tail,
 )
 
@@ -72,11 +73,7 @@ _COUNTS = ("input_tokens", "output_tokens", "cache_read_input_tokens")
 
 def read_baseline(home: Path) -> dict[str, int]:
     """The session's `result.usage` as the previous run left it (empty for a new session)."""
-    try:
-        raw = json.loads((home / BASELINE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {k: as_int(raw.get(k)) for k in _COUNTS} if isinstance(raw, dict) else {}
+    return read_counts(home / BASELINE_FILE, _COUNTS)
 
 
 def _sum(parts: list[Usage], model: str, turns: int) -> Usage:
