@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -69,10 +70,16 @@ class Services:
     server_env: Mapping[str, str]
     # One status comment per run: its creation is serialized between the run and the job that
     # acknowledges it while it waits (both run in this worker process).
-    _status_locks: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
+    # Weak values: a lock nobody holds is dropped, so finished runs leave nothing behind.
+    _status_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary, repr=False
+    )
 
     def status_lock(self, run_id: str) -> asyncio.Lock:
-        return self._status_locks.setdefault(run_id, asyncio.Lock())
+        lock = self._status_locks.get(run_id)
+        if lock is None:
+            lock = self._status_locks[run_id] = asyncio.Lock()
+        return lock
 
 
 class RunFailed(Exception):
