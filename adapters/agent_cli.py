@@ -91,14 +91,18 @@ def result_json(
 
 
 async def changed_files(workdir: Path) -> list[str]:
-    """Files the run changed, as git sees them (tracked changes and new untracked files)."""
-    from adapters.process import ProcessError, minimal_env, run  # noqa: PLC0415
+    """Files the run changed, as git sees them (tracked changes and new untracked files).
 
+    The checkout is the user's own, so nested repositories (their submodules) stay; git is
+    told to look into none of them and to obey no setting the agent could have written.
+    """
+    from adapters.process import ProcessError, minimal_env, run  # noqa: PLC0415
+    from adapters.untrusted import git_config_env  # noqa: PLC0415
+
+    argv = ["git", "status", "--porcelain=v1", "-z", "--untracked-files=all",
+            "--ignore-submodules=all"]  # fmt: skip
     try:
-        done = await run(
-            ["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"],
-            cwd=workdir, env=minimal_env(), timeout_s=60,
-        )  # fmt: skip
+        done = await run(argv, cwd=workdir, env=minimal_env(**git_config_env()), timeout_s=60)
     except ProcessError:
         return []
     entries = [e for e in done.out.split("\0") if e]

@@ -23,6 +23,7 @@ from adapters.harness import (
     json_line,
     tail,
 )
+from adapters.untrusted import read_inside
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -108,9 +109,9 @@ class AiderParser:
 
     def _this_run(self) -> str:
         try:
-            with self._log.open("rb") as log:
-                log.seek(self._offset)
-                return log.read().decode("utf-8", "replace")
+            return read_inside(self._home, self._log, offset=self._offset).decode(
+                "utf-8", "replace"
+            )
         except OSError:
             return ""
 
@@ -139,7 +140,7 @@ class AiderParser:
     def finish(self, done: Completed) -> Final:
         def read(name: str) -> str:
             try:
-                return (self._home / name).read_text()
+                return read_inside(self._home, self._home / name).decode("utf-8", "replace")
             except OSError:
                 return ""
 

@@ -21,6 +21,7 @@ from adapters.harness import (
     read_counts,
     tail,
 )
+from adapters.untrusted import write_inside
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -86,7 +87,7 @@ def thread_usage(usage: dict[str, Any], model: str, baseline: Usage) -> Usage:
 
 
 def read_baseline(home: Path) -> tuple[Usage, dict[str, int]]:
-    fields = read_counts(home / BASELINE_FILE, _COUNTS)
+    fields = read_counts(home / BASELINE_FILE, _COUNTS, root=home)
     return (_usage(fields, ""), fields) if fields else (Usage(), {})
 
 
@@ -161,7 +162,7 @@ class CodexParser:
             found = sorted(sessions.glob(f"*/*/*/rollout-*-{self._thread}.jsonl"))
             if not found:
                 return []
-            self._rollout = FileTail(found[-1])
+            self._rollout = FileTail(found[-1], root=self._home)
         totals = [t for line in self._rollout.lines() if (t := rollout_totals(line)) is not None]
         if not totals:
             return []
@@ -176,7 +177,7 @@ class CodexParser:
         self.poll()  # the last model calls, for a run that ended without completing its turn
         if cumulative := self._cumulative or self._polled_cumulative:
             # The next resume of this thread subtracts what this run already counted.
-            (self._home / BASELINE_FILE).write_text(json.dumps(cumulative))
+            write_inside(self._home, self._home / BASELINE_FILE, json.dumps(cumulative))
         error = ""
         if self._errors:
             error = clip(self._errors[-1])

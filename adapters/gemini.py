@@ -122,7 +122,9 @@ class GeminiParser:
         self._chats: dict[Path, FileTail] = {}
         # A resumed session's recording holds the earlier runs' messages: they are not this run's.
         self._earlier = {
-            str(m.get("id")) for path in home.glob(CHATS) for m in self._messages(FileTail(path))
+            str(m.get("id"))
+            for path in home.glob(CHATS)
+            for m in self._messages(FileTail(path, root=home))
         }
         self._tokens: dict[str, dict[str, Any]] = {}
         self._polled: Usage | None = None
@@ -134,7 +136,7 @@ class GeminiParser:
 
     def poll(self) -> list[AgentEvent]:
         for path in self._home.glob(CHATS):
-            chat = self._chats.setdefault(path, FileTail(path))
+            chat = self._chats.setdefault(path, FileTail(path, root=self._home))
             for message in self._messages(chat):
                 if str(message.get("id")) not in self._earlier:
                     self._tokens[str(message.get("id"))] = message["tokens"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from adapters.base import AgentEvent, Usage
+from adapters.untrusted import read_inside
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -165,11 +166,11 @@ def json_line(line: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_counts(path: Path, keys: Sequence[str]) -> dict[str, int]:
+def read_counts(path: Path, keys: Sequence[str], *, root: Path) -> dict[str, int]:
     """Token counts a previous run left in a JSON file (empty when there is none, or it is bad):
     the baseline a resumed session's cumulative totals are measured from."""
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(read_inside(root, path))
     except (OSError, ValueError):
         return {}
     return {k: as_int(raw.get(k)) for k in keys} if isinstance(raw, dict) else {}
@@ -184,22 +185,25 @@ def as_float(value: Any) -> float | None:
 
 
 class FileTail:
-    """The complete lines another process has appended to a file since the last read."""
+    """The complete lines another process has appended to a file since the last read.
 
-    def __init__(self, path: Path, *, offset: int = 0) -> None:
+    The file is in the agent's home, so it is read only if it is a regular file inside `root`
+    (never through a link the agent planted toward one of the server's files).
+    """
+
+    def __init__(self, path: Path, *, root: Path, offset: int = 0) -> None:
         self.path = path
+        self._root = root
         self._offset = offset
 
     @classmethod
-    def from_end(cls, path: Path) -> FileTail:
+    def from_end(cls, path: Path, *, root: Path) -> FileTail:
         """Only what is written from now on (a resumed home brings the earlier runs' lines)."""
-        return cls(path, offset=path.stat().st_size if path.is_file() else 0)
+        return cls(path, root=root, offset=path.lstat().st_size if path.is_file() else 0)
 
     def lines(self) -> list[str]:
         try:
-            with self.path.open("rb") as file:
-                file.seek(self._offset)
-                data = file.read()
+            data = read_inside(self._root, self.path, offset=self._offset)
         except OSError:
             return []
         # A line still being written is left for the next read.

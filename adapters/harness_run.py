@@ -50,6 +50,7 @@ from adapters.sandbox import (
     require_sandbox,
     run_sandboxed,
 )
+from adapters.untrusted import write_inside
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -166,8 +167,7 @@ class HarnessAdapter(AgentAdapter):
             launch = self._driver.launch(inv)
             for rel, text in launch.home_files.items():
                 target = home / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text)
+                write_inside(home, target, text)
             before = {name for name in self._driver.artifacts() if (workdir / name).exists()}
             parser = self._driver.parser(inv)
             await events(AgentEvent(kind="started", text=f"{self._driver.harness} {version}"))

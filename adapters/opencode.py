@@ -156,7 +156,7 @@ class OpenCodeParser:
         self._texts: list[str] = []
         self._errors: list[str] = []
         # A resumed home holds the earlier runs' logs: only what is written from now on counts.
-        self._logs = {p: FileTail.from_end(p) for p in home.glob(LOGS)}
+        self._logs = {p: FileTail.from_end(p, root=home) for p in home.glob(LOGS)}
         self._failed: list[str] = []
 
     def feed(self, line: str) -> list[AgentEvent]:
@@ -190,7 +190,7 @@ class OpenCodeParser:
 
     def poll(self) -> list[AgentEvent]:
         for path in self._home.glob(LOGS):
-            log = self._logs.setdefault(path, FileTail(path))
+            log = self._logs.setdefault(path, FileTail(path, root=self._home))
             for line in log.lines():
                 found = _STREAM_ERROR.search(line)
                 if found:

@@ -23,6 +23,7 @@ from adapters.harness import (
     read_counts,
     tail,
 )
+from adapters.untrusted import write_inside
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -73,7 +74,7 @@ _COUNTS = ("input_tokens", "output_tokens", "cache_read_input_tokens")
 
 def read_baseline(home: Path) -> dict[str, int]:
     """The session's `result.usage` as the previous run left it (empty for a new session)."""
-    return read_counts(home / BASELINE_FILE, _COUNTS)
+    return read_counts(home / BASELINE_FILE, _COUNTS, root=home)
 
 
 def _sum(parts: list[Usage], model: str, turns: int) -> Usage:
@@ -100,7 +101,7 @@ class QwenParser:
         self._calls: list[Usage] = []
         self._texts: list[str] = []
         self._result: dict[str, Any] | None = None
-        self._logs = {p: FileTail.from_end(p) for p in home.glob(DEBUG_LOGS)}
+        self._logs = {p: FileTail.from_end(p, root=home) for p in home.glob(DEBUG_LOGS)}
         self._baseline = read_baseline(home)
 
     def feed(self, line: str) -> list[AgentEvent]:
@@ -138,7 +139,7 @@ class QwenParser:
 
     def poll(self) -> list[AgentEvent]:
         for path in self._home.glob(DEBUG_LOGS):
-            log = self._logs.setdefault(path, FileTail(path))
+            log = self._logs.setdefault(path, FileTail(path, root=self._home))
             for line in log.lines():
                 found = _RETRY.search(line)
                 if found and int(found.group(1)) >= MAX_ATTEMPTS:
@@ -166,7 +167,7 @@ class QwenParser:
         totals = result.get("usage")
         if isinstance(totals, dict):
             counts = {k: as_int(totals.get(k)) for k in _COUNTS}
-            (self._home / BASELINE_FILE).write_text(json.dumps(counts))
+            write_inside(self._home, self._home / BASELINE_FILE, json.dumps(counts))
             this_run = {k: max(0, v - self._baseline.get(k, 0)) for k, v in counts.items()}
             usage = replace(message_usage(this_run, self._model), turns=usage.turns)
         return Final(

@@ -1,7 +1,9 @@
 """Git for runs: a cached bare mirror per repo, a worktree per run, commit, and a token-safe push.
 
 The installation token reaches git only through `GIT_CONFIG_*` environment variables (an
-`http.extraHeader`), never argv, a URL or a log line; hooks are disabled for Baton's own commands.
+`http.extraHeader`), never argv, a URL or a log line. Every git Baton runs carries the settings
+of `adapters.untrusted.SAFE_GIT_CONFIG` (no hooks, fsmonitor, drivers or submodule recursion),
+and a worktree an agent has written to loses every nested `.git` before git reads it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from adapters.process import ProcessError, minimal_env, run
+from adapters.untrusted import NO_DRIVERS, git_config_env, remove_nested_git
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,20 +49,13 @@ def branch_name(number: int, title: str) -> str:
 
 
 def _auth_env(token: InstallationToken | None) -> dict[str, str]:
-    config = [("core.hooksPath", "/dev/null"), ("credential.helper", "")]
+    extra: tuple[tuple[str, str], ...] = ()
     if token is not None:
         basic = base64.b64encode(
             b"x-access-token:" + token.value.get_secret_value().encode()
         ).decode()
-        config.append(("http.extraHeader", f"Authorization: Basic {basic}"))
-    env = minimal_env(
-        GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null"
-    )
-    env["GIT_CONFIG_COUNT"] = str(len(config))
-    for i, (key, value) in enumerate(config):
-        env[f"GIT_CONFIG_KEY_{i}"] = key
-        env[f"GIT_CONFIG_VALUE_{i}"] = value
-    return env
+        extra = (("http.extraHeader", f"Authorization: Basic {basic}"),)
+    return minimal_env(**git_config_env(extra))
 
 
 async def git(
@@ -106,7 +102,7 @@ class Workspaces:
         async with lock:
             mirror = await self._fetch(repo, clone_url, token)
         spec = f"refs/remotes/origin/{base}...refs/remotes/origin/{head}"
-        return await git("diff", "--no-color", spec, cwd=mirror)
+        return await git("diff", "--no-color", *NO_DRIVERS, spec, cwd=mirror)
 
     async def remote_sha(self, repo: str, branch: str) -> str | None:
         mirror = self._mirror(repo)
@@ -166,11 +162,25 @@ class Workspaces:
                 await self._drop(mirror, self.worktree_path(run_id))
 
 
-async def stage_changes(wt: Worktree) -> list[str]:
-    """Stage everything the agent changed; the paths changed since the run's start."""
+@dataclass(frozen=True, slots=True)
+class Staged:
+    changed: list[str]  # paths changed since the run's start
+    removed_git: list[str]  # nested `.git` entries the agent made, deleted before git looked
+
+
+async def stage_changes(wt: Worktree) -> Staged:
+    """Stage everything the agent changed, once nothing in the tree can steer git."""
+    removed = remove_nested_git(wt.path)
     await git("add", "--all", cwd=wt.path)
-    out = await git("diff", "--cached", "--name-only", "--no-renames", wt.base_sha, cwd=wt.path)
-    return [line for line in out.splitlines() if line]
+    out = await git(
+        "diff", "--cached", "--name-only", "--no-renames", *NO_DRIVERS, wt.base_sha, cwd=wt.path
+    )
+    return Staged(changed=[line for line in out.splitlines() if line], removed_git=removed)
+
+
+async def staged_diff(wt: Worktree) -> str:
+    """The staged change as text (binary files too), with no driver of the tree's choosing."""
+    return await git("diff", "--cached", "--text", *NO_DRIVERS, wt.base_sha, cwd=wt.path)
 
 
 async def commit(wt: Worktree, message: str) -> str:
@@ -192,7 +202,7 @@ async def commit(wt: Worktree, message: str) -> str:
 
 async def diffstat(wt: Worktree) -> tuple[int, int, int]:
     """(files, lines added, lines removed) of the run's change."""
-    out = await git("diff", "--numstat", wt.base_sha, "HEAD", cwd=wt.path)
+    out = await git("diff", "--numstat", *NO_DRIVERS, wt.base_sha, "HEAD", cwd=wt.path)
     files = added = removed = 0
     for line in out.splitlines():
         plus, minus, _ = line.split("\t", 2)

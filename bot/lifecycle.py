@@ -136,6 +136,7 @@ class Run:
         self.handover = ""  # why the agent now working took over from the one before
         self.limit_note = ""  # why a flag's limit did not apply as asked
         self.left_behind = ""  # the diff a failed agent left, for the next one's brief
+        self.safety_notes: list[str] = []  # what Baton removed or withheld from the agent's work
         self.rec = self._record(0)
 
     def _record(self, index: int) -> RunRecord:
@@ -370,7 +371,8 @@ class Run:
     def _detail(self, handoff: Handoff | None) -> str:
         """The status comment's text: a fallback's reason, then what was handed over."""
         summary = summarize_handoff(handoff) if handoff is not None else ""
-        return "\n\n".join(p for p in (self.limit_note, self.handover, summary) if p)
+        parts = (self.limit_note, self.handover, *self.safety_notes, summary)
+        return "\n\n".join(p for p in parts if p)
 
     async def _handoff(
         self, gh: RepoGitHub, target: Target, token: InstallationToken, config: AgentsConfig
@@ -450,10 +452,12 @@ class Run:
                 self.left_behind = await _partial_diff(wt)
                 await self.s.workspaces.remove(self.t.repo, self.rec.id)
                 return reason
-            changed = await gitops.stage_changes(wt)
-            violation = policy_violation(changed, plan.policy)
+            staged = await gitops.stage_changes(wt)
+            if staged.removed_git:
+                self.safety_notes.append(render.removed_git_note(staged.removed_git))
+            violation = policy_violation(staged.changed, plan.policy)
             if violation is None:
-                diff = await gitops.git("diff", "--cached", wt.base_sha, cwd=wt.path)
+                diff = await gitops.staged_diff(wt)
                 known = self._known_secrets(token.value.get_secret_value(), plan.spec)
                 leaked = secrets_in_diff(diff, known)
                 if leaked:
@@ -642,7 +646,7 @@ async def _partial_diff(wt: gitops.Worktree) -> str:
     """What a failed agent changed before it stopped ("" when nothing, or unreadable)."""
     try:
         await gitops.stage_changes(wt)
-        return await gitops.git("diff", "--cached", wt.base_sha, cwd=wt.path)
+        return await gitops.staged_diff(wt)
     except gitops.GitError as exc:
         log.info("could not read what the failed agent left: %s", exc)
         return ""
@@ -759,7 +763,8 @@ async def _finish_failed(run: Run, reason: str) -> None:
     await run.s.workspaces.remove(run.t.repo, run.rec.id)
     try:
         async with await run.s.github.repo(run.t.installation_id, run.t.owner, run.t.name) as gh:
-            await run.status(gh, detail="\n\n".join(p for p in (run.limit_note, reason) if p))
+            parts = (run.limit_note, *run.safety_notes, reason)
+            await run.status(gh, detail="\n\n".join(p for p in parts if p))
     except GitHubError as exc:
         # The reason was logged above; a traceback of GitHub being down adds nothing.
         log.error("could not report the failure of run %s on GitHub: %s", run.rec.id, exc)  # noqa: TRY400

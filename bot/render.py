@@ -197,3 +197,20 @@ def check_run_output(rec: RunRecord) -> tuple[str, str]:
         ]
     )
     return title[:200], summary
+
+
+def _code(path: str) -> str:
+    """An agent-made path shown as code: no backtick or newline of its own can break out."""
+    return "`" + path.replace("`", "'").replace("\n", " ")[:200] + "`"
+
+
+def removed_git_note(paths: Sequence[str]) -> str:
+    shown = ", ".join(_code(p) for p in paths[:5]) + (
+        f" and {len(paths) - 5} more" if len(paths) > 5 else ""
+    )
+    return (
+        f"Baton removed {len(paths)} nested `.git` "
+        f"{'entry' if len(paths) == 1 else 'entries'} the agent created ({shown}) before "
+        "reading its change: a nested repository is never committed, and its settings are "
+        "never obeyed."
+    )

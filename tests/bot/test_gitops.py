@@ -47,7 +47,7 @@ async def test_run_commit_push(origin: Path, tmp_path: Path) -> None:
                           branch="baton/1-fix", start="main")  # fmt: skip
     (wt.path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
     (wt.path / "new.txt").write_text("x\n")
-    assert await gitops.stage_changes(wt) == ["calc.py", "new.txt"]
+    assert (await gitops.stage_changes(wt)).changed == ["calc.py", "new.txt"]
     sha = await gitops.commit(wt, "Fix add (#1)\n\nAgent: scripted\nBaton-Run: r1\n")
     await gitops.push(wt, clone_url=str(origin), token=TOKEN, expected_remote=None)
     assert await gitops.ls_remote(cwd=wt.path, clone_url=str(origin), token=TOKEN,
