@@ -114,21 +114,62 @@ def _route_matches(route: Route, trigger: Trigger, paths: Sequence[str]) -> bool
     return True
 
 
+def _first_route(
+    routes: Sequence[Route], trigger: Trigger, paths: Sequence[str]
+) -> tuple[str, tuple[str, ...]] | None:
+    for route in routes:
+        if _route_matches(route, trigger, paths):
+            return route.agent, tuple(route.fallback)
+    return None
+
+
+def _names(items: Sequence[str]) -> str:
+    return ", ".join(f"`{item}`" for item in items) or "none"
+
+
+def _unknown_label(trigger: Trigger, config: AgentsConfig, suffix: str) -> Refusal:
+    label = trigger.label or suffix
+    route_labels = sorted({r.when.label for r in config.routes if r.when.label is not None})
+    # The prefix is whatever precedes the suffix: the server's `BATON_LABEL_PREFIX`.
+    prefix = label.removesuffix(suffix) if label.endswith(suffix) else ""
+    agents = [f"{prefix}{name}" for name in sorted(config.agents)]
+    return Refusal(
+        f"`{label}` names neither a route nor an agent this repository knows, so nothing ran. "
+        f"Route labels: {_names(route_labels)}. Agent labels: {_names(agents)}. Use one of "
+        "those, or add a route or an agent to `.agents.yml`:\n\n"
+        f'```yaml\nroutes:\n  - when: {{label: "{label}"}}\n    agent: claude-code\n```'
+    )
+
+
 def choose_agent(
     *, trigger: Trigger, config: AgentsConfig, paths: Sequence[str]
 ) -> tuple[str, tuple[str, ...]] | Refusal:
-    """The agent (and fallbacks) for this trigger: named by the trigger, else first route."""
-    if trigger.agent is not None:
+    """The agent (and fallbacks) for this trigger.
+
+    A command that names an agent runs that agent. A label's own routes (`when.label` equal to
+    it) come first; then the agent its suffix names; a label that is neither is refused with the
+    labels this repository knows. The fix label, and a command naming no agent, take the first
+    route that matches.
+    """
+    if trigger.agent is not None and trigger.kind == "command":
         if trigger.agent in config.agents:
             return trigger.agent, ()
-        known = ", ".join(sorted(config.agents)) or "none"
         return Refusal(
-            f"`{trigger.label or trigger.agent}` names no agent this repository knows "
-            f"(agents: {known}). Use `{'agent:fix'}`, or define the agent in `.agents.yml`."
+            f"`{trigger.agent}` names no agent this repository knows "
+            f"(agents: {', '.join(sorted(config.agents)) or 'none'}). "
+            "Define the agent in `.agents.yml`, or name one of these."
         )
-    for route in config.routes:
-        if _route_matches(route, trigger, paths):
-            return route.agent, tuple(route.fallback)
+    if trigger.agent is not None:
+        labelled = [r for r in config.routes if r.when.label is not None]
+        routed = _first_route(labelled, trigger, paths)
+        if routed is not None:
+            return routed
+        if trigger.agent in config.agents:
+            return trigger.agent, ()
+        return _unknown_label(trigger, config, trigger.agent)
+    routed = _first_route(config.routes, trigger, paths)
+    if routed is not None:
+        return routed
     return Refusal(
         f"No route in the configuration matches `{trigger.label}`. Add one to `.agents.yml`:\n\n"
         f'```yaml\nroutes:\n  - when: {{label: "{trigger.label}"}}\n    agent: claude-code\n```'

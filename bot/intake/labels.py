@@ -42,7 +42,8 @@ def label_added(payload: Mapping[str, Any], ctx: IntakeContext) -> Decision:
         requester_is_bot=event.sender.is_bot,
         verb="fix",
         label=event.label.name,
-        # `agent:fix` names a verb; any other suffix may name an agent (resolved against config).
+        # `<prefix>fix` names a verb; any other suffix is a route's label or an agent's name
+        # (resolved against the config by the worker).
         agent=None if suffix == "fix" else suffix,
     )
     return Enqueue(trigger=trigger, dedupe_key=f"label:{trigger.lock}:{event.label.name}")

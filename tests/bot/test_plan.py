@@ -50,6 +50,11 @@ CONFIG = AgentsConfig.model_validate(
 )
 
 
+def with_routes(*routes: dict[str, object]) -> AgentsConfig:
+    """CONFIG with these routes instead of its own."""
+    return AgentsConfig.model_validate({**CONFIG.model_dump(), "routes": list(routes)})
+
+
 @pytest.mark.parametrize(
     ("pattern", "path", "match"),
     [
@@ -115,9 +120,70 @@ def test_agent_named_by_label_suffix() -> None:
     assert plan.agent == "codex"
 
 
-def test_unknown_agent_label_is_refused_with_choices() -> None:
-    refusal = plan_run(trigger=trigger(label="agent:nope", agent="nope"), config=CONFIG,
-                       paths=[], spend=Spend())  # fmt: skip
+def test_a_label_route_runs_for_a_label_that_names_no_agent() -> None:
+    config = with_routes(
+        *CONFIG.model_dump()["routes"], {"when": {"label": "agent:docs"}, "agent": "cheap"}
+    )
+    plan = plan_run(
+        trigger=trigger(label="agent:docs", agent="docs"), config=config, paths=[], spend=Spend()
+    )
+    assert isinstance(plan, RunPlan)
+    assert plan.agent == "cheap"
+
+
+def test_a_label_route_comes_before_the_agent_the_label_names() -> None:
+    config = with_routes(
+        {"when": {"label": "agent:codex"}, "agent": "claude", "fallback": ["codex"]}
+    )
+    plan = plan_run(
+        trigger=trigger(label="agent:codex", agent="codex"), config=config, paths=[], spend=Spend()
+    )
+    assert isinstance(plan, RunPlan)
+    assert (plan.agent, plan.fallback) == ("claude", ("codex",))
+
+
+def test_routes_on_other_conditions_do_not_capture_a_label_naming_an_agent() -> None:
+    config = with_routes({"when": {"paths": ["docs/**"]}, "agent": "cheap"})
+    plan = plan_run(
+        trigger=trigger(label="agent:codex", agent="codex"),
+        config=config,
+        paths=["docs/a.md"],
+        spend=Spend(),
+    )
+    assert isinstance(plan, RunPlan)
+    assert plan.agent == "codex"
+
+
+def test_a_label_naming_neither_route_nor_agent_is_refused_with_the_labels_there_are() -> None:
+    refusal = plan_run(
+        trigger=trigger(label="agent:nope", agent="nope"), config=CONFIG, paths=[], spend=Spend()
+    )
+    assert isinstance(refusal, Refusal)
+    assert "`agent:nope` names neither a route nor an agent" in refusal.reason
+    assert "Route labels: `agent:fix`." in refusal.reason
+    assert "Agent labels: `agent:cheap`, `agent:claude`, `agent:codex`." in refusal.reason
+
+
+def test_the_refusal_lists_labels_under_the_servers_prefix() -> None:
+    config = with_routes({"when": {"label": "baton/fix"}, "agent": "claude"})
+    refusal = plan_run(
+        trigger=trigger(label="baton/nope", agent="nope"), config=config, paths=[], spend=Spend()
+    )
+    assert isinstance(refusal, Refusal)
+    assert "Route labels: `baton/fix`." in refusal.reason
+    assert "`baton/cheap`" in refusal.reason
+
+
+def test_a_command_naming_an_agent_runs_it_whatever_the_routes_say() -> None:
+    command = trigger(kind="command", label="agent:fix", agent="codex")
+    plan = plan_run(trigger=command, config=CONFIG, paths=["docs/a.md"], spend=Spend())
+    assert isinstance(plan, RunPlan)
+    assert (plan.agent, plan.fallback) == ("codex", ())
+
+
+def test_a_command_naming_an_unknown_agent_is_refused_with_the_agents() -> None:
+    command = trigger(kind="command", label="agent:fix", agent="nope")
+    refusal = plan_run(trigger=command, config=CONFIG, paths=[], spend=Spend())
     assert isinstance(refusal, Refusal)
     assert "cheap, claude, codex" in refusal.reason
 
