@@ -41,6 +41,7 @@ async def _config_or_error(
         return await load_effective(
             app=services.github, gh=gh, trigger=trigger,
             settings_repo=services.settings.settings_repo,
+            label_prefix=services.settings.label_prefix, operator=services.operator,
         )  # fmt: skip
     except ConfigError as exc:
         return exc

@@ -6,6 +6,8 @@ from config.loader import Located
 from config.schema import Budget, Policy, Triggers
 
 BUILTIN_FILE = "built-in"
+# `BATON_LABEL_PREFIX`'s default: the built-in route answers `<prefix>fix` under the server's own.
+DEFAULT_LABEL_PREFIX = "agent:"
 
 # The adapters the CLI validates against until the adapter registry supplies them.
 KNOWN_ADAPTERS: frozenset[str] = frozenset(
@@ -24,15 +26,16 @@ HARNESS_MODELS: dict[str, str] = {
 }
 
 
-def builtin_config() -> Located:
-    """A fresh copy of the built-in layer (callers may not share its mutable data)."""
+def builtin_config(*, label_prefix: str = DEFAULT_LABEL_PREFIX) -> Located:
+    """A fresh copy of the built-in layer (callers may not share its mutable data); its route
+    answers the fix label under the server's label prefix, as intake reads labels."""
     agents: dict[str, object] = {"scripted": {"adapter": "scripted"}}
     for adapter, model in HARNESS_MODELS.items():
         agents[adapter] = {"adapter": adapter, "model": model}
     data: dict[str, object] = {
         "version": 1,
         "agents": agents,
-        "routes": [{"when": {"label": "agent:fix"}, "agent": "claude-code"}],
+        "routes": [{"when": {"label": f"{label_prefix}fix"}, "agent": "claude-code"}],
         "triggers": Triggers().model_dump(),
         "budget": Budget().model_dump(),
         "policy": Policy().model_dump(),

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from config.defaults import BUILTIN_FILE, builtin_config
+from config.defaults import BUILTIN_FILE, DEFAULT_LABEL_PREFIX, builtin_config
 from config.loader import (
     ConfigError,
     ConfigIssue,
@@ -367,12 +367,14 @@ def effective_config(
     repo_name: str,
     known_adapters: Collection[str],
     flags: Mapping[str, object] | None = None,
+    label_prefix: str = DEFAULT_LABEL_PREFIX,
 ) -> Effective:
     """Merge the layers for `repo_name`, then check agent names and adapters; raises ConfigError.
 
-    `flags` are dotted keys the caller has already allow-listed (`{"agents.claude.model": "x"}`).
+    `flags` are dotted keys the caller has already allow-listed (`{"agents.claude.model": "x"}`);
+    `label_prefix` is the server's, which the built-in route's label follows.
     """
-    builtin = builtin_config()
+    builtin = builtin_config(label_prefix=label_prefix)
     parts = [_Part("built-in", builtin.data, builtin)]
     enforce: _Part | None = None
     if org is not None:

@@ -16,6 +16,8 @@ from bot.plan import (
     secrets_in_diff,
 )
 from bot.trigger import Trigger
+from config.defaults import KNOWN_ADAPTERS
+from config.merge import effective_config
 from config.schema import AgentsConfig, Policy
 
 
@@ -186,6 +188,15 @@ def test_a_command_naming_an_unknown_agent_is_refused_with_the_agents() -> None:
     refusal = plan_run(trigger=command, config=CONFIG, paths=[], spend=Spend())
     assert isinstance(refusal, Refusal)
     assert "cheap, claude, codex" in refusal.reason
+
+
+def test_a_repo_without_config_runs_the_fix_label_under_another_prefix() -> None:
+    builtin = effective_config(
+        repo=None, org=None, repo_name="app", known_adapters=KNOWN_ADAPTERS, label_prefix="bt/"
+    ).config
+    plan = plan_run(trigger=trigger(label="bt/fix"), config=builtin, paths=[], spend=Spend())
+    assert isinstance(plan, RunPlan)
+    assert plan.agent == "claude-code"
 
 
 def test_no_route_says_how_to_add_one() -> None:

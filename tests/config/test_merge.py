@@ -51,6 +51,13 @@ def test_builtin_layer_alone() -> None:
     assert eff.locked == frozenset()
 
 
+def test_the_builtin_route_answers_the_fix_label_under_the_servers_prefix() -> None:
+    eff = effective_config(
+        repo=None, org=None, repo_name="widgets", known_adapters=KNOWN_ADAPTERS, label_prefix="bt/"
+    )
+    assert [(r.when.label, r.agent) for r in eff.config.routes] == [("bt/fix", "claude-code")]
+
+
 def test_every_layer_overrides_the_one_below_and_is_the_source() -> None:
     org = (
         "defaults:\n"
