@@ -46,6 +46,9 @@ REPO_PERMISSIONS: dict[str, str] = {
     "metadata": "read",
 }
 Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
+# How GitHub refuses a reaction: its comment or issue was deleted (404, 410), the issue is
+# locked or the app may not react there (403), or the reaction is not accepted (422).
+REACTION_REFUSED = frozenset({403, 404, 410, 422})
 
 
 class GitHubError(Exception):
@@ -348,9 +351,23 @@ class RepoGitHub:
             return None
         return base64.b64decode(str(data.get("content", ""))).decode("utf-8", "replace")
 
-    async def react_issue(self, number: int, content: Reaction) -> None:
-        await _call(
-            "add a reaction",
+    async def _react(self, what: str, fn: Callable[[], Awaitable[object]]) -> bool:
+        """A reaction is a courtesy: one GitHub refuses is logged and skipped (False), so it
+        never fails a run or stops a reply. A transient failure is still raised: the job's
+        next call would meet it too, and the queue retries the job."""
+        try:
+            await _call(what, fn)
+        except GitHubError as exc:
+            if isinstance(exc, GitHubUnavailable) or exc.status not in REACTION_REFUSED:
+                raise
+            log.info("%s/%s: reaction skipped: %s", self.owner, self.name, exc)
+            return False
+        return True
+
+    async def react_issue(self, number: int, content: Reaction) -> bool:
+        """React on an issue or PR; False when GitHub refused (see `_react`)."""
+        return await self._react(
+            f"react on #{number}",
             lambda: self._gh.rest.reactions.async_create_for_issue(
                 self.owner, self.name, number, content=content
             ),
@@ -358,20 +375,17 @@ class RepoGitHub:
 
     async def react_comment(
         self, comment_id: int, content: Reaction, *, review: bool = False
-    ) -> None:
-        if review:
-            await _call(
-                "add a reaction",
-                lambda: self._gh.rest.reactions.async_create_for_pull_request_review_comment(
-                    self.owner, self.name, comment_id, content=content
-                ),
-            )
-            return
-        await _call(
-            "add a reaction",
-            lambda: self._gh.rest.reactions.async_create_for_issue_comment(
-                self.owner, self.name, comment_id, content=content
-            ),
+    ) -> bool:
+        """React on an issue comment, or a PR review comment; False when GitHub refused."""
+        reactions = self._gh.rest.reactions
+        create = (
+            reactions.async_create_for_pull_request_review_comment
+            if review
+            else reactions.async_create_for_issue_comment
+        )
+        return await self._react(
+            f"react on comment {comment_id}",
+            lambda: create(self.owner, self.name, comment_id, content=content),
         )
 
     async def comment(self, number: int, body: str) -> int:
