@@ -22,6 +22,7 @@ from bot.lifecycle import Services, run_job
 from bot.queue import JobStatus
 from bot.queue.sqlite import SQLiteJobQueue
 from bot.webhooks import WebhookEndpoint
+from config.guard import Operator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
@@ -66,12 +67,14 @@ class Runtime:
             auto_retry=github_auto_retry,
             transport=github_transport,
         )
+        env = dict(os.environ if server_env is None else server_env)
         self.services = Services(
             settings=settings,
             github=self.github,
             ledger=self.ledger,
             workspaces=gitops.Workspaces(root=settings.workdir.resolve()),
-            server_env=dict(os.environ if server_env is None else server_env),
+            server_env=env,
+            operator=Operator.from_settings(settings, env),
         )
         self.queue.register("run", functools.partial(run_job, self.services))
         self.queue.register("control", functools.partial(control_job, self.services, self.queue))

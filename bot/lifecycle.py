@@ -39,6 +39,7 @@ from bot.plan import (
 from bot.queue import JobContext, RetryLater, cancel_requested
 from bot.trigger import Trigger
 from bot.verify import run_verify
+from config.guard import Operator
 from config.merge import FLAGS_FILE
 from config.schema import AgentsConfig, AgentSpec, Verify, permission_at_least
 
@@ -68,6 +69,8 @@ class Services:
     ledger: Ledger
     workspaces: gitops.Workspaces
     server_env: Mapping[str, str]
+    # What the operator lets configs reach (variables, endpoints): from settings, once.
+    operator: Operator = field(default_factory=Operator)
     # One status comment per run: its creation is serialized between the run and the job that
     # acknowledges it while it waits (both run in this worker process).
     # Weak values: a lock nobody holds is dropped, so finished runs leave nothing behind.
@@ -223,6 +226,7 @@ class Run:
         return await load_effective(
             app=self.s.github, gh=gh, trigger=self.t,
             settings_repo=self.s.settings.settings_repo, flags=flags,
+            label_prefix=self.s.settings.label_prefix, operator=self.s.operator,
         )  # fmt: skip
 
     def _flags(self, config: AgentsConfig) -> dict[str, object]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from config.defaults import KNOWN_ADAPTERS
+from config.guard import Operator
 from config.loader import (
     MAX_BYTES,
     ConfigError,
@@ -18,6 +20,7 @@ from config.loader import (
 )
 from config.merge import effective_config
 from config.render import json_schema, render_effective
+from config.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,8 +123,9 @@ def check_main(argv: list[str], *, out: TextIO, err: TextIO) -> int:
     if not issues:
         try:
             effective = effective_config(
-                repo=repo, org=org, repo_name=repo_name, known_adapters=KNOWN_ADAPTERS
-            )
+                repo=repo, org=org, repo_name=repo_name, known_adapters=KNOWN_ADAPTERS,
+                operator=_operator(),
+            )  # fmt: skip
         except ConfigError as exc:
             issues.extend(exc.issues)
     if issues:
@@ -145,3 +149,12 @@ def schema_main(argv: list[str], *, out: TextIO, err: TextIO | None = None) -> i
         return 2
     out.write(json.dumps(json_schema(), indent=2) + "\n")
     return 0
+
+
+def _operator() -> Operator:
+    """This machine's operator allowances, so a check says what `baton serve` would refuse."""
+    try:
+        settings = load_settings(dict(os.environ))
+    except SettingsError:
+        return Operator()
+    return Operator.from_settings(settings, os.environ)

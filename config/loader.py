@@ -457,6 +457,13 @@ def load_repo_file(text: str, *, file: str = ".agents.yml") -> Located:
             "prices are the org's negotiated rates: set them in the org's agents.yml "
             "(defaults, repos or enforce), not in a repository",
         )
+    if "security" in data:
+        # What a repository's config may reach of the server is not the repository's to grant.
+        builder.issue(
+            builder.positions.get(("security",), (1, 1)),
+            "security is granted by the org: set it in the org's agents.yml "
+            "(defaults, repos or enforce), not in a repository",
+        )
     return _finish(data, builder)
 
 

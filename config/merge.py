@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from config.defaults import BUILTIN_FILE, DEFAULT_LABEL_PREFIX, builtin_config
+from config.guard import Operator, containment_issues
 from config.loader import (
     ConfigError,
     ConfigIssue,
@@ -271,13 +272,20 @@ class _Merger:
                 return found[0].source(found[1])
         return _BUILTIN_SOURCE  # a schema default no layer mentions
 
-    def validate(self, known_adapters: Collection[str]) -> AgentsConfig:
+    def validate(
+        self, known_adapters: Collection[str], operator: Operator | None = None
+    ) -> AgentsConfig:
         try:
             config = AgentsConfig.model_validate(self.data)
         except ValidationError as exc:
             found = pydantic_issues(exc, data=self.data, model=AgentsConfig)
             raise ConfigError(self.issue(p, m, at_key=k) for p, k, m in found) from None
         issues = [*self._adapter_issues(config, known_adapters), *self._route_issues(config)]
+        if operator is not None:
+            issues += containment_issues(
+                config, operator=operator, layer_of=lambda p: self.source(p).layer,
+                issue=self.issue,
+            )  # fmt: skip
         if issues:
             raise ConfigError(issues)
         return config
@@ -368,11 +376,13 @@ def effective_config(
     known_adapters: Collection[str],
     flags: Mapping[str, object] | None = None,
     label_prefix: str = DEFAULT_LABEL_PREFIX,
+    operator: Operator | None = None,
 ) -> Effective:
     """Merge the layers for `repo_name`, then check agent names and adapters; raises ConfigError.
 
     `flags` are dotted keys the caller has already allow-listed (`{"agents.claude.model": "x"}`);
     `label_prefix` is the server's, which the built-in route's label follows.
+    `operator`: what the server allows configs to reach (None only for checks with no server).
     """
     builtin = builtin_config(label_prefix=label_prefix)
     parts = [_Part("built-in", builtin.data, builtin)]
@@ -392,7 +402,7 @@ def effective_config(
     for part in parts:
         merger.overlay(part)
     merger.merge_routes(parts)
-    config = merger.validate(known_adapters)
+    config = merger.validate(known_adapters, operator)
     return Effective(
         config=config,
         sources=merger.sources(config),

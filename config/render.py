@@ -181,6 +181,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "(used by /agent compare).",
         "prices": "Org file only: negotiated rates per model (USD per million tokens) that "
         "replace the shipped price table's.",
+        "security": "Org file only: what repositories' configs may reach of the server.",
     },
     "Price": {
         "input": "USD per million input tokens (cache reads and writes excluded).",
@@ -206,10 +207,21 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "{workdir}.",
         "resume": "`command` adapter: arguments appended when a follow-up to the same agent "
         "resumes its last session; {session_id} is replaced by that session's id.",
-        "env": "Extra environment; `${VAR}` takes VAR from the server's environment.",
+        "env": "Extra environment; `${VAR}` takes VAR from the server's environment, if the "
+        "operator (BATON_AGENT_ENV_ALLOW) and, for a repository's file, the org allow it.",
         "output": "`command` adapter: how to read the result from stdout.",
     },
-    "SandboxSpec": {"network": "`host` shares the server's network; `none` cuts it off."},
+    "SandboxSpec": {
+        "network": "`none` (default): only the model API, through Baton's relay; `host` shares "
+        "the server's network and needs the org's `security.allow_host_network`."
+    },
+    "Security": {
+        "env_allow": "Org file only: server variables repositories' `${VAR}` may expand "
+        "(within the operator's BATON_AGENT_ENV_ALLOW).",
+        "model_endpoints": "Org file only: base URLs repositories' agents may use, beyond "
+        "the operator's.",
+        "allow_host_network": "Org file only: let agents use `sandbox.network: host`.",
+    },
     "OutputSpec": {
         "format": "`text` (all of stdout is the summary), `json` or `jsonl`.",
         "summary": "Dotted path to the summary in the JSON output.",
@@ -278,6 +290,7 @@ def json_schema() -> dict[str, Any]:
     definitions["Budget"]["properties"].pop("org_monthly_usd", None)
     schema["properties"]["budget"].get("default", {}).pop("org_monthly_usd", None)
     schema["properties"].pop("prices", None)  # the org's rates, rejected in `.agents.yml` too
+    schema["properties"].pop("security", None)  # the org's grants, likewise
     # Names that break the agent-name rule are errors, not "other" keys.
     schema["properties"]["agents"]["additionalProperties"] = False
     return {

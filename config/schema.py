@@ -67,7 +67,8 @@ class OutputSpec(_Strict):
 
 
 class SandboxSpec(_Strict):
-    network: Literal["host", "none"] = "host"
+    # "none": the agent reaches its model API through Baton's relay and nothing else.
+    network: Literal["host", "none"] = "none"
 
 
 class AgentSpec(_Strict):
@@ -139,6 +140,15 @@ class Verify(_Strict):
     timeout: Duration = 600.0
 
 
+class Security(_Strict):
+    """Org file only: what the org lets its repositories' configs reach of the server, always
+    within what the operator allows (`BATON_AGENT_ENV_ALLOW`, `BATON_MODEL_ENDPOINTS`)."""
+
+    env_allow: list[str] = Field(default_factory=list)  # `${VAR}` names repos may expand
+    model_endpoints: list[str] = Field(default_factory=list)  # base URLs repos may name
+    allow_host_network: bool = False  # `sandbox.network: host` may be used
+
+
 class AgentsConfig(_Strict):
     """The effective configuration of one repository (and the shape of `.agents.yml`)."""
 
@@ -151,6 +161,7 @@ class AgentsConfig(_Strict):
     verify: Verify | None = None
     # Rates that replace the shipped price table's for these models (`enforce` them org-wide).
     prices: dict[str, Price] = Field(default_factory=dict)
+    security: Security = Security()
 
 
 class OrgConfig(_Strict):

@@ -56,13 +56,22 @@ class Settings(BaseSettings):
     worker: Literal["process", "inline"] = "process"
     # Comma-separated bot logins (e.g. "dependabot[bot]") allowed to trigger, on top of config.
     allow_bots: Annotated[tuple[str, ...], NoDecode] = ()
+    # Comma-separated server variables (or NAME_* patterns) a config's `${VAR}` may expand;
+    # never BATON_*, GitHub's credentials or another agent's model key, whatever is listed.
+    agent_env_allow: Annotated[tuple[str, ...], NoDecode] = ()
+    # Comma-separated model endpoints (base URLs) agents may be relayed to, on top of the
+    # vendors' own and the base URLs set in the server's environment.
+    model_endpoints: Annotated[tuple[str, ...], NoDecode] = ()
 
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("allow_bots"), str):
-            raw: str = data["allow_bots"]
-            data = {**data, "allow_bots": tuple(b.strip() for b in raw.split(",") if b.strip())}
+        if not isinstance(data, dict):
+            return data
+        for key in ("allow_bots", "agent_env_allow", "model_endpoints"):
+            raw = data.get(key)
+            if isinstance(raw, str):
+                data = {**data, key: tuple(b.strip() for b in raw.split(",") if b.strip())}
         return data
 
     @property
