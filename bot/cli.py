@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.store.db import StoreError, sqlite_path
 from config.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.require_server()
+    # The database opens in the server's lifespan: an unusable URL is reported here instead.
+    sqlite_path(settings.database_url)
     logs.configure(settings.log_level)
     app = create_app(settings)
     worker = None
@@ -118,10 +122,18 @@ def _agents(args: argparse.Namespace) -> int:
     return agents_main([*prefix, *args.args], out=sys.stdout, err=sys.stderr)
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("baton")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: run from a source tree)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="baton", description="Route issues and PR commands to coding agents."
     )
+    parser.add_argument("--version", action="version", version=f"baton {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the whole label -> agent -> PR loop on this machine")
@@ -163,20 +175,32 @@ def build_parser() -> argparse.ArgumentParser:
     spend.add_argument("--repo", help="only this owner/name")
     spend.set_defaults(func=_spend)
 
+    # Both take the rest of the line as their own arguments: an option after the first word
+    # (`agent run X --help`) is theirs, and only `--help` before it is answered here.
+    agent_usage = (
+        "baton agent run AGENT --workdir DIR --prompt TEXT [--model M] [--timeout S] "
+        "[--max-cost USD] [--json]"
+    )
     agent = sub.add_parser(
-        "agent", help="run one agent on a local checkout: agent run AGENT --workdir DIR --prompt "
-        "TEXT [--model M] [--json]", add_help=False,
-    )  # fmt: skip
-    agent.add_argument("args", nargs=argparse.REMAINDER)
+        "agent",
+        help=f"run one agent on a local checkout: {agent_usage.removeprefix('baton ')}",
+        usage=agent_usage,
+        description="Run one agent on a local checkout, as a run on an issue would, and print "
+        "the files it changed, its model and its cost (one JSON object with --json).",
+    )
+    agent.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     agent.set_defaults(func=_agent)
 
     agents = sub.add_parser(
-        "agents", help="the agent CLIs: pinned and found versions; `agents install NAME...`",
-        add_help=False,
-    )  # fmt: skip
+        "agents",
+        help="the agent CLIs: pinned and found versions; `agents install NAME...`",
+        usage="baton agents [--prefix DIR] [list | install [NAME ...]]",
+        description="List the agent CLIs Baton drives (pinned version, version found, path), "
+        "or install them at their pinned versions (all but the optional ones without a NAME).",
+    )
     # A REMAINDER that starts with an option is rejected by argparse: --prefix is parsed here.
-    agents.add_argument("--prefix", help="where the CLIs are installed")
-    agents.add_argument("args", nargs=argparse.REMAINDER)
+    agents.add_argument("--prefix", metavar="DIR", help="where the CLIs are installed")
+    agents.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     agents.set_defaults(func=_agents)
 
     db = sub.add_parser("db", help="database maintenance")
@@ -195,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"baton: {exc}", file=sys.stderr)  # noqa: T201
         return 2
+    except StoreError as exc:
+        print(f"baton: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
     except KeyboardInterrupt:
         return 130
 

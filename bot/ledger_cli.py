@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from bot.database import open_database
+from bot.database import open_existing_database
 from bot.ledger import Ledger, month_start
 from bot.render import format_cost, format_duration
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def print_runs(settings: Settings, *, repo: str | None, limit: int, out: TextIO) -> int:
-    conn = open_database(settings.database_url)
+    conn = open_existing_database(settings.database_url)
     try:
         runs = Ledger(conn).recent(limit=limit, repo=repo)
     finally:
@@ -38,7 +38,7 @@ def print_runs(settings: Settings, *, repo: str | None, limit: int, out: TextIO)
 
 
 def print_spend(settings: Settings, *, repo: str | None, out: TextIO) -> int:
-    conn = open_database(settings.database_url)
+    conn = open_existing_database(settings.database_url)
     try:
         ledger = Ledger(conn)
         since = month_start()

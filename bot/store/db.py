@@ -33,8 +33,8 @@ def sqlite_path(url_or_path: str | Path) -> str:
     elif "://" in url_or_path:
         scheme = url_or_path.split("://", 1)[0]
         raise StoreError(
-            f"database URL scheme {scheme!r} is not SQLite: use sqlite:///relative/path.db "
-            "or sqlite:////absolute/path.db"
+            f"database URL scheme {scheme!r} is not available: only SQLite is, in this version "
+            "of Baton; use sqlite:///relative/path.db or sqlite:////absolute/path.db"
         )
     else:
         path = url_or_path
