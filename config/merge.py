@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from config.defaults import BUILTIN_FILE, DEFAULT_LABEL_PREFIX, builtin_config
+from config.flowyaml import flow
 from config.guard import Operator, containment_issues
 from config.loader import (
     ConfigError,
@@ -22,7 +23,6 @@ from config.loader import (
     pydantic_issues,
     type_at,
 )
-from config.render import flow
 from config.schema import AgentsConfig, AgentSpec, parse_duration
 
 __all__ = ["FLAGS_FILE", "Effective", "Layer", "Source", "effective_config", "repo_matches"]

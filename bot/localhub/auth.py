@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import jwt
 
-from bot.localhub.state import App, Token
+from bot.localhub.state import ANONYMOUS, App, Principal
 
 if TYPE_CHECKING:
     from bot.localhub.hub import Hub
@@ -22,29 +21,6 @@ CLOCK_SKEW_S = 60
 
 class AuthError(Exception):
     """The credentials were sent but are not valid; GitHub answers 401 with this message."""
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    kind: Literal["anonymous", "user", "installation", "app"]
-    login: str | None = None  # the user, or the app's bot user for an installation
-    app_id: int | None = None
-    token: Token | None = None
-
-    @property
-    def installation_id(self) -> int | None:
-        return self.token.installation_id if self.token is not None else None
-
-    @property
-    def rate_key(self) -> str:
-        if self.token is not None:
-            return f"installation:{self.token.installation_id}"
-        if self.kind == "app":
-            return f"app:{self.app_id}"
-        return f"user:{self.login}" if self.login else "anonymous"
-
-
-ANONYMOUS = Principal(kind="anonymous")
 
 
 def verify_jwt(hub: Hub, encoded: str) -> App:

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from adapters.process import minimal_env
 from bot.localhub import auth, gitstore, pushes
 from bot.localhub.http import hub_of
+from bot.localhub.state import ANONYMOUS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -122,7 +123,7 @@ async def git_http(request: Request) -> Response:
         return _challenge()
     if who is None and (push or repo.private):
         return _challenge()
-    access = hub.access(who or auth.ANONYMOUS, repo, "contents")
+    access = hub.access(who or ANONYMOUS, repo, "contents")
     if access == "none":
         return PlainTextResponse("Repository not found.\n", status_code=404)
     login = (who.login if who else None) or "anonymous"

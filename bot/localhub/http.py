@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.localhub import auth
+from bot.localhub.state import ANONYMOUS, Principal
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,8 +70,8 @@ def hub_of(request: Request) -> Hub:
     return hub
 
 
-def principal(request: Request) -> auth.Principal:
-    who: auth.Principal = request.scope.get(PRINCIPAL, auth.ANONYMOUS)
+def principal(request: Request) -> Principal:
+    who: Principal = request.scope.get(PRINCIPAL, ANONYMOUS)
     return who
 
 
@@ -100,7 +101,7 @@ def require_write(request: Request, repo: Repo, resource: str) -> None:
         raise ApiError(403, message)
 
 
-def require_user(request: Request) -> auth.Principal:
+def require_user(request: Request) -> Principal:
     who = principal(request)
     if who.kind == "anonymous":
         raise ApiError(401, "Requires authentication")

@@ -17,6 +17,7 @@ from bot.localhub.state import (
     AccountType,
     App,
     Installation,
+    Principal,
     Repo,
     Token,
     iso,
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from bot.localhub.auth import Principal
 
 DEFAULT_RATE_LIMIT = 5000
 RATE_WINDOW_S = 3600

@@ -1,4 +1,4 @@
-"""The emulator's in-memory records: accounts, apps, installations, tokens, repositories, issues."""
+"""The emulator's in-memory records: accounts, apps, tokens, callers, repositories, issues."""
 
 from __future__ import annotations
 
@@ -66,6 +66,31 @@ class Token:
     expires_at: float
     repositories: frozenset[str] | None  # repository names; None = every repo of the account
     permissions: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an app (its JWT), an installation (a token), a user, or nobody."""
+
+    kind: Literal["anonymous", "user", "installation", "app"]
+    login: str | None = None  # the user, or the app's bot user for an installation
+    app_id: int | None = None
+    token: Token | None = None
+
+    @property
+    def installation_id(self) -> int | None:
+        return self.token.installation_id if self.token is not None else None
+
+    @property
+    def rate_key(self) -> str:
+        if self.token is not None:
+            return f"installation:{self.token.installation_id}"
+        if self.kind == "app":
+            return f"app:{self.app_id}"
+        return f"user:{self.login}" if self.login else "anonymous"
+
+
+ANONYMOUS = Principal(kind="anonymous")
 
 
 @dataclass
