@@ -1,13 +1,17 @@
-"""The model API's only way out of a network-less sandbox: a unix socket relayed to host:port."""
+"""The model API's only way out of a network-less sandbox: a unix socket relayed to one endpoint."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import ssl
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Self
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Literal, Self
+from urllib.parse import unquote, urlsplit
+
+from adapters.netrelay import path_within, relay_connection
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -15,11 +19,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 64 * 1024
+Scheme = Literal["http", "https"]
+_SCHEMES: dict[str, Scheme] = {"http": "http", "https": "https"}
+_DEFAULT_PORTS: dict[Scheme, int] = {"http": 80, "https": 443}
 
 # Runs inside the sandbox under its own python: listens on a free loopback port of the sandbox's
 # private network, relays each connection to the unix socket, points the agent's environment
-# and argv at that port, then runs the agent and exits with its status.
+# and argv at that port, then runs the agent and exits with its status. `origin` comes
+# normalized (explicit port): the agent's URL may leave a default port out or write the host in
+# capitals, and is rewritten all the same.
 INSIDE_RELAY = r"""
 import os, re, socket, subprocess, sys, threading
 sock_path, origin, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -53,7 +61,11 @@ def serve():
         threading.Thread(target=pipe, args=(conn, up), daemon=True).start()
         threading.Thread(target=pipe, args=(up, conn), daemon=True).start()
 threading.Thread(target=serve, daemon=True).start()
-at = re.compile(re.escape(origin) + "(?=[/?#]|$)")
+scheme, _, authority = origin.partition("://")
+host, _, port = authority.rpartition(":")
+default = {"http": "80", "https": "443"}.get(scheme)
+at_port = "(?::%s)?" % port if port == default else ":" + port
+at = re.compile(re.escape(scheme + "://" + host) + at_port + "(?=[/?#]|$)", re.IGNORECASE)
 env = {k: at.sub(local, v) for k, v in os.environ.items()}
 proc = subprocess.Popen([at.sub(local, a) for a in cmd], env=env)
 code = proc.wait()
@@ -67,51 +79,98 @@ class EndpointError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """A model API reachable over plain HTTP: `origin` is what the agent's base URL starts with."""
+    """The one model API a network-less sandbox may reach, normalized so it can be compared.
 
-    origin: str
-    host: str
+    `origin` (scheme, lower-case host, explicit port) is what an allow-list compares;
+    `base_path` (percent-decoded, no trailing slash, "" for the root) bounds the paths relayed.
+    """
+
+    scheme: Scheme
+    host: str  # lower-case and IDNA-encoded; an IPv6 address compressed, without brackets
     port: int
+    base_path: str = ""
+
+    @property
+    def _netloc_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
+    def origin(self) -> str:
+        """`https://api.openai.com:443`: the same string for every way of writing the origin."""
+        return f"{self.scheme}://{self._netloc_host}:{self.port}"
+
+    @property
+    def authority(self) -> str:
+        """The Host header the endpoint is addressed by (its port only when not the default)."""
+        if self.port == _DEFAULT_PORTS[self.scheme]:
+            return self._netloc_host
+        return f"{self._netloc_host}:{self.port}"
+
+    def within(self, allowed: Endpoint) -> bool:
+        """Whether this endpoint is `allowed` or a path below it: what an allow-list asks."""
+        return self.origin == allowed.origin and path_within(self.base_path, allowed.base_path)
+
+
+def _normal_host(hostname: str, url: str) -> str:
+    host = hostname.removesuffix(".")  # `api.openai.com.` is the same name
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(host).compressed
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise EndpointError(f"the model endpoint {url!r} has an invalid host name") from None
 
 
 def parse_endpoint(url: str) -> Endpoint:
-    """Accept `http://host[:port][/path]`; say why anything else cannot be forwarded."""
-    parts = urlsplit(url)
-    if parts.scheme != "http":
-        # A TLS API checks the Host and SNI it is addressed by; a byte relay to a rewritten
-        # loopback URL cannot keep them, so only plain-HTTP endpoints (gateways) are relayed.
+    """Accept `http(s)://host[:port][/path]`, normalized; say why anything else cannot be relayed.
+
+    The query and fragment of a base URL do not bound anything and are ignored.
+    """
+    parts = urlsplit(url.strip())
+    if parts.username is not None or parts.password is not None:
+        raise EndpointError("the model endpoint must not carry credentials in its URL")
+    scheme = _SCHEMES.get(parts.scheme.lower())
+    if scheme is None:
         raise EndpointError(
-            f"sandbox network `none` forwards only an http:// model endpoint (a gateway), "
+            f"sandbox network `none` relays only an http:// or https:// model endpoint, "
             f"not {parts.scheme or 'a relative'} URL {url!r}; use network `host` for it"
         )
-    if parts.username or parts.password:
-        raise EndpointError("the model endpoint must not carry credentials in its URL")
     if not parts.hostname:
         raise EndpointError(f"the model endpoint {url!r} names no host")
-    port = parts.port or 80
-    host = parts.hostname
-    netloc = f"[{host}]" if ":" in host else host
-    origin = f"http://{netloc}:{parts.port}" if parts.port else f"http://{netloc}"
-    return Endpoint(origin=origin, host=host, port=port)
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        while data := await reader.read(_CHUNK):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError):
-        writer.close()
+        port = _DEFAULT_PORTS[scheme] if parts.port is None else parts.port
+    except ValueError:
+        port = 0
+    if not port:
+        raise EndpointError(f"the model endpoint {url!r} has an invalid port")
+    base_path = unquote(parts.path).rstrip("/")
+    if any(segment in {".", ".."} for segment in base_path.split("/")):
+        raise EndpointError(f"the model endpoint {url!r} has `.` or `..` in its path")
+    host = _normal_host(parts.hostname, url)
+    return Endpoint(scheme=scheme, host=host, port=port, base_path=base_path)
 
 
 class ModelRelay:
-    """In the server process: connections to `socket_path` are relayed to the endpoint."""
+    """In the server process: HTTP requests arriving on `socket_path` are re-sent to the endpoint.
 
-    def __init__(self, *, socket_path: Path, endpoint: Endpoint) -> None:
+    An https endpoint is reached over TLS verified by `ssl_context`, by default the system's
+    trust store (`ssl.create_default_context()`, so OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR apply).
+    """
+
+    def __init__(
+        self,
+        *,
+        socket_path: Path,
+        endpoint: Endpoint,
+        ssl_context: ssl.SSLContext | None = None,
+        connect_timeout_s: float = 30,
+    ) -> None:
         self._path = socket_path
         self._endpoint = endpoint
+        self._ssl: ssl.SSLContext | None = None
+        if endpoint.scheme == "https":
+            self._ssl = ssl_context or ssl.create_default_context()
+        self._connect_timeout_s = connect_timeout_s
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -141,24 +200,15 @@ class ModelRelay:
         assert task is not None
         self._tasks.add(task)
         try:
-            await self._relay(reader, writer)
+            await relay_connection(
+                reader,
+                writer,
+                endpoint=self._endpoint,
+                ssl_context=self._ssl,
+                connect_timeout_s=self._connect_timeout_s,
+            )
+        except Exception as exc:  # the boundary of one connection
+            # Only the type: asyncio's own report would print a message that may quote a header.
+            log.error("model relay: a connection failed with %s", type(exc).__name__)  # noqa: TRY400
         finally:
             self._tasks.discard(task)
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        endpoint = self._endpoint
-        try:
-            up_reader, up_writer = await asyncio.open_connection(endpoint.host, endpoint.port)
-        except OSError as exc:
-            log.warning(
-                "model relay: cannot reach %s:%d: %s", endpoint.host, endpoint.port, exc.strerror
-            )
-            writer.close()
-            return
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        finally:
-            for w in (writer, up_writer):
-                w.close()
-                with contextlib.suppress(ConnectionError, OSError):
-                    await w.wait_closed()
