@@ -70,12 +70,30 @@ class AgentTask:
     resume_session_id: str | None = None
 
 
+GIB = 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """What all of one run's processes may hold together (see adapters/runlimits.py for how)."""
+
+    processes: int = 1024
+    memory_bytes: int = 8 * GIB  # tmpfs included
+    disk_bytes: int = 4 * GIB  # the worktree and the agent's HOME together
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What one run may spend: wall-clock seconds and dollars (None = no dollar cap)."""
+    """What one run may spend: wall-clock seconds, dollars (None = no dollar cap), resources.
+
+    `scratch` is where the adapter makes the agent's HOME and inputs: a directory inside the
+    run's bounded disk area when the caller has one; None is the system's temp dir.
+    """
 
     timeout_s: float = 1800.0
     max_cost_usd: float | None = None
+    resources: Resources = field(default_factory=Resources)
+    scratch: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

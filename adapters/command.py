@@ -21,6 +21,7 @@ from adapters.base import (
     Usage,
 )
 from adapters.process import Completed, ProcessError, run
+from adapters.runlimits import LimitError
 from adapters.sandbox import (
     INPUTS,
     WORKSPACE,
@@ -153,7 +154,8 @@ class CommandAdapter(AgentAdapter):
             sandboxed = await require_sandbox(self._sandbox, agent=self._agent)
         except SandboxUnavailable as exc:
             return self._result(parsed, model, RunStatus.FAILED, error=str(exc))
-        with tempfile.TemporaryDirectory(prefix="baton-cmd-") as tmp:
+        # Inside the run's bounded area when the caller gives one: HOME counts against its disk.
+        with tempfile.TemporaryDirectory(prefix="baton-cmd-", dir=limits.scratch) as tmp:
             # The prompt lives outside the worktree (never committed), read-only in the sandbox.
             inputs = Path(tmp) / "input"
             inputs.mkdir()
@@ -199,12 +201,13 @@ class CommandAdapter(AgentAdapter):
                     inputs=inputs,
                     network=spec.sandbox.network,
                     model_endpoint=spec.base_url,
+                    resources=limits.resources,
                 )
             try:
                 done = await self._execute(
                     argv, plan=plan, workdir=workdir, env=env, limits=limits, on_line=on_line
                 )
-            except SandboxError as exc:
+            except (SandboxError, LimitError) as exc:
                 return self._result(parsed, model, RunStatus.FAILED, error=str(exc))
             except _BudgetExceeded as stop:
                 return self._result(

@@ -38,6 +38,7 @@ from adapters.harness import (
 )
 from adapters.prices import PriceTable
 from adapters.process import Completed, ProcessError, run
+from adapters.runlimits import LimitError
 from adapters.sandbox import (
     DEFAULT_PATH,
     HOME,
@@ -149,7 +150,9 @@ class HarnessAdapter(AgentAdapter):
         drift = _drift(self._driver.harness, found.version)
         if drift:
             log.warning("agent %s: %s", self._agent, drift)
-        with tempfile.TemporaryDirectory(prefix=f"baton-{self._driver.harness}-") as tmp:
+        # Inside the run's bounded area when the caller gives one: HOME counts against its disk.
+        tmp_prefix = f"baton-{self._driver.harness}-"
+        with tempfile.TemporaryDirectory(prefix=tmp_prefix, dir=limits.scratch) as tmp:
             home = Path(tmp) / "home"
             home.mkdir()
             resume = task.resume_session_id
@@ -184,6 +187,9 @@ class HarnessAdapter(AgentAdapter):
                 return self._stopped(so_far, model, version, RunStatus.BUDGET, why)
             except GiveUp as stop:
                 why = f"{self._agent} ({self.name}) failed: {stop}"
+                return self._stopped(so_far, model, version, RunStatus.FAILED, why)
+            except LimitError as stop:
+                why = f"{self._agent}: {stop}"
                 return self._stopped(so_far, model, version, RunStatus.FAILED, why)
             except (SandboxError, ProcessError) as exc:
                 return self._fail(str(exc), version)
@@ -236,7 +242,7 @@ class HarnessAdapter(AgentAdapter):
             plan = SandboxPlan(
                 worktree=workdir.resolve(), home=home, env=env, read_only=mounts,
                 git_dir=git_common_dir(workdir), network=self._spec.sandbox.network,
-                model_endpoint=endpoint,
+                model_endpoint=endpoint, resources=limits.resources,
             )  # fmt: skip
             work = run_sandboxed(plan, argv, timeout_s=limits.timeout_s, on_stdout_line=on_line)
         try:

@@ -3,7 +3,8 @@
 Inside, the worktree is `/workspace`, HOME is `/home/agent` (a fresh directory of the run),
 inputs such as the prompt file are read-only under `/run/baton/input`, `/tmp` is a private
 tmpfs, and the process runs as uid 1000 in its own user, pid, ipc, uts and (unless the plan
-says `network: host`) network namespaces, with no capabilities and resource limits set.
+says `network: host`) network namespaces, with no capabilities, rlimits per process, and the
+run's processes, memory and disk bounded together (`adapters/runlimits.py`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from adapters.base import Resources
 from adapters.netforward import INSIDE_RELAY, Endpoint, ModelRelay, parse_endpoint
 from adapters.process import Completed, ProcessError, run
+from adapters.runlimits import bounded
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -87,7 +90,7 @@ class ResourceLimits:
     WebAssembly (Gemini CLI fails under an 8-32 GiB AS limit and starts at 64 GiB), which DATA
     does not count. Claude Code needs more than 512 MiB of DATA just to print its version.
     RLIMIT_NPROC is not enforced by the kernel when the server runs as root (the sandbox user
-    maps to root); the run's timeout and whole-tree kill bound a fork bomb there.
+    maps to root), and counts per user, not per run: the run's cgroup (`Resources`) is the bound.
     """
 
     data_bytes: int = 8 * GIB
@@ -110,6 +113,7 @@ class SandboxPlan:
     network: Network = "host"
     model_endpoint: str | None = None  # relayed in when network is "none"
     limits: ResourceLimits = field(default_factory=ResourceLimits)
+    resources: Resources = field(default_factory=Resources)  # all the run's processes together
     relay_python: str = "/usr/bin/python3"  # runs the relay inside when network is "none"
 
 
@@ -250,15 +254,17 @@ async def _run(
         )
 
         async def go() -> Completed:
-            return await run(
-                full,
-                cwd=plan.worktree,
-                env=_environment(plan),
-                stdin=stdin,
-                timeout_s=timeout_s,
-                check=False,
-                on_stdout_line=on_stdout_line,
-            )
+            async with bounded(plan.resources, paths=(plan.worktree, plan.home)) as bound:
+                work = run(
+                    bound.wrap(full),
+                    cwd=plan.worktree,
+                    env=_environment(plan),
+                    stdin=stdin,
+                    timeout_s=timeout_s,
+                    check=False,
+                    on_stdout_line=on_stdout_line,
+                )
+                return await bound.supervise(work)
 
         if endpoint is None:
             return await go()
@@ -333,7 +339,8 @@ async def run_sandboxed(
 ) -> Completed:
     """Run `argv` inside the plan's sandbox; timeout or cancel kills everything in it.
 
-    Never raises for the command's own failure (check `returncode` / `timed_out`).
+    Never raises for the command's own failure (check `returncode` / `timed_out`); raises
+    LimitError (LimitReached) when the run is ended at, or cannot be given, its resource bounds.
     """
     status = await sandbox_status()
     tools = _tools()

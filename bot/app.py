@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.base import Resources
 from bot import gitops
 from bot.control import ack_job, control_job
 from bot.database import open_database
@@ -68,11 +69,16 @@ class Runtime:
             transport=github_transport,
         )
         env = dict(os.environ if server_env is None else server_env)
+        resources = Resources(
+            processes=settings.run_max_processes,
+            memory_bytes=int(settings.run_max_memory),
+            disk_bytes=int(settings.run_max_disk),
+        )
         self.services = Services(
             settings=settings,
             github=self.github,
             ledger=self.ledger,
-            workspaces=gitops.Workspaces(root=settings.workdir.resolve()),
+            workspaces=gitops.Workspaces(root=settings.workdir.resolve(), resources=resources),
             server_env=env,
             operator=Operator.from_settings(settings, env),
         )

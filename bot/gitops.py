@@ -12,15 +12,17 @@ import asyncio
 import base64
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from adapters import diskquota
 from adapters.process import ProcessError, minimal_env, run
 from adapters.untrusted import NO_DRIVERS, git_config_env, remove_nested_git
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from adapters.base import Limits, Resources
     from bot.github import InstallationToken
 
 BOT_NAME = "baton[bot]"
@@ -69,17 +71,44 @@ async def git(
 
 
 class Workspaces:
-    """Mirrors under `<root>/mirrors`, per-run worktrees under `<root>/worktrees`."""
+    """Mirrors under `<root>/mirrors`; a run's area `<root>/runs/<run_id>` holds its worktree and
+    its scratch (the agent's HOME). With `resources`, the area is a filesystem of its own (a
+    sparse image under `<root>/images`), so both count against the run's disk limit."""
 
-    def __init__(self, *, root: Path) -> None:
+    def __init__(self, *, root: Path, resources: Resources | None = None) -> None:
         self._root = root
+        self._resources = resources  # None: plain directories, the limits' own resources
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _mirror(self, repo: str) -> Path:
         return self._root / "mirrors" / f"{repo}.git"
 
+    def _area(self, run_id: str) -> Path:
+        return self._root / "runs" / run_id
+
+    def _image(self, run_id: str) -> Path:
+        return self._root / "images" / f"{run_id}.img"
+
     def worktree_path(self, run_id: str) -> Path:
-        return self._root / "worktrees" / run_id
+        return self._area(run_id) / "worktree"
+
+    def bounded(self, wt: Worktree, limits: Limits) -> Limits:
+        """`limits` for the agent run in `wt`: this server's per-run resources, HOME in its area."""
+        scratch = wt.path.parent / "scratch"
+        return replace(
+            limits,
+            resources=self._resources or limits.resources,
+            scratch=scratch if scratch.is_dir() else None,
+        )
+
+    async def _make_area(self, run_id: str) -> None:
+        area, image = self._area(run_id), self._image(run_id)
+        if self._resources is None:
+            await diskquota.remove_area(area, image=image)
+            area.mkdir(parents=True)
+        else:
+            await diskquota.make_area(area, image=image, size=self._resources.disk_bytes)
+        (area / "scratch").mkdir()
 
     async def _fetch(self, repo: str, clone_url: str, token: InstallationToken) -> Path:
         mirror = self._mirror(repo)
@@ -128,12 +157,17 @@ class Workspaces:
         async with lock:
             mirror = await self._fetch(repo, clone_url, token)
             path = self.worktree_path(run_id)
-            await self._drop(mirror, path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            base = await git(
-                "rev-parse", "--verify", f"refs/remotes/origin/{start}^{{commit}}", cwd=mirror
-            )
-            await git("worktree", "add", "--force", "-B", branch, str(path), base, cwd=mirror)
+            await self._drop(mirror, run_id)
+            await self._make_area(run_id)
+            try:
+                base = await git(
+                    "rev-parse", "--verify", f"refs/remotes/origin/{start}^{{commit}}", cwd=mirror
+                )
+                await git("worktree", "add", "--force", "-B", branch, str(path), base, cwd=mirror)
+            except BaseException:
+                # Failed or cancelled: no mounted image is left behind for a run that never ran.
+                await self._drop(mirror, run_id)
+                raise
         return Worktree(path=path, branch=branch, base_sha=base)
 
     async def existing(self, *, run_id: str, branch: str) -> Worktree | None:
@@ -147,19 +181,24 @@ class Workspaces:
             base = await git("rev-parse", "HEAD~1", cwd=path)
         return Worktree(path=path, branch=branch, base_sha=base)
 
-    async def _drop(self, mirror: Path, path: Path) -> None:
+    async def _drop(self, mirror: Path, run_id: str) -> None:
+        path = self.worktree_path(run_id)
         if path.exists():
             try:
                 await git("worktree", "remove", "--force", str(path), cwd=mirror)
             except GitError:
                 shutil.rmtree(path, ignore_errors=True)
         await git("worktree", "prune", cwd=mirror)
+        # The area goes with its worktree: unmounted, image deleted (a crashed run's too).
+        await diskquota.remove_area(self._area(run_id), image=self._image(run_id))
 
     async def remove(self, repo: str, run_id: str) -> None:
         mirror = self._mirror(repo)
         if mirror.exists():
             async with self._locks.setdefault(repo, asyncio.Lock()):
-                await self._drop(mirror, self.worktree_path(run_id))
+                await self._drop(mirror, run_id)
+        else:
+            await diskquota.remove_area(self._area(run_id), image=self._image(run_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -578,7 +578,7 @@ class Run:
             self.save(**changes)
 
         started = time.monotonic()
-        result = await adapter.run(task, wt.path, plan.limits, sink)
+        result = await adapter.run(task, wt.path, self.s.workspaces.bounded(wt, plan.limits), sink)
         usage = result.usage
         self.save(
             model=usage.model or plan.spec.model,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import ByteSize, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # "none" runs harness and command agents without bubblewrap (logged as a warning each run).
     sandbox: Literal["bubblewrap", "none"] = "bubblewrap"
+    # Per agent run, all of its processes together, enforced even when Baton runs as root
+    # (adapters/runlimits.py; `baton doctor` says how on this machine). Sizes take bytes or
+    # units: "8GiB", "512MiB" (1024-based; "8GB" means 8 * 10^9).
+    run_max_processes: int = Field(default=1024, ge=16, le=4_194_304)
+    run_max_memory: ByteSize = Field(default=ByteSize(8 * 1024**3), ge=64 * 1024**2)
+    run_max_disk: ByteSize = Field(default=ByteSize(4 * 1024**3), ge=16 * 1024**2)
     # Where `baton serve` runs jobs: "process" (a `baton worker` child, so agent runs never
     # slow webhook acknowledgements) or "inline" (on the server's own event loop).
     worker: Literal["process", "inline"] = "process"
