@@ -61,7 +61,8 @@ def vendor_of(model: str) -> Vendor:
     if name in {"", "openai"}:
         return OPENAI
     upper = re.sub(r"\W", "_", name.upper())
-    return Vendor(name, f"{upper}_API_KEY", f"{upper}_API_BASE", "openai")
+    # Its endpoint is litellm's to know: without a network, `base_url` must name it.
+    return Vendor(name, f"{upper}_API_KEY", f"{upper}_API_BASE", "openai", default_url="")
 
 
 def analytics_usage(text: str, model: str) -> tuple[Usage, float | None]:

@@ -33,6 +33,7 @@ from adapters.sandbox import (
     require_sandbox,
     run_sandboxed,
 )
+from config.guard import MODEL_KEYS, never_expanded
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -59,12 +60,22 @@ def _dig(data: Any, path: str) -> Any:
     return data
 
 
-def expand_env(template: Mapping[str, str], server_env: Mapping[str, str]) -> dict[str, str]:
-    """`${VAR}` takes VAR from the server's environment: only the variables a config names."""
-    return {
-        key: _VAR.sub(lambda m: server_env.get(m.group(1), ""), value)
-        for key, value in template.items()
-    }
+def expand_env(
+    template: Mapping[str, str], server_env: Mapping[str, str], *, own_key: str | None = None
+) -> dict[str, str]:
+    """`${VAR}` takes VAR from the server's environment: only the variables a config names.
+
+    The config check refuses what the operator did not allow; this is the last wall behind it:
+    Baton's and GitHub's credentials, and model keys not this agent's own, expand to nothing.
+    """
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if never_expanded(name) or (name in MODEL_KEYS and name != own_key):
+            return ""
+        return server_env.get(name, "")
+
+    return {key: _VAR.sub(value_of, value) for key, value in template.items()}
 
 
 def render_argv(template: list[str], values: Mapping[str, str]) -> list[str]:
@@ -178,7 +189,7 @@ class CommandAdapter(AgentAdapter):
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "HOME": str(home),
                 "LANG": "C.UTF-8",
-                **expand_env(spec.env, self._server_env),
+                **expand_env(spec.env, self._server_env, own_key=spec.api_key_env),
             }
 
             async def on_line(line: str) -> None:

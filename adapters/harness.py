@@ -35,11 +35,20 @@ class Vendor:
     key_env: str
     base_env: str
     style: Style
+    default_url: str  # where its CLI goes when nothing says otherwise ("" when unknown)
 
 
-ANTHROPIC = Vendor("anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "anthropic")
-OPENAI = Vendor("openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", "openai")
-GEMINI = Vendor("gemini", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "gemini")
+ANTHROPIC = Vendor(
+    "anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "anthropic", "https://api.anthropic.com"
+)
+OPENAI = Vendor("openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", "openai", "https://api.openai.com")
+GEMINI = Vendor(
+    "gemini",
+    "GEMINI_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "gemini",
+    "https://generativelanguage.googleapis.com",
+)
 
 
 class ConfigProblem(Exception):
@@ -56,7 +65,11 @@ class Endpoint:
 
 
 def resolve_endpoint(*, vendor: Vendor, spec: AgentSpec, server_env: Mapping[str, str]) -> Endpoint:
-    """Per-agent `api_key_env`/`base_url` win over the vendor's variables in the server's env."""
+    """Per-agent `api_key_env`/`base_url` win over the vendor's variables in the server's env.
+
+    Without a network of its own the agent reaches only the relayed endpoint, so the vendor's
+    default is then named explicitly (the CLI is pointed at the relay in its place).
+    """
     key_env = spec.api_key_env or vendor.key_env
     key = server_env.get(key_env, "")
     if not key:
@@ -65,6 +78,13 @@ def resolve_endpoint(*, vendor: Vendor, spec: AgentSpec, server_env: Mapping[str
             + ("" if spec.api_key_env else " (or name another variable with `api_key_env`)")
         )
     base = spec.base_url or server_env.get(vendor.base_env) or None
+    if base is None and spec.sandbox.network == "none":
+        base = vendor.default_url or None
+        if base is None:
+            raise ConfigProblem(
+                f"the agent has no network of its own and Baton does not know {vendor.name}'s "
+                "endpoint: set its `base_url`"
+            )
     return Endpoint(api_key=key, key_env=key_env, base_url=base)
 
 

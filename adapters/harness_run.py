@@ -31,6 +31,7 @@ from adapters.harness import (
     GiveUp,
     Invocation,
     SessionStore,
+    api_base,
     default_sessions_dir,
     install_mounts,
     resolve_endpoint,
@@ -133,10 +134,9 @@ class HarnessAdapter(AgentAdapter):
         self, task: AgentTask, workdir: Path, limits: Limits, events: EventSink
     ) -> AgentResult:
         model = task.model or self._spec.model
+        vendor = self._driver.vendor(model)
         try:
-            endpoint = resolve_endpoint(
-                vendor=self._driver.vendor(model), spec=self._spec, server_env=self._server_env
-            )
+            endpoint = resolve_endpoint(vendor=vendor, spec=self._spec, server_env=self._server_env)
             sandboxed = await require_sandbox(self._sandbox, agent=self._agent)
             found = await toolchain.find(self._driver.harness, self._prefix, env=self._server_env)
         except (ConfigProblem, SandboxUnavailable) as exc:
@@ -168,6 +168,9 @@ class HarnessAdapter(AgentAdapter):
                 price=(self._prices or _prices()).lookup(model),
             )  # fmt: skip
             launch = self._driver.launch(inv)
+            # The relay lets through the paths under the base the CLI appends its own to.
+            base = endpoint.base_url
+            relayed = api_base(base, vendor.style) if base else None
             for rel, text in launch.home_files.items():
                 target = home / rel
                 write_inside(home, target, text)
@@ -179,7 +182,7 @@ class HarnessAdapter(AgentAdapter):
                 done = await self._execute(
                     [str(found.path), *launch.argv], launch.env, parser, workdir=workdir,
                     home=home, sandboxed=sandboxed, limits=limits, events=events,
-                    mounts=install_mounts(found.path), endpoint=endpoint.base_url, so_far=so_far,
+                    mounts=install_mounts(found.path), endpoint=relayed, so_far=so_far,
                 )  # fmt: skip
             except _OverBudget as stop:
                 why = (f"{self._agent}: stopped at ${stop.cost:.4f}, over the "

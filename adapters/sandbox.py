@@ -226,7 +226,7 @@ def _check_plan(plan: SandboxPlan) -> Endpoint | None:
     if plan.network == "host":
         return None
     if not plan.model_endpoint:
-        raise SandboxError("sandbox network `none` needs the model endpoint (`base_url`) to relay")
+        return None  # no network at all: an agent that needs no model API
     return parse_endpoint(plan.model_endpoint)
 
 

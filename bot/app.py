@@ -20,6 +20,7 @@ from bot.github import GitHubApp
 from bot.intake import intake_router
 from bot.ledger import Ledger
 from bot.lifecycle import Services, run_job
+from bot.outbound import MaskingFilter, Outbound, server_secrets
 from bot.queue import JobStatus
 from bot.queue.sqlite import SQLiteJobQueue
 from bot.webhooks import WebhookEndpoint
@@ -61,14 +62,17 @@ class Runtime:
             idle_poll_s=2.0 if settings.worker == "inline" else WORKER_POLL_S,
         )
         self.ledger = Ledger(self.conn)
+        env = dict(os.environ if server_env is None else server_env)
+        self.outbound = Outbound(server_secrets(settings, env))
+        self._mask = MaskingFilter(self.outbound)
         self.github = GitHubApp(
+            outbound=self.outbound,
             app_id=settings.app_id or "",
             private_key=settings.private_key_pem(),
             base_url=settings.github_url,
             auto_retry=github_auto_retry,
             transport=github_transport,
         )
-        env = dict(os.environ if server_env is None else server_env)
         resources = Resources(
             processes=settings.run_max_processes,
             memory_bytes=int(settings.run_max_memory),
@@ -81,6 +85,7 @@ class Runtime:
             workspaces=gitops.Workspaces(root=settings.workdir.resolve(), resources=resources),
             server_env=env,
             operator=Operator.from_settings(settings, env),
+            outbound=self.outbound,
         )
         self.queue.register("run", functools.partial(run_job, self.services))
         self.queue.register("control", functools.partial(control_job, self.services, self.queue))
@@ -91,6 +96,8 @@ class Runtime:
         )  # fmt: skip
 
     async def start(self) -> None:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self._mask)
         if self.works:
             await self.queue.start()
 
@@ -98,6 +105,8 @@ class Runtime:
         if self.works:
             await self.queue.stop()
         self.conn.close()
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self._mask)
 
 
 def create_app(settings: Settings, **runtime_options: Any) -> Starlette:

@@ -128,7 +128,11 @@ async def _model_for(agent: str) -> AsyncIterator[tuple[str, dict[str, str], dic
         for name in ("BATON_AGENTS_PREFIX", "BATON_AGENT_SESSIONS"):
             if os.environ.get(name):
                 env[name] = os.environ[name]
-        settings = {"sandbox": os.environ.get("BATON_SANDBOX", "bubblewrap")}
+        # The demo is its own operator: the scripted model server is an allowed endpoint.
+        settings = {
+            "sandbox": os.environ.get("BATON_SANDBOX", "bubblewrap"),
+            "model_endpoints": server.url,
+        }
         yield f"  {agent}: {json.dumps(spec)}\n", env, settings
 
 

@@ -28,6 +28,8 @@ from githubkit.exception import (
 from githubkit.retry import RetryOption
 from pydantic import SecretStr
 
+from bot.outbound import Outbound
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
@@ -222,8 +224,10 @@ class GitHubApp:
         timeout_s: float = 20.0,
         cache_strategy: BaseCacheStrategy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
         self.base_url = base_url
+        self.outbound = outbound or Outbound()
         # One cache per app object (never githubkit's module-global default), shared by every
         # per-job client so ETags survive across runs: an unchanged config file costs a 304.
         self._cache = cache_strategy or MemCacheStrategy()
@@ -285,7 +289,7 @@ class GitHubApp:
 
     async def repo(self, installation_id: int, owner: str, name: str) -> RepoGitHub:
         token = await self.token(installation_id, (name,))
-        return RepoGitHub(self.client(token), owner=owner, name=name)
+        return RepoGitHub(self.client(token), owner=owner, name=name, outbound=self.outbound)
 
     async def read_settings_file(
         self, installation_id: int, owner: str, repo: str, path: str
@@ -299,17 +303,27 @@ class GitHubApp:
                 raise
             log.info("settings repo %s/%s not readable by the installation: %s", owner, repo, exc)
             return None
-        async with RepoGitHub(self.client(token), owner=owner, name=repo) as gh:
+        async with RepoGitHub(self.client(token), owner=owner, name=repo,
+                              outbound=self.outbound) as gh:  # fmt: skip
             return await gh.read_file(path)
 
 
 class RepoGitHub:
     """REST calls on one repository with one installation token (used inside `async with`)."""
 
-    def __init__(self, gh: GitHub[TokenAuthStrategy], *, owner: str, name: str) -> None:
+    def __init__(
+        self,
+        gh: GitHub[TokenAuthStrategy],
+        *,
+        owner: str,
+        name: str,
+        outbound: Outbound | None = None,
+    ) -> None:
         self._gh = gh
         self.owner = owner
         self.name = name
+        # Every text this client sends passes the secret scan: the last wall before GitHub.
+        self._out = outbound or Outbound()
 
     async def __aenter__(self) -> Self:
         await self._gh.__aenter__()  # type: ignore[no-untyped-call]
@@ -389,6 +403,7 @@ class RepoGitHub:
         )
 
     async def comment(self, number: int, body: str) -> int:
+        body = self._out.check(body, "comment")
         resp = await _call(
             "comment",
             lambda: self._gh.rest.issues.async_create_comment(
@@ -398,6 +413,7 @@ class RepoGitHub:
         return int(_body(resp)["id"])
 
     async def edit_comment(self, comment_id: int, body: str) -> None:
+        body = self._out.check(body, "comment")
         await _call(
             "edit a comment",
             lambda: self._gh.rest.issues.async_update_comment(
@@ -444,6 +460,8 @@ class RepoGitHub:
     async def create_pull(
         self, *, title: str, head: str, base: str, body: str, draft: bool
     ) -> PullRequest:
+        title = self._out.check(title, "pull request title")
+        body = self._out.check(body, "pull request body")
         resp = await _call(
             "open the pull request",
             lambda: self._gh.rest.pulls.async_create(
@@ -453,6 +471,7 @@ class RepoGitHub:
         return PullRequest.from_json(_body(resp))
 
     async def update_pull(self, number: int, *, body: str) -> PullRequest:
+        body = self._out.check(body, "pull request body")
         resp = await _call(
             "update the pull request",
             lambda: self._gh.rest.pulls.async_update(self.owner, self.name, number, body=body),
@@ -532,7 +551,10 @@ class RepoGitHub:
         external_id: str,
         details_url: str | None = None,
     ) -> int:
-        output: dict[str, Any] = {"title": title, "summary": summary[:65000]}
+        output: dict[str, Any] = {
+            "title": self._out.check(title, "check run title"),
+            "summary": self._out.check(summary[:65000], "check run summary"),
+        }
         data: Any = {
             "name": name,
             "head_sha": head_sha,

@@ -291,3 +291,74 @@ async def ls_remote(
 ) -> str | None:
     out = await git("ls-remote", clone_url, f"refs/heads/{branch}", cwd=cwd, token=token)
     return out.split()[0] if out else None
+
+
+# A file larger than this is not pushed: GitHub refuses files over 100 MiB, and every byte of
+# what is pushed is read by the secret scan first.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+class FileTooLarge(GitError):
+    """The agent wrote a file larger than Baton scans and pushes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """One changed path of the staged change: its content before (None if new) and after
+    (None if deleted), read from git's object store, never from the worktree's files."""
+
+    path: str
+    old: bytes | None
+    new: bytes | None
+
+
+async def _objects(wt: Worktree, shas: list[str]) -> dict[str, bytes]:
+    if not shas:
+        return {}
+    try:
+        done = await run(
+            ["git", "cat-file", "--batch"], cwd=wt.path, env=_auth_env(None),
+            stdin="".join(f"{sha}\n" for sha in shas).encode(), timeout_s=600,
+        )  # fmt: skip
+    except ProcessError as exc:
+        raise GitError(f"git cat-file failed: {exc.stderr.strip()[-500:]}") from exc
+    out, data, at = {}, done.stdout, 0
+    while at < len(data):
+        end = data.index(b"\n", at)
+        sha, _kind, size = data[at:end].decode().split(" ")
+        start = end + 1
+        out[sha] = data[start : start + int(size)]
+        at = start + int(size) + 1
+    return out
+
+
+async def staged_blobs(wt: Worktree) -> list[Blob]:
+    """Every path the staged change adds, modifies or deletes, with both contents.
+
+    Raises FileTooLarge before reading anything when a new file is over MAX_FILE_BYTES.
+    """
+    raw = await git(
+        "diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", wt.base_sha,
+        cwd=wt.path,
+    )  # fmt: skip
+    fields = raw.split("\0")
+    changes: list[tuple[str, str, str]] = []
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        if not meta.startswith(":"):
+            continue
+        _old_mode, new_mode, old_sha, new_sha, _status = meta[1:].split(" ")
+        if new_mode == "160000":
+            new_sha = "0" * 40  # a submodule pointer holds no content
+        changes.append((path, old_sha, new_sha))
+    wanted = [s for _, o, n in changes for s in (o, n) if s.strip("0")]
+    sizes = await git("cat-file", "--batch-check=%(objectname) %(objectsize)", cwd=wt.path,
+                      stdin="".join(f"{s}\n" for s in wanted).encode())  # fmt: skip
+    size = dict(line.split(" ") for line in sizes.splitlines() if line.count(" ") == 1)
+    for path, _, new_sha in changes:
+        if int(size.get(new_sha, "0")) > MAX_FILE_BYTES:
+            raise FileTooLarge(
+                f"the agent wrote `{path}`, larger than the {MAX_FILE_BYTES // 2**20} MiB Baton "
+                "scans and pushes"
+            )
+    contents = await _objects(wt, wanted)
+    return [Blob(path, contents.get(o), contents.get(n)) for path, o, n in changes]

@@ -54,6 +54,7 @@ class RunRecord:
     started_at: float | None = None
     finished_at: float | None = None
     duration_s: float | None = None
+    network: str = ""  # the agent's sandbox network: "none" or "host"
 
     def with_(self, **changes: Any) -> RunRecord:
         return dataclasses.replace(self, **changes)

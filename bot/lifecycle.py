@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 import weakref
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from bot.github import GitHubError, GitHubUnavailable
 from bot.handoff import Handoff, render_handoff, resume_session, summarize_handoff
 from bot.ledger import QUEUED, REFUSED, RUNNING, RunRecord, month_start
 from bot.logs import bound
+from bot.outbound import Outbound
 from bot.plan import (
     Refusal,
     RunPlan,
@@ -34,12 +34,11 @@ from bot.plan import (
     paths_in_text,
     plan_run,
     policy_violation,
-    secrets_in_diff,
 )
 from bot.queue import JobContext, RetryLater, cancel_requested
 from bot.trigger import Trigger
 from bot.verify import run_verify
-from config.guard import Operator
+from config.guard import ENV_REF, Operator
 from config.merge import FLAGS_FILE
 from config.schema import AgentsConfig, AgentSpec, Verify, permission_at_least
 
@@ -71,6 +70,8 @@ class Services:
     server_env: Mapping[str, str]
     # What the operator lets configs reach (variables, endpoints): from settings, once.
     operator: Operator = field(default_factory=Operator)
+    # The scanner of the server's own secrets, for the push and every text sent to GitHub.
+    outbound: Outbound = field(default_factory=Outbound)
     # One status comment per run: its creation is serialized between the run and the job that
     # acknowledges it while it waits (both run in this worker process).
     # Weak values: a lock nobody holds is dropped, so finished runs leave nothing behind.
@@ -87,11 +88,6 @@ class Services:
 
 class RunFailed(Exception):
     """The run ends without a PR for a reason the user should read (already user-facing)."""
-
-
-# Server variables whose values are credentials, and `${VAR}` references in an agent's env.
-_SECRET_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def run_id_for(job_id: int, attempt_index: int = 0) -> str:
@@ -359,6 +355,7 @@ class Run:
                 continue
             step = replace(plan, agent=agent, spec=config.agents[agent])
             self.save(agent=agent, adapter=step.spec.adapter, model=step.spec.model,
+                      network=step.spec.sandbox.network,
                       status=RUNNING, started_at=self.rec.started_at or time.time())  # fmt: skip
             if index > 0:
                 self.handover = (f"`{chain[index - 1]}` did not succeed ({failures[-1]}); "
@@ -371,6 +368,14 @@ class Run:
             handoff = _with_failed(handoff, self.rec, self.left_behind)
             self.left_behind = ""
         raise RunFailed(failures[-1] if len(failures) == 1 else " Then: ".join(failures))
+
+    def _clean(self, wall: Outbound, text: str, channel: str) -> str:
+        """`text`, or the notice that stands for it when it carries a secret (said once more in
+        the status comment)."""
+        checked = wall.check(text, channel)
+        if checked != text:
+            self.safety_notes.append(checked)
+        return checked
 
     def _detail(self, handoff: Handoff | None) -> str:
         """The status comment's text: a fallback's reason, then what was handed over."""
@@ -449,9 +454,10 @@ class Run:
             self.save(lease_sha=remote_now or "")
         expected_remote = self.rec.lease_sha or None
         if not self.rec.commit_sha:
-            result = await self._run_agent(plan, wt, handoff)
+            wall = self._wall(token, plan.spec)
+            result = await self._run_agent(plan, wt, handoff, wall)
             if not result.ok:
-                reason = _agent_failure_text(plan.agent, result)
+                reason = wall.check(_agent_failure_text(plan.agent, result), "agent's error")
                 self.save(error=reason, finished_at=time.time())
                 self.left_behind = await _partial_diff(wt)
                 await self.s.workspaces.remove(self.t.repo, self.rec.id)
@@ -461,21 +467,15 @@ class Run:
                 self.safety_notes.append(render.removed_git_note(staged.removed_git))
             violation = policy_violation(staged.changed, plan.policy)
             if violation is None:
-                diff = await gitops.staged_diff(wt)
-                known = self._known_secrets(token.value.get_secret_value(), plan.spec)
-                leaked = secrets_in_diff(diff, known)
-                if leaked:
-                    violation = (
-                        f"The agent's change contains what looks like {', '.join(leaked)}; "
-                        "nothing was pushed."
-                    )
-            if violation is not None:
-                raise RunFailed(violation)
+                violation = await _leaks(wt, staged, wall)
             title = target.title or self.t.title
             number = target.issue_number or self.t.number
-            sha = await gitops.commit(
-                wt, render.commit_message(title=title, number=number, rec=self.rec)
-            )
+            message = render.commit_message(title=title, number=number, rec=self.rec)
+            if violation is None and wall.findings(message, "commit message"):
+                violation = "The commit message would carry a secret; nothing was pushed."
+            if violation is not None:
+                raise RunFailed(violation)
+            sha = await gitops.commit(wt, message)
             self.save(commit_sha=sha, branch=target.branch)
         self.diffstat = await gitops.diffstat(wt)
         if verify is not None:
@@ -514,20 +514,15 @@ class Run:
             self.save(replaced_sha=expected)
         await gitops.push(wt, clone_url=self.t.clone_url, token=token, expected_remote=expected)
 
-    def _known_secrets(self, token: str, spec: AgentSpec) -> list[str]:
-        """Values that must never be pushed: Baton's own secrets, the model keys in the server's
-        environment, and whatever key this agent was handed (it is the one it can read)."""
-        settings = self.s.settings
-        known = [token]
-        if settings.webhook_secret is not None:
-            known.append(settings.webhook_secret.get_secret_value())
+    def _wall(self, token: InstallationToken, spec: AgentSpec) -> Outbound:
+        """The server's secrets plus this run's own: its installation token, and whatever key
+        or variable this agent was handed (the ones it can read)."""
         env = self.s.server_env
-        names = {name for name in env if name.endswith(_SECRET_SUFFIXES)}
-        if spec.api_key_env:
-            names.add(spec.api_key_env)
-        names.update(_ENV_REF.findall(" ".join(spec.env.values())))
-        known += [env[name] for name in sorted(names) if env.get(name)]
-        return known
+        names = {spec.api_key_env} if spec.api_key_env else set()
+        names.update(ENV_REF.findall(" ".join(spec.env.values())))
+        extra = {f"the server's {name}": env.get(name, "") for name in sorted(names)}
+        extra["the installation token"] = token.value.get_secret_value()
+        return self.s.outbound.with_secrets(extra)
 
     async def _worktree(self, token: InstallationToken, target: Target) -> gitops.Worktree:
         if self.rec.commit_sha:
@@ -542,7 +537,7 @@ class Run:
         )  # fmt: skip
 
     async def _run_agent(
-        self, plan: RunPlan, wt: gitops.Worktree, handoff: Handoff | None
+        self, plan: RunPlan, wt: gitops.Worktree, handoff: Handoff | None, wall: Outbound
     ) -> AgentResult:
         try:
             adapter = build_adapter(
@@ -592,7 +587,7 @@ class Run:
             cost_usd=result.cost_usd,
             cost_source=result.cost_source.value,
             price_date=result.price_date,
-            summary=result.summary,
+            summary=self._clean(wall, result.summary, "agent's summary"),
             session_id=result.session_id,
             duration_s=round(time.monotonic() - started, 3),
         )
@@ -644,6 +639,28 @@ class Run:
 
 
 MAX_LEFT_BEHIND_CHARS = 20_000
+MAX_FINDINGS_SHOWN = 5
+
+
+async def _leaks(wt: gitops.Worktree, staged: gitops.Staged, wall: Outbound) -> str | None:
+    """Why the change may not leave the machine: a secret in any file (binary ones too, read
+    from git's objects) or file name, in any form; or a file too large to scan."""
+    try:
+        blobs = await gitops.staged_blobs(wt)
+    except gitops.FileTooLarge as exc:
+        return f"Nothing was pushed: {exc}."
+    scanner = wall.scanner
+    found = scanner.scan_text("\n".join(staged.changed), where="the changed files' names")
+    for blob in blobs:
+        if blob.new is not None:
+            found += scanner.scan_blob(blob.new, where=blob.path, old=blob.old)
+    if not found:
+        return None
+    listed = "; ".join(str(f) for f in found[:MAX_FINDINGS_SHOWN])
+    more = (
+        f" (and {len(found) - MAX_FINDINGS_SHOWN} more)" if len(found) > MAX_FINDINGS_SHOWN else ""
+    )
+    return f"The agent's change contains what looks like {listed}{more}; nothing was pushed."
 
 
 async def _partial_diff(wt: gitops.Worktree) -> str:

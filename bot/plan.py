@@ -234,27 +234,3 @@ def policy_violation(changed: Sequence[str], policy: Policy) -> str | None:
             f"({policy.max_changed_files}); nothing was pushed."
         )
     return None
-
-
-_SECRET_PATTERNS = {
-    "a GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
-    "a private key": re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----"),
-    "an Anthropic key": re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
-    "an OpenAI key": re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}"),
-    "an AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
-    "a Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
-}
-
-
-def secrets_in_diff(diff: str, known: Sequence[str] = ()) -> list[str]:
-    """What looks like a credential among the lines the diff adds (plus the server's own
-    secrets verbatim). A hit stops the push: a leaked key cannot be unpushed."""
-    added = "\n".join(
-        line[1:]
-        for line in diff.splitlines()
-        if line.startswith("+") and not line.startswith("+++")
-    )
-    found = [what for what, rx in _SECRET_PATTERNS.items() if rx.search(added)]
-    if any(secret and len(secret) >= 8 and secret in added for secret in known):
-        found.append("one of Baton's own secrets")
-    return found

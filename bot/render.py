@@ -101,6 +101,7 @@ def _provenance_payload(runs: Sequence[RunRecord]) -> str:
             "input_tokens": r.input_tokens,
             "output_tokens": r.output_tokens,
             "duration_s": r.duration_s,
+            "network": r.network,
         }
         for r in runs
     ]
@@ -157,6 +158,10 @@ def pr_body(*, summary: str, issue_number: int | None, runs: Sequence[RunRecord]
     ]  # fmt: skip
     if kept:
         lines += ["", "Earlier heads:", *kept]
+    open_net = [f"`{r.id}`" for r in runs if r.network == "host"]
+    if open_net:
+        note = "Ran with the host's network (`sandbox.network: host`, allowed by the org): "
+        lines += ["", note + ", ".join(open_net) + "."]
     lines += ["", "_Opened by Baton._", PROVENANCE_MARKER.format(payload=_provenance_payload(runs))]
     return "\n".join(lines)
 
@@ -193,6 +198,7 @@ def check_run_output(rec: RunRecord) -> tuple[str, str]:
             f"| turns | {rec.turns} |",
             f"| duration | {format_duration(rec.duration_s)} |",
             f"| requester | @{rec.requester} |",
+            f"| network | {rec.network or '-'} |",
             f"| run | `{rec.id}` |",
         ]
     )

@@ -108,4 +108,11 @@ MIGRATIONS: list[Migration] = [
         # The head a fresh retry replaced, kept reachable as a tag the PR body names.
         "ALTER TABLE runs ADD COLUMN replaced_sha TEXT NOT NULL DEFAULT '';",
     ),
+    # The agent's network (`none`: its model API only; `host`: allowed by the org), shown in
+    # the run's provenance.
+    Migration(
+        version=4,
+        name="runs network",
+        sql="ALTER TABLE runs ADD COLUMN network TEXT NOT NULL DEFAULT '';",
+    ),
 ]

@@ -133,6 +133,7 @@ def hostile_spec(scene: Scene, writes: list[Path]) -> AgentSpec:
     return AgentSpec.model_validate({
         "adapter": "command",
         "command": [*argv, "{prompt_file}"],
+        "api_key_env": "ANTHROPIC_API_KEY",  # its own key: the one model key it may expand
         "env": {"ANTHROPIC_API_KEY": "${ANTHROPIC_API_KEY}"},
         "output": {"format": "jsonl", "summary": "summary"},
     })  # fmt: skip

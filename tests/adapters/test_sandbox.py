@@ -20,7 +20,6 @@ from adapters.process import minimal_env, run
 from adapters.registry import build_adapter
 from adapters.sandbox import (
     ResourceLimits,
-    SandboxError,
     SandboxPlan,
     SandboxStatus,
     SandboxUnavailable,
@@ -398,18 +397,25 @@ async def test_network_none_relays_only_the_model_api(
     assert servers.paths == ["/v1/messages"]
 
 
-async def test_network_none_needs_a_plain_http_endpoint(tmp_path: Path, bwrap: None) -> None:
-    with pytest.raises(SandboxError, match="base_url"):
-        await run_sandboxed(make_plan(tmp_path, env={}, network="none"), ["true"], timeout_s=5)
-    https = make_plan(tmp_path, env={}, network="none", model_endpoint="https://api.example/v1")
+async def test_network_none_without_an_endpoint_reaches_nothing(
+    tmp_path: Path, bwrap: None, servers: Servers
+) -> None:
+    plan = make_plan(tmp_path, env={"MODEL_URL": "http://127.0.0.1:1/v1"}, network="none")
+    done = await run_sandboxed(plan, [PY, "-c", NET_PROBE, str(servers.other_port)], timeout_s=30)
+    assert "other: failed Connection refused" in done.out
+    assert servers.paths == []
+
+
+async def test_network_none_needs_an_http_endpoint(tmp_path: Path, bwrap: None) -> None:
+    ftp = make_plan(tmp_path, env={}, network="none", model_endpoint="ftp://api.example/v1")
     with pytest.raises(EndpointError, match="network `host`"):
-        await run_sandboxed(https, ["true"], timeout_s=5)
+        await run_sandboxed(ftp, ["true"], timeout_s=5)
 
 
 def test_endpoint_origin() -> None:
     assert parse_endpoint("http://127.0.0.1:4000/v1").origin == "http://127.0.0.1:4000"
     gateway = parse_endpoint("http://gateway.internal/openai")
-    assert gateway.origin == "http://gateway.internal"
+    assert gateway.origin == "http://gateway.internal:80"
     assert (gateway.host, gateway.port) == ("gateway.internal", 80)
     with pytest.raises(EndpointError, match="credentials"):
         parse_endpoint("http://user:pw@gateway/v1")

@@ -13,7 +13,6 @@ from bot.plan import (
     paths_in_text,
     plan_run,
     policy_violation,
-    secrets_in_diff,
 )
 from bot.trigger import Trigger
 from config.defaults import KNOWN_ADAPTERS
@@ -231,17 +230,6 @@ def test_policy() -> None:
         policy_violation(["src/a.py", ".github/workflows/ci.yml"], policy) or ""
     )
     assert "3 files" in (policy_violation(["a", "b", "c"], policy) or "")
-
-
-def test_secret_scan_reads_added_lines_only() -> None:
-    token = "ghs_" + "a" * 36
-    diff = f"--- a/x\n+++ b/x\n-old {token}\n+new line\n"
-    assert secrets_in_diff(diff) == []
-    assert secrets_in_diff(f"+++ b/x\n+TOKEN={token}\n") == ["a GitHub token"]
-    assert secrets_in_diff("+-----BEGIN RSA PRIVATE KEY-----\n") == ["a private key"]
-    assert secrets_in_diff("+x = 'hunter2hunter2'\n", known=["hunter2hunter2"]) == [
-        "one of Baton's own secrets"
-    ]
 
 
 def test_negotiated_prices_reach_the_adapter() -> None:

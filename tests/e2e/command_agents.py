@@ -85,7 +85,7 @@ OUTPUT = {
 MODE_SPEC: dict[str, dict[str, object]] = {
     "budget": {"max_cost_usd": 0.1},
     "stall": {"timeout": "1s"},
-    "leak": {"env": {"LEAK": "${ACME_MODEL_KEY}"}},
+    "leak": {"api_key_env": "ACME_MODEL_KEY", "env": {"LEAK": "${ACME_MODEL_KEY}"}},
 }
 
 

@@ -200,7 +200,10 @@ async def test_an_agent_that_writes_its_model_key_into_the_change_pushes_nothing
         number = await repo.create({"claude": "leak"})
         await stack.comment(OWNER, REPO, number, "/agent fix")
         [status] = await stack.wait_final(REPO, number)
-        assert "looks like one of Baton's own secrets; nothing was pushed" in status, status
+        assert (
+            "looks like the server's ACME_MODEL_KEY in config.txt line 1; nothing was pushed"
+            in status
+        ), status
         assert key not in status
         assert await stack.pulls(REPO) == []
         refs = await gitops.git("ls-remote", "--heads", repo.clone_url, cwd=tmp_path)

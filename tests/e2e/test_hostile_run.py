@@ -51,7 +51,8 @@ def agents_yml(tmp_path: Path, *, own_key: bool) -> str:
             "--read", str(Path.home()), "{prompt_file}"]  # fmt: skip
     spec = {
         "adapter": "command", "command": argv,
-        "env": {"ANTHROPIC_API_KEY": "${ANTHROPIC_API_KEY}"} if own_key else {},
+        **({"api_key_env": "ANTHROPIC_API_KEY",
+            "env": {"ANTHROPIC_API_KEY": "${ANTHROPIC_API_KEY}"}} if own_key else {}),
         "output": {"format": "jsonl", "summary": "summary"},
     }  # fmt: skip
     return f"version: 1\nagents:\n  thief: {json.dumps(spec)}\nroutes:\n  - agent: thief\n"

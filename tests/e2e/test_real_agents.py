@@ -105,7 +105,11 @@ async def start(
             env = {KEY_VAR: key, "BATON_AGENTS_PREFIX": str(installed),
                    "BATON_AGENT_SESSIONS": str(tmp_path / "sessions")}  # fmt: skip
             stack = await stacks.enter_async_context(
-                Stack(workdir=tmp_path, settings={"job_max_attempts": "1"}, server_env=env)
+                Stack(
+                    workdir=tmp_path,
+                    server_env=env,
+                    settings={"job_max_attempts": "1", "model_endpoints": model.url},
+                )
             )
             yml = agents_yml(adapter, model.url, limit, max_cost)
             files = {"calc.py": CALC, ".agents.yml": yml}

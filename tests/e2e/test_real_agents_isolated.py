@@ -39,7 +39,8 @@ async def test_no_network_but_the_model_and_agents_md_reaches_it(
                 "sandbox": {"network": "none"}}  # fmt: skip
         yml = f"version: 1\nagents:\n  bot: {json.dumps(spec)}\nroutes:\n  - agent: bot\n"
         env = {"SCRIPTED_MODEL_KEY": key, "BATON_AGENTS_PREFIX": str(installed)}
-        settings = {"job_max_attempts": "1"}
+        # The operator allows the model server as an endpoint (the repository names it).
+        settings = {"job_max_attempts": "1", "model_endpoints": model.url}
         async with Stack(workdir=tmp_path, settings=settings, server_env=env) as stack:
             files = {"calc.py": CALC, ".agents.yml": yml,
                      "AGENTS.md": f"# House rules\n\nSign every change: {marker}\n"}  # fmt: skip
