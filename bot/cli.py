@@ -88,9 +88,13 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from bot.ledger_cli import print_runs  # noqa: PLC0415
+    from bot.ledger_cli import print_run, print_runs  # noqa: PLC0415
 
-    return print_runs(load_settings(), repo=args.repo, limit=args.limit, out=sys.stdout)
+    settings = load_settings()
+    if args.runs_command == "show":
+        as_json = args.json or args.show_json
+        return print_run(settings, args.run_id, out=sys.stdout, err=sys.stderr, as_json=as_json)
+    return print_runs(settings, repo=args.repo, limit=args.limit, out=sys.stdout, as_json=args.json)
 
 
 def _spend(args: argparse.Namespace) -> int:
@@ -169,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="recent runs from the ledger")
     runs.add_argument("--repo", help="only this owner/name")
     runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true", help="a JSON list of the runs")
+    rsub = runs.add_subparsers(dest="runs_command", metavar="ACTION")
+    show = rsub.add_parser("show", help="one run's facts and its timeline of events")
+    show.add_argument("run_id", metavar="RUN_ID")
+    # Its own dest: a subcommand's defaults overwrite the parent's values of the same name.
+    show.add_argument("--json", dest="show_json", action="store_true", help="one JSON object")
     runs.set_defaults(func=_runs)
 
     spend = sub.add_parser("spend", help="spend this month, from the ledger")

@@ -1,24 +1,51 @@
-"""`baton runs` and `baton spend`: the ledger from the terminal."""
+"""`baton runs`, `baton runs show` and `baton spend`: the ledger and event log from the terminal.
+
+Each reads an existing database only: where there is none, it says so instead of creating one.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
 import time
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from bot.database import open_existing_database
-from bot.ledger import Ledger, month_start
 from bot.render import format_cost, format_duration
+from bot.store.spend import month_bounds
+from bot.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from bot.store.base import RunEvent, RunRecord, Store
     from config.settings import Settings
 
+T = TypeVar("T")
+_TIMES = frozenset({"created_at", "started_at", "finished_at"})
+_SUMMARY_VALUE_CHARS = 60
 
-def print_runs(settings: Settings, *, repo: str | None, limit: int, out: TextIO) -> int:
-    conn = open_existing_database(settings.database_url)
-    try:
-        runs = Ledger(conn).recent(limit=limit, repo=repo)
-    finally:
-        conn.close()
+
+def _read(settings: Settings, read: Callable[[Store], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with await SQLiteStore.open(settings.database_url, create=False) as store:
+            return await read(store)
+
+    return asyncio.run(main())
+
+
+def _when(epoch: float, *, precise: bool = False) -> str:
+    text = time.strftime("%Y-%m-%d %H:%M:%S" if precise else "%Y-%m-%d %H:%M", time.gmtime(epoch))
+    return f"{text}.{int(epoch % 1 * 1000):03d}" if precise else text
+
+
+def print_runs(
+    settings: Settings, *, repo: str | None, limit: int, out: TextIO, as_json: bool = False
+) -> int:
+    runs = _read(settings, lambda store: store.recent_runs(limit=limit, repo=repo))
+    if as_json:
+        out.write(json.dumps([dataclasses.asdict(r) for r in runs], indent=2) + "\n")
+        return 0
     if not runs:
         out.write("no runs yet\n")
         return 0
@@ -27,25 +54,83 @@ def print_runs(settings: Settings, *, repo: str | None, limit: int, out: TextIO)
         f"{'STATUS':<18} {'DURATION':>9}  COST\n"
     )
     for r in runs:
-        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.created_at))
         target = f"{r.repo}#{r.number}"
         out.write(
-            f"{r.id:<8} {when:<17} {target:<28.28} {r.agent:<14.14} {r.model:<20.20} "
-            f"{r.status:<18} {format_duration(r.duration_s):>9}  "
+            f"{r.id:<8} {_when(r.created_at):<17} {target:<28.28} {r.agent:<14.14} "
+            f"{r.model:<20.20} {r.status:<18} {format_duration(r.duration_s):>9}  "
             f"{format_cost(r.cost_usd, r.cost_source, r.price_date)}\n"
         )
     return 0
 
 
-def print_spend(settings: Settings, *, repo: str | None, out: TextIO) -> int:
-    conn = open_existing_database(settings.database_url)
-    try:
-        ledger = Ledger(conn)
-        since = month_start()
-        total = ledger.spend(since=since, repo=repo)
-        runs = [r for r in ledger.recent(limit=10_000, repo=repo) if r.created_at >= since]
-    finally:
-        conn.close()
+def print_run(
+    settings: Settings, run_id: str, *, out: TextIO, err: TextIO, as_json: bool = False
+) -> int:
+    """One run's facts and its timeline; exit 1 for a run the ledger does not know."""
+
+    async def read(store: Store) -> tuple[RunRecord | None, list[RunEvent]]:
+        return await store.get_run(run_id), await store.events(run_id)
+
+    record, events = _read(settings, read)
+    if record is None:
+        err.write(f"baton: there is no run {run_id!r} in the ledger (`baton runs` lists them)\n")
+        return 1
+    if as_json:
+        timeline = [{"seq": e.seq, "time": e.time, "kind": e.kind, "data": e.data} for e in events]
+        out.write(json.dumps({**dataclasses.asdict(record), "events": timeline}, indent=2) + "\n")
+        return 0
+    out.write(f"run {record.id}: {record.repo}#{record.number}\n")
+    out.writelines(f"  {name:<18} {value}\n" for name, value in _facts(record))
+    out.write("timeline:\n" if events else "timeline: no events\n")
+    out.writelines(
+        f"  {_when(e.time, precise=True)}  {e.kind:<16} {event_summary(e.data)}".rstrip() + "\n"
+        for e in events
+    )
+    return 0
+
+
+def _facts(record: RunRecord) -> list[tuple[str, str]]:
+    """The fields that say something (set, non-zero), readable: times in UTC, cost with source."""
+    facts: list[tuple[str, str]] = []
+    for name, value in dataclasses.asdict(record).items():
+        if name in {"id", "repo", "number", "cost_source", "price_date"}:
+            continue  # in the heading, or part of the cost
+        if name == "cost_usd":
+            facts.append(("cost", format_cost(value, record.cost_source, record.price_date)))
+        elif value is None or value == "" or value is False or value == 0:
+            continue
+        elif name in _TIMES:
+            facts.append((name.removesuffix("_at"), _when(value, precise=True) + " UTC"))
+        elif name == "duration_s":
+            facts.append(("duration", format_duration(value)))
+        else:
+            facts.append((name, str(value)))
+    return facts
+
+
+def event_summary(data: dict[str, Any]) -> str:
+    """`key=value` pairs on one line: strings bare unless they need quotes, long values cut."""
+    parts = []
+    for key, value in data.items():
+        text = value if isinstance(value, str) and value and " " not in value else None
+        if text is None:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        if len(text) > _SUMMARY_VALUE_CHARS:
+            text = text[: _SUMMARY_VALUE_CHARS - 1] + "…"
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+def print_spend(
+    settings: Settings, *, repo: str | None, out: TextIO, now: float | None = None
+) -> int:
+    since, until = month_bounds(time.time() if now is None else now)
+
+    async def read(store: Store) -> tuple[float, list[RunRecord]]:
+        total = await store.spend(since=since, until=until, repo=repo)
+        return total, await store.list_runs(repo=repo, since=since, until=until)
+
+    total, runs = _read(settings, read)
     month = time.strftime("%Y-%m", time.gmtime(since))
     scope = repo or "all repositories"
     unknown = sum(1 for r in runs if r.cost_usd is None and r.agent)

@@ -96,6 +96,25 @@ CREATE INDEX runs_by_target ON runs (repo, number, created_at);
 CREATE INDEX runs_by_time ON runs (created_at);
 """
 
+# Each run's event log (bot.store.RunEvent): `seq` counts from 1 per run; `data` is a JSON
+# object. Claims: a key held by one owner until `expires_at`, so work meant to happen once
+# (a run's status comment) happens once across the processes sharing this file.
+_RUN_EVENTS_AND_CLAIMS = """
+CREATE TABLE run_events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL CHECK (seq >= 1),
+    time REAL NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="deliveries and jobs", sql=_DELIVERIES_AND_JOBS),
     Migration(version=2, name="runs ledger", sql=_RUNS_LEDGER),
@@ -115,4 +134,5 @@ MIGRATIONS: list[Migration] = [
         name="runs network",
         sql="ALTER TABLE runs ADD COLUMN network TEXT NOT NULL DEFAULT '';",
     ),
+    Migration(version=5, name="run events and claims", sql=_RUN_EVENTS_AND_CLAIMS),
 ]

@@ -1,0 +1,300 @@
+"""The SQLite Store: every call runs on the store's own thread, on a connection only it uses.
+
+The job queue writes the same file from the event loop on its own connection; WAL lets readers
+pass the writer, `busy_timeout` makes a writer wait for the other's short write, and writes
+that read first take the write lock up front (`transaction`), so neither sees a stale snapshot.
+The SQL is plain functions of a connection, which the synchronous `bot.ledger.Ledger` shares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
+
+from bot.database import open_database, open_existing_database
+from bot.store.base import RUN_FIELDS, RunEvent, RunRecord
+from bot.store.db import StoreError, transaction
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Callable, Mapping
+    from types import TracebackType
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_COLUMNS = ", ".join(RUN_FIELDS)
+_SELECT_RUNS = f"SELECT {_COLUMNS} FROM runs"  # noqa: S608 - constant column names
+
+
+def _take_new(name: str) -> str:
+    # A status comment, once made, is never forgotten by a writer that has not seen it yet.
+    if name == "comment_id":
+        return "comment_id = COALESCE(excluded.comment_id, runs.comment_id)"
+    return f"{name} = excluded.{name}"
+
+
+_UPDATE_ALL = ", ".join(_take_new(name) for name in RUN_FIELDS if name != "id")
+_UPDATE_COMMENT = "comment_id = COALESCE(runs.comment_id, excluded.comment_id)"
+_UPSERT = (
+    f"INSERT INTO runs ({_COLUMNS}) VALUES ({', '.join('?' for _ in RUN_FIELDS)}) "  # noqa: S608
+    "ON CONFLICT (id) DO UPDATE SET "
+)
+
+
+# The SQL, as functions of a connection. Run them on the thread that owns the connection.
+
+
+def save_run(conn: sqlite3.Connection, record: RunRecord, *, only_its_comment: bool) -> None:
+    updates = _UPDATE_COMMENT if only_its_comment else _UPDATE_ALL
+    values = tuple(getattr(record, name) for name in RUN_FIELDS)
+    conn.execute(_UPSERT + updates, values)
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    data = dict(zip(RUN_FIELDS, row, strict=True))
+    data["is_pull_request"] = bool(data["is_pull_request"])
+    return RunRecord(**data)
+
+
+def select_runs(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[RunRecord]:
+    """`where` is a constant clause of the caller's; values go in `params` only."""
+    cursor = conn.execute(f"{_SELECT_RUNS} {where}", params)
+    return [_record(row) for row in cursor.fetchall()]
+
+
+def get_run(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
+    rows = select_runs(conn, "WHERE id = ?", (run_id,))
+    return rows[0] if rows else None
+
+
+def runs_for_target(conn: sqlite3.Connection, repo: str, number: int) -> list[RunRecord]:
+    return select_runs(
+        conn, "WHERE repo = ? AND number = ? ORDER BY created_at, rowid", (repo, number)
+    )
+
+
+def runs_for_pull(conn: sqlite3.Connection, repo: str, pr_number: int) -> list[RunRecord]:
+    return select_runs(
+        conn,
+        "WHERE repo = ? AND (pr_number = ? OR number = ?) ORDER BY created_at, rowid",
+        (repo, pr_number, pr_number),
+    )
+
+
+def _filters(
+    *,
+    since: float | None,
+    until: float | None,
+    repo: str | None,
+    owner: str | None = None,
+    requester: str | None = None,
+) -> tuple[list[str], list[object]]:
+    named = [
+        ("created_at >= ?", since),
+        ("created_at < ?", until),
+        ("repo = ?", repo),
+        ("repo LIKE ?", None if owner is None else f"{owner}/%"),
+        ("requester = ?", requester),
+    ]
+    given = [(clause, value) for clause, value in named if value is not None]
+    return [clause for clause, _ in given], [value for _, value in given]
+
+
+def list_runs(
+    conn: sqlite3.Connection,
+    *,
+    repo: str | None,
+    since: float | None,
+    until: float | None,
+    limit: int | None,
+) -> list[RunRecord]:
+    clauses, params = _filters(since=since, until=until, repo=repo)
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    # LIMIT -1: no limit.
+    order = "ORDER BY created_at DESC, rowid DESC LIMIT ?"
+    return select_runs(conn, where + order, (*params, -1 if limit is None else limit))
+
+
+def spend(
+    conn: sqlite3.Connection,
+    *,
+    since: float,
+    until: float | None,
+    repo: str | None,
+    owner: str | None,
+    requester: str | None,
+) -> float:
+    clauses, params = _filters(
+        since=since, until=until, repo=repo, owner=owner, requester=requester
+    )
+    where = " AND ".join([*clauses, "cost_usd IS NOT NULL"])
+    query = f"SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE {where}"  # noqa: S608
+    return float(conn.execute(query, params).fetchone()[0])
+
+
+def append_event(
+    conn: sqlite3.Connection, run_id: str, kind: str, data: str, at: float
+) -> RunEvent:
+    with transaction(conn):
+        (seq,) = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM run_events WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO run_events (run_id, seq, time, kind, data) VALUES (?, ?, ?, ?, ?)",
+            (run_id, seq, at, kind, data),
+        )
+    return RunEvent(run_id=run_id, seq=int(seq), time=at, kind=kind, data=json.loads(data))
+
+
+def events(conn: sqlite3.Connection, run_id: str, after_seq: int) -> list[RunEvent]:
+    rows = conn.execute(
+        "SELECT seq, time, kind, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq",
+        (run_id, after_seq),
+    ).fetchall()
+    return [
+        RunEvent(run_id=run_id, seq=int(seq), time=float(at), kind=kind, data=json.loads(data))
+        for seq, at, kind, data in rows
+    ]
+
+
+def claim(conn: sqlite3.Connection, key: str, owner: str, now: float, ttl_s: float) -> bool:
+    with transaction(conn):
+        # Expired claims go first (they are free to take), so the table holds live ones only.
+        conn.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
+        cursor = conn.execute(
+            "INSERT INTO claims (key, owner, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at "
+            "WHERE claims.owner = excluded.owner",
+            (key, owner, now + ttl_s),
+        )
+        return cursor.rowcount == 1
+
+
+def release(conn: sqlite3.Connection, key: str, owner: str) -> bool:
+    cursor = conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+    return cursor.rowcount == 1
+
+
+class SQLiteStore:
+    """A `Store` on one SQLite file. Open it with `await SQLiteStore.open(url)`, close it with
+    `await store.close()`. Calls queue up on one thread, in the order they were made; a call
+    whose caller is cancelled still completes (a write is never half done)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        executor: ThreadPoolExecutor,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._conn = conn
+        self._executor = executor
+        self._clock = clock
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, url: str, *, create: bool = True, clock: Callable[[], float] = time.time
+    ) -> SQLiteStore:
+        """Open the database named by `url` and apply pending migrations. `create=False`: a
+        missing file is a `StoreError` (for commands that only read), never a new database."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baton-store")
+        opener = open_database if create else open_existing_database
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, opener, url)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(conn, executor, clock=clock)
+
+    async def _run(
+        self,
+        op: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
+        call = functools.partial(op, self._conn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        return await self._run(get_run, run_id)
+
+    async def save_run(self, record: RunRecord, *, only_its_comment: bool = False) -> None:
+        await self._run(save_run, record, only_its_comment=only_its_comment)
+
+    async def runs_for_target(self, repo: str, number: int) -> list[RunRecord]:
+        return await self._run(runs_for_target, repo, number)
+
+    async def runs_for_pull(self, repo: str, pr_number: int) -> list[RunRecord]:
+        return await self._run(runs_for_pull, repo, pr_number)
+
+    async def recent_runs(self, limit: int = 20, repo: str | None = None) -> list[RunRecord]:
+        return await self.list_runs(repo=repo, limit=limit)
+
+    async def list_runs(
+        self,
+        *,
+        repo: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        return await self._run(list_runs, repo=repo, since=since, until=until, limit=limit)
+
+    async def spend(
+        self,
+        *,
+        since: float,
+        until: float | None = None,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> float:
+        return await self._run(
+            spend, since=since, until=until, repo=repo, owner=owner, requester=requester
+        )
+
+    async def append_event(
+        self, run_id: str, kind: str, data: Mapping[str, Any] | None = None
+    ) -> RunEvent:
+        # Encoded here, so data that is not JSON fails in the caller, before anything is written;
+        # no NaN or Infinity, which a PostgreSQL store's JSON would refuse.
+        encoded = json.dumps(dict(data or {}), separators=(",", ":"), allow_nan=False)
+        return await self._run(append_event, run_id, kind, encoded, self._clock())
+
+    async def events(self, run_id: str, *, after_seq: int = 0) -> list[RunEvent]:
+        return await self._run(events, run_id, after_seq)
+
+    async def claim(self, key: str, owner: str, *, ttl_s: float) -> bool:
+        if ttl_s <= 0:
+            raise ValueError(f"a claim needs a positive ttl_s, not {ttl_s}")
+        return await self._run(claim, key, owner, self._clock(), ttl_s)
+
+    async def release(self, key: str, owner: str) -> bool:
+        return await self._run(release, key, owner)
+
+    async def close(self) -> None:
+        """Close the connection once the calls already made have run."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        self._executor.shutdown(wait=False)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

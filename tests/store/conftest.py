@@ -1,0 +1,44 @@
+"""Fixtures of the store tests: one `backend` per Store implementation, and a clock to set."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.store.backends import SQLiteBackend, StoreBackend
+
+
+def utc(*when: int) -> float:
+    """Epoch seconds of a UTC calendar time: `utc(2027, 1, 31, 23, 59, 59)`."""
+    year, month, day, hour, minute, second = (*when, 0, 0, 0)[:6]
+    return float(calendar.timegm((year, month, day, hour, minute, second)))
+
+
+@dataclass
+class Clock:
+    """A clock the test moves by hand."""
+
+    now: float = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreBackend]:
+    made: StoreBackend
+    if request.param == "sqlite":
+        made = SQLiteBackend(path=tmp_path / "baton.db")
+    else:  # pragma: no cover - each backend added above gets its branch
+        raise ValueError(request.param)
+    yield made
+    await made.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
