@@ -33,7 +33,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bot.lifecycle
+import bot.run.agent
 from adapters import toolchain
 from adapters.harness_run import HarnessAdapter
 from adapters.modelserver import Edit, ModelServer, ReplaceText
@@ -143,7 +143,7 @@ def instrumented(probe: Probe) -> Iterator[None]:
         return pr
 
     with (
-        mock.patch.object(bot.lifecycle, "build_adapter", factory),
+        mock.patch.object(bot.run.agent, "build_adapter", factory),
         mock.patch.object(HarnessAdapter, "_execute", timed_execute),
         mock.patch.object(RepoGitHub, "create_pull", timed_create_pull),
     ):

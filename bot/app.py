@@ -19,10 +19,10 @@ from bot.database import open_database
 from bot.github import GitHubApp
 from bot.intake import intake_router
 from bot.ledger import Ledger
-from bot.lifecycle import Services, run_job
 from bot.outbound import MaskingFilter, Outbound, server_secrets
 from bot.queue import JobStatus
 from bot.queue.sqlite import SQLiteJobQueue
+from bot.run import Services, run_job
 from bot.webhooks import WebhookEndpoint
 from config.guard import Operator
 

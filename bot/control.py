@@ -11,18 +11,18 @@ from bot.commands import Command, CommandError, parse, usage
 from bot.configsource import ConfigError, load_effective
 from bot.github import GitHubError
 from bot.ledger import QUEUED, RunRecord, month_start
-from bot.lifecycle import acknowledge, run_id_for
 from bot.plan import Refusal, authorize
 from bot.queue import JobContext, JobStatus
 from bot.render import format_cost, format_duration, status_comment
+from bot.run import acknowledge, run_id_for
 from bot.trigger import Trigger
 from config.render import render_effective
 from config.schema import AgentsConfig
 
 if TYPE_CHECKING:
     from bot.github import RepoGitHub
-    from bot.lifecycle import Services
     from bot.queue import JobQueue
+    from bot.run import Services
     from config.merge import Effective
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def budget_text(services: Services, trigger: Trigger, config: AgentsConfig) -> s
 
 
 async def _cancel(services: Services, queue: JobQueue, trigger: Trigger, gh: RepoGitHub) -> str:
-    job_id = queue.running_job_id(trigger.lock)
+    job_id = await queue.running_job_id(trigger.lock)
     queued = await queue.list_jobs(status=JobStatus.QUEUED, lock=trigger.lock)
     if job_id is None and not queued:
         return "Nothing is running or queued here, so there is nothing to cancel."
@@ -238,7 +238,7 @@ async def _queued_status(
         known = services.ledger.get(run_id)
         if waiting is None or waiting.status != JobStatus.QUEUED or known is not None:
             return  # it started meanwhile: its own status comment follows it
-        holder = queue.running_job_id(trigger.lock)
+        holder = await queue.running_job_id(trigger.lock)
         where = "pull request" if trigger.is_pull_request else "issue"
         detail = (
             f"Waiting for `{run_id_for(holder)}` to finish on this {where}; it starts then."

@@ -1,0 +1,106 @@
+"""One agent's turn at the work: its adapter, its brief, its usage streamed into the ledger."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from adapters.base import AgentEvent, AgentResult, AgentTask, CostSource, RunStatus
+from adapters.registry import AdapterUnavailable, build_adapter
+from bot.brief import build_brief
+from bot.handoff import render_handoff, resume_session
+from config.guard import ENV_REF
+
+if TYPE_CHECKING:
+    from bot import gitops
+    from bot.github import InstallationToken
+    from bot.handoff import Handoff
+    from bot.outbound import Outbound
+    from bot.plan import RunPlan
+    from bot.run.services import Services
+    from bot.run.state import RunState
+    from config.schema import AgentSpec
+
+# How often streamed usage is written to the ledger while an agent runs.
+USAGE_SAVE_INTERVAL_S = 2.0
+
+
+def wall_for(services: Services, token: InstallationToken, spec: AgentSpec) -> Outbound:
+    """The server's secrets plus this run's own: its installation token, and whatever key or
+    variable this agent was handed (the ones it can read)."""
+    env = services.server_env
+    names = {spec.api_key_env} if spec.api_key_env else set()
+    names.update(ENV_REF.findall(" ".join(spec.env.values())))
+    extra = {f"the server's {name}": env.get(name, "") for name in sorted(names)}
+    extra["the installation token"] = token.value.get_secret_value()
+    return services.outbound.with_secrets(extra)
+
+
+def clean(state: RunState, wall: Outbound, text: str, channel: str) -> str:
+    """`text`, or the notice that stands for it when it carries a secret (said once more in the
+    status comment)."""
+    checked = wall.check(text, channel)
+    if checked != text:
+        state.notes.safety.append(checked)
+    return checked
+
+
+async def run_agent(
+    state: RunState, plan: RunPlan, wt: gitops.Worktree, handoff: Handoff | None, wall: Outbound
+) -> AgentResult:
+    s = state.services
+    try:
+        adapter = build_adapter(
+            agent=plan.agent, spec=plan.spec, server_env=s.server_env,
+            sandbox=s.settings.sandbox, prices=plan.prices,
+        )  # fmt: skip
+    except AdapterUnavailable as exc:
+        return AgentResult(status=RunStatus.FAILED, error=str(exc))
+    extra = render_handoff(handoff) if handoff is not None else ""
+    task = AgentTask(
+        prompt=build_brief(state.task, extra=extra), title=state.task.title,
+        body=state.task.body, model=plan.spec.model,
+        resume_session_id=resume_session(handoff, plan.agent),
+    )  # fmt: skip
+    last_save = 0.0
+
+    async def sink(event: AgentEvent) -> None:
+        nonlocal last_save
+        if event.usage is None and event.cost_usd is None:
+            return
+        now = time.monotonic()
+        if now - last_save < USAGE_SAVE_INTERVAL_S:
+            return
+        last_save = now
+        changes: dict[str, object] = {}
+        if event.cost_usd is not None:
+            # A streamed cost is the harness's own running figure; the result's replaces it.
+            changes.update(cost_usd=event.cost_usd, cost_source=CostSource.REPORTED.value)
+        if event.usage is not None:
+            changes.update(
+                input_tokens=event.usage.input_tokens, output_tokens=event.usage.output_tokens
+            )
+        await state.save(**changes)
+
+    started = time.monotonic()
+    result = await adapter.run(task, wt.path, s.workspaces.bounded(wt, plan.limits), sink)
+    usage = result.usage
+    await state.save(
+        model=usage.model or plan.spec.model,
+        harness_version=result.harness_version,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        turns=usage.turns,
+        cost_usd=result.cost_usd,
+        cost_source=result.cost_source.value,
+        price_date=result.price_date,
+        summary=clean(state, wall, result.summary, "agent's summary"),
+        session_id=result.session_id,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+    if not result.ok:
+        await state.save(status=result.status)
+    return result

@@ -1,0 +1,155 @@
+"""One agent's attempt: worktree → agent → policy and secret scan → commit → delivery."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from adapters.sandbox import SandboxUnavailable
+from bot import gitops, render
+from bot.handoff import summarize_handoff
+from bot.plan import policy_violation
+from bot.run import decide
+from bot.run.agent import run_agent, wall_for
+from bot.run.deliver import execute, plan_delivery, remote_facts
+from bot.verify import run_verify
+from config.errors import BatonError
+
+if TYPE_CHECKING:
+    from bot.github import InstallationToken, RepoGitHub
+    from bot.handoff import Handoff
+    from bot.outbound import Outbound
+    from bot.plan import RunPlan
+    from bot.run.state import RunState
+    from bot.run.target import Target
+    from config.schema import Verify
+
+log = logging.getLogger(__name__)
+MAX_FINDINGS_SHOWN = 5
+
+
+class RunFailed(BatonError):
+    """The run ends without a PR for a reason the user should read (already user-facing)."""
+
+
+class Attempt:
+    """What an attempt leaves besides its row: for the next agent of a chain, the diff a failed
+    agent left; for a comparison, the change's size and whether `verify` passed."""
+
+    def __init__(self) -> None:
+        self.left_behind = ""
+        self.diffstat: tuple[int, int, int] | None = None  # files, added, removed
+        self.verify_passed: bool | None = None
+
+
+async def leaks(wt: gitops.Worktree, staged: gitops.Staged, wall: Outbound) -> str | None:
+    """Why the change may not leave the machine: a secret in any file (binary ones too, read
+    from git's objects) or file name, in any form; or a file too large to scan."""
+    try:
+        blobs = await gitops.staged_blobs(wt)
+    except gitops.FileTooLarge as exc:
+        return f"Nothing was pushed: {exc}."
+    scanner = wall.scanner
+    found = scanner.scan_text("\n".join(staged.changed), where="the changed files' names")
+    for blob in blobs:
+        if blob.new is not None:
+            found += scanner.scan_blob(blob.new, where=blob.path, old=blob.old)
+    if not found:
+        return None
+    listed = "; ".join(str(f) for f in found[:MAX_FINDINGS_SHOWN])
+    more = len(found) - MAX_FINDINGS_SHOWN
+    extra = f" (and {more} more)" if more > 0 else ""
+    return f"The agent's change contains what looks like {listed}{extra}; nothing was pushed."
+
+
+def detail_text(state: RunState, handoff: Handoff | None) -> str:
+    """The status comment's text: notes (a fallback's reason, what was withheld), then what was
+    handed over."""
+    return state.notes.text(summarize_handoff(handoff) if handoff is not None else "")
+
+
+async def partial_diff(wt: gitops.Worktree) -> str:
+    """What a failed agent changed before it stopped ("" when nothing, or unreadable)."""
+    try:
+        await gitops.stage_changes(wt)
+        return await gitops.staged_diff(wt)
+    except gitops.GitError as exc:
+        log.info("could not read what the failed agent left: %s", exc)
+        return ""
+
+
+async def _worktree(state: RunState, token: InstallationToken, target: Target) -> gitops.Worktree:
+    s, t = state.services, state.trigger
+    if state.rec.commit_sha:
+        wt = await s.workspaces.existing(run_id=state.rec.id, branch=target.branch)
+        if wt is not None and await gitops.head_sha(wt) == state.rec.commit_sha:
+            return wt
+        # The committed work is gone with its worktree: run the agent again.
+        await state.save(commit_sha="")
+    return await s.workspaces.prepare(
+        repo=t.repo, clone_url=t.clone_url, token=token, run_id=state.rec.id,
+        branch=target.branch, start=target.start,
+    )  # fmt: skip
+
+
+async def _commit(
+    state: RunState, plan: RunPlan, wt: gitops.Worktree, target: Target, wall: Outbound
+) -> None:
+    """Stage what the agent changed once nothing in the tree can steer git, check it, commit."""
+    staged = await gitops.stage_changes(wt)
+    if staged.removed_git:
+        state.notes.safety.append(render.removed_git_note(staged.removed_git))
+    violation = policy_violation(staged.changed, plan.policy) or await leaks(wt, staged, wall)
+    title = target.title or state.trigger.title
+    number = target.issue_number or state.trigger.number
+    message = render.commit_message(title=title, number=number, rec=state.rec)
+    if violation is None and wall.findings(message, "commit message"):
+        violation = "The commit message would carry a secret; nothing was pushed."
+    if violation is not None:
+        raise RunFailed(violation)
+    sha = await gitops.commit(wt, message)
+    await state.save(commit_sha=sha, branch=target.branch)
+
+
+async def attempt(
+    state: RunState, gh: RepoGitHub, plan: RunPlan, target: Target, token: InstallationToken,
+    *, handoff: Handoff | None, verify: Verify | None = None,
+    into: Attempt | None = None,
+) -> str | None:  # fmt: skip
+    """One agent's attempt; None when it delivered, else why it did not."""
+    s, t = state.services, state.trigger
+    out = into or Attempt()
+    remote_now = (
+        target.pr.head_sha if target.pr is not None
+        else await s.workspaces.remote_sha(t.repo, target.branch)
+    )  # fmt: skip
+    wt = await _worktree(state, token, target)
+    if not state.rec.commit_sha:
+        # A new worktree builds on the branch as it is now; that head is the push's lease for
+        # every later attempt of this run, so a commit someone pushes meanwhile is never
+        # replaced by a retry that would otherwise read it as the head to expect.
+        await state.save(lease_sha=remote_now or "")
+        wall = wall_for(s, token, plan.spec)
+        result = await run_agent(state, plan, wt, handoff, wall)
+        if not result.ok:
+            reason = wall.check(decide.agent_failure_text(plan.agent, result), "agent's error")
+            await state.save(error=reason, finished_at=time.time())
+            out.left_behind = await partial_diff(wt)
+            await s.workspaces.remove(t.repo, state.rec.id)
+            return reason
+        await _commit(state, plan, wt, target, wall)
+    out.diffstat = await gitops.diffstat(wt)
+    if verify is not None:
+        try:
+            out.verify_passed = await run_verify(verify, wt.path, sandbox=s.settings.sandbox)
+        except SandboxUnavailable as exc:
+            log.warning("verify not run: %s", exc)
+    remote = await remote_facts(state, gh, wt, target)
+    actions = plan_delivery(
+        rec=state.rec, target=target, remote=remote, base=t.default_branch,
+        draft=plan.policy.draft, detail=detail_text(state, handoff),
+    )  # fmt: skip
+    await execute(state, gh, wt, actions)
+    await s.workspaces.remove(t.repo, state.rec.id)
+    return None

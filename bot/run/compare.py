@@ -1,0 +1,129 @@
+"""`/agent compare A B [C]`: agents race on one issue, each on its own branch with a draft PR,
+and one comment compares them side by side."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from adapters.base import RunStatus
+from bot import gitops
+from bot.plan import Refusal, RunPlan, plan_run
+from bot.render import format_cost, format_duration
+from bot.run.attempt import Attempt, RunFailed, attempt
+from bot.run.chain import acknowledge, spend_now
+from bot.run.state import RunState
+from bot.run.status import post_status, refuse
+from bot.run.target import Target
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bot.github import InstallationToken, RepoGitHub
+    from config.merge import Effective
+    from config.schema import AgentsConfig
+
+COMPARE_MARKER = "<!-- baton:compare {run_id} -->"
+
+
+async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> None:
+    """Plan every contestant first (one refusal stops all), then run them in parallel."""
+    t, config = state.trigger, effective.config
+    agents = state.cmd.agents if state.cmd is not None else ()
+    if t.is_pull_request:
+        await refuse(state, gh, Refusal("`compare` works on issues: each agent opens its own PR."))
+        return
+    plans: list[RunPlan] = []
+    for agent in agents:
+        trigger = t.model_copy(update={"agent": agent})
+        plan = plan_run(trigger=trigger, config=config, paths=[], spend=spend_now(state))
+        if isinstance(plan, Refusal):
+            await refuse(state, gh, plan)
+            return
+        plans.append(replace(plan, policy=plan.policy.model_copy(update={"draft": True})))
+    await acknowledge(gh, t)
+    token = await state.services.github.token(t.installation_id, (t.name,))
+    contestants = [RunState(state.services, t, state.ctx, contestant=a) for a in agents]
+    results = [Attempt() for _ in agents]
+    await asyncio.gather(
+        *(
+            _contest(c, gh, plan, token, config, into=into)
+            for c, plan, into in zip(contestants, plans, results, strict=True)
+        )
+    )
+    with_verify = config.verify is not None
+    await _comparison_comment(state, gh, list(zip(contestants, results, strict=True)),
+                              with_verify=with_verify)  # fmt: skip
+
+
+async def _contest(
+    run: RunState, gh: RepoGitHub, plan: RunPlan, token: InstallationToken,
+    config: AgentsConfig, *, into: Attempt,
+) -> None:  # fmt: skip
+    if run.rec.status == RunStatus.SUCCESS or run.rec.error:
+        return  # an earlier attempt of this job finished this contestant
+    t = run.trigger
+    branch = f"{gitops.branch_name(t.number, t.title)}-{run.contestant}"
+    pr = await gh.find_pull(branch)
+    target = Target(
+        branch=branch, start=branch if pr else t.default_branch, pr=pr,
+        issue_number=t.number, title=f"{t.title} ({run.contestant})",
+    )  # fmt: skip
+    await run.save(agent=plan.agent, adapter=plan.spec.adapter, model=plan.spec.model,
+                   status=RunStatus.RUNNING, started_at=run.rec.started_at)  # fmt: skip
+    await post_status(run, gh, detail="Racing in `/agent compare`.")
+    try:
+        reason = await attempt(run, gh, plan, target, token, handoff=None, verify=config.verify,
+                               into=into)  # fmt: skip
+    except RunFailed as exc:
+        reason = str(exc)
+    if reason is not None:
+        status = run.rec.status if run.rec.status != RunStatus.RUNNING else RunStatus.FAILED
+        await run.save(status=status, error=reason)
+        await post_status(run, gh, detail=reason)
+
+
+def _row(run: RunState, result: Attempt, *, with_verify: bool) -> str:
+    r = run.rec
+    files, added, removed = result.diffstat or (0, 0, 0)
+    outcome = f"[#{r.pr_number}]({r.pr_url})" if r.pr_number else r.status
+    verify = ""
+    if with_verify:
+        verify = {True: " ✅ |", False: " ❌ |", None: " - |"}[result.verify_passed]
+    return (
+        f"| `{run.contestant}` | {r.model or '-'} | "
+        f"{format_cost(r.cost_usd, r.cost_source, r.price_date)} | "
+        f"{format_duration(r.duration_s)} | {files} | +{added} -{removed} |{verify} {outcome} |"
+    )
+
+
+async def _comparison_comment(
+    state: RunState, gh: RepoGitHub, contestants: Sequence[tuple[RunState, Attempt]],
+    *, with_verify: bool,
+) -> None:  # fmt: skip
+    head = "| agent | model | cost | duration | files | lines |"
+    rule = "|---|---|---|---|---|---|"
+    if with_verify:
+        head += " verify |"
+        rule += "---|"
+    t = state.trigger
+    marker = COMPARE_MARKER.format(run_id=state.rec.id)
+    lines = [
+        marker,
+        f"**Baton** · compare on #{t.number}: {len(contestants)} agents, one draft PR each.",
+        "",
+        head + " result |",
+        rule + "---|",
+        *(_row(c, r, with_verify=with_verify) for c, r in contestants),
+    ]
+    failed = [c for c, _ in contestants if c.rec.error]
+    lines += [f"\n`{c.contestant}`: {c.rec.error}" for c in failed]
+    body = "\n".join(lines)
+    found = await gh.find_comment(t.number, marker) if state.ctx.attempt > 1 else None
+    if found is not None:
+        await gh.edit_comment(found.id, body)
+    else:
+        await gh.comment(t.number, body)
+    if len(failed) == len(contestants):
+        raise RunFailed("every agent in the comparison failed; see the comparison above")

@@ -1,0 +1,73 @@
+"""The context the agent inherits (the handoff): gathered from GitHub and git, then built."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.commands import find_command_line
+from bot.handoff import Handoff
+from config.schema import permission_at_least
+
+if TYPE_CHECKING:
+    from bot.github import InstallationToken, RepoGitHub, ReviewComment
+    from bot.run.state import RunState
+    from bot.run.target import Target
+    from config.schema import AgentsConfig
+
+
+async def _trusted_review_comments(
+    state: RunState, gh: RepoGitHub, pr_number: int, config: AgentsConfig
+) -> tuple[list[ReviewComment], int]:
+    """Review comments on lines still in the diff, from people who may trigger runs (others'
+    words never steer an agent); and how many were withheld."""
+    trusted: list[ReviewComment] = []
+    withheld = 0
+    allowed: dict[str, bool] = {}
+    need = config.triggers.min_permission
+    for comment in await gh.review_comments(pr_number):
+        if comment.line is None:
+            continue  # outdated: its line is no longer in the diff
+        if find_command_line(comment.body, state.services.settings.command) is not None:
+            continue  # a command in a thread: its instruction reaches the agent as such
+        if comment.author not in allowed:
+            allowed[comment.author] = permission_at_least(await gh.permission(comment.author), need)
+        if allowed[comment.author]:
+            trusted.append(comment)
+        else:
+            withheld += 1
+    return trusted, withheld
+
+
+async def gather_handoff(
+    state: RunState, gh: RepoGitHub, target: Target, token: InstallationToken,
+    config: AgentsConfig,
+) -> Handoff | None:  # fmt: skip
+    """None for a first run on a new issue; else the task, earlier runs, the PR's diff, trusted
+    review comments, failing checks and the new instruction."""
+    s, t = state.services, state.trigger
+    instruction = state.cmd.instruction if state.cmd is not None else ""
+    if target.pr is None:
+        if not instruction:
+            return None
+        return Handoff(task_ref=f"issue #{t.number}", instruction=instruction)
+    pr = target.pr
+    earlier = tuple(
+        r for r in s.ledger.for_pull(t.repo, pr.number) if r.job_id != state.ctx.job_id and r.agent
+    )
+    diff = await s.workspaces.diff(
+        repo=t.repo, clone_url=t.clone_url, token=token, base=pr.base_ref, head=pr.head_ref
+    )
+    trusted, withheld = await _trusted_review_comments(state, gh, pr.number, config)
+    failing = tuple(
+        c for c in await gh.check_runs(pr.head_sha)
+        if c.conclusion in {"failure", "timed_out", "action_required"}
+        and c.app_slug != s.settings.app_slug
+    )  # fmt: skip
+    first_issue = target.issue_number
+    return Handoff(
+        task_ref=f"pull request #{pr.number}"
+        + (f" (for issue #{first_issue})" if first_issue else ""),
+        earlier_runs=earlier, diff=diff, review_comments=tuple(trusted),
+        failing_checks=failing, instruction=instruction, withheld_comments=withheld,
+        fresh=target.fresh,
+    )  # fmt: skip

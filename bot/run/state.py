@@ -1,0 +1,93 @@
+"""One job's run toward one PR: the current agent's ledger row, saved after every step, and what
+the status comment says besides the row's facts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from adapters.base import RunStatus
+from bot.commands import Command, CommandError, parse
+from bot.ledger import RunRecord
+
+if TYPE_CHECKING:
+    from bot.queue import JobContext
+    from bot.run.services import Services
+    from bot.trigger import Trigger
+
+
+def run_id_for(job_id: int, attempt_index: int = 0) -> str:
+    """`r12` for a job's first agent, `r12-2` for its first fallback, and so on."""
+    return f"r{job_id}" if attempt_index == 0 else f"r{job_id}-{attempt_index + 1}"
+
+
+@dataclass
+class Notes:
+    """Lines of the status comment that are not the row's facts."""
+
+    limit: str = ""  # why a flag's limit did not apply as asked
+    handover: str = ""  # why the agent now working took over from the one before
+    safety: list[str] = field(default_factory=list)  # what Baton removed or withheld
+
+    def text(self, *extra: str) -> str:
+        return "\n\n".join(p for p in (self.limit, self.handover, *self.safety, *extra) if p)
+
+
+class RunState:
+    """`rec` is the current agent's row; `task` whose words the brief quotes as the task (on a PR
+    Baton opened, the issue it serves)."""
+
+    def __init__(
+        self, services: Services, trigger: Trigger, ctx: JobContext, *, contestant: str = ""
+    ) -> None:
+        self.services = services
+        self.trigger = trigger
+        self.ctx = ctx
+        self.command: Command | CommandError | None = (
+            parse(trigger.command_text) if trigger.command_text is not None else None
+        )
+        # A compare contestant keeps its own ledger row: r12-claude, r12-codex.
+        self.contestant = contestant
+        self.task = trigger
+        self.notes = Notes()
+        self.rec = self.record_for(0)
+
+    @property
+    def cmd(self) -> Command | None:
+        """The parsed command, when it is one (not a parse error, not a label)."""
+        return self.command if isinstance(self.command, Command) else None
+
+    def record_for(self, index: int) -> RunRecord:
+        """The row of the chain's `index`th agent: stored (a retried job), or a new one."""
+        ledger = self.services.ledger
+        run_id = run_id_for(self.ctx.job_id, index)
+        if self.contestant:
+            run_id = f"{run_id}-{self.contestant}"
+        existing = ledger.get(run_id)
+        if existing is not None:
+            return existing
+        t = self.trigger
+        rec = RunRecord(
+            id=run_id,
+            job_id=self.ctx.job_id,
+            repo=t.repo,
+            number=t.number,
+            is_pull_request=t.is_pull_request,
+            trigger=t.kind,
+            verb=t.verb,
+            requester=t.requester,
+            status=RunStatus.QUEUED,
+            created_at=time.time(),
+        )
+        first = ledger.get(run_id_for(self.ctx.job_id)) if index > 0 else None
+        if first is not None:  # fallbacks share the job's status comment
+            rec = rec.with_(comment_id=first.comment_id)
+        return rec
+
+    def next_agent(self, index: int) -> None:
+        self.rec = self.record_for(index)
+
+    async def save(self, **changes: object) -> None:
+        self.rec = self.rec.with_(**changes)
+        self.services.ledger.save(self.rec)

@@ -1,0 +1,65 @@
+"""Where a run's work goes: the branch, where it starts, and the PR if there is one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot import gitops
+from bot.plan import Refusal
+
+if TYPE_CHECKING:
+    from bot.github import PullRequest, RepoGitHub
+    from bot.run.state import RunState
+    from bot.trigger import Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    branch: str
+    start: str  # origin branch the worktree starts from
+    pr: PullRequest | None
+    issue_number: int | None  # for `Fixes #N`
+    title: str
+    fresh: bool = False
+
+
+async def resolve_target(state: RunState, gh: RepoGitHub) -> Target | Refusal:
+    """An issue's branch `baton/<n>-<slug>` (its open PR, if any); a PR's own head branch,
+    from its base for `--fresh`. A closed PR or a fork's branch is refused."""
+    t = state.trigger
+    fresh = state.cmd is not None and bool(state.cmd.flags.get("fresh"))
+    if t.is_pull_request:
+        pr = await gh.get_pull(t.number)
+        if pr.state != "open":
+            return Refusal(f"Pull request #{pr.number} is {pr.state}; reopen it first.")
+        if pr.head_repo and pr.head_repo != t.repo:
+            return Refusal(
+                f"The branch of #{pr.number} lives in the fork {pr.head_repo}, where Baton "
+                "cannot push. Ask for a fix on an issue instead."
+            )
+        issue = next(
+            (r.number for r in state.services.ledger.for_pull(t.repo, pr.number)
+             if not r.is_pull_request), None,
+        )  # fmt: skip
+        return Target(
+            branch=pr.head_ref, start=pr.base_ref if fresh else pr.head_ref, pr=pr,
+            issue_number=issue, title=pr.title, fresh=fresh,
+        )  # fmt: skip
+    branch = gitops.branch_name(t.number, t.title)
+    open_pr = await gh.find_pull(branch)
+    return Target(
+        branch=branch, start=branch if open_pr else t.default_branch, pr=open_pr,
+        issue_number=t.number, title=t.title,
+    )  # fmt: skip
+
+
+async def task_of(state: RunState, gh: RepoGitHub, target: Target) -> Trigger:
+    """Whose words the brief quotes as the task: on a PR Baton opened, the issue it serves."""
+    if target.pr is None or target.issue_number is None:
+        return state.trigger
+    issue = await gh.get_issue(target.issue_number)
+    return state.trigger.model_copy(update={
+        "number": issue.number, "is_pull_request": False, "title": issue.title,
+        "body": issue.body, "author": issue.author,
+    })  # fmt: skip
