@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 from typing import TYPE_CHECKING, Any
@@ -18,11 +17,11 @@ from bot.control import ack_job, control_job
 from bot.database import open_database
 from bot.github import GitHubApp
 from bot.intake import intake_router
-from bot.ledger import Ledger
 from bot.outbound import MaskingFilter, Outbound, server_secrets
-from bot.queue import JobStatus
+from bot.queue import JobContext, JobStatus
 from bot.queue.sqlite import SQLiteJobQueue
 from bot.run import Services, run_job
+from bot.store.sqlite import SQLiteStore
 from bot.webhooks import WebhookEndpoint
 from config.guard import Operator
 
@@ -61,8 +60,8 @@ class Runtime:
             # Another process submits without waking this one: look for new jobs often.
             idle_poll_s=2.0 if settings.worker == "inline" else WORKER_POLL_S,
         )
-        self.ledger = Ledger(self.conn)
         env = dict(os.environ if server_env is None else server_env)
+        self._env = env
         self.outbound = Outbound(server_secrets(settings, env))
         self._mask = MaskingFilter(self.outbound)
         self.github = GitHubApp(
@@ -73,37 +72,56 @@ class Runtime:
             auto_retry=github_auto_retry,
             transport=github_transport,
         )
-        resources = Resources(
-            processes=settings.run_max_processes,
-            memory_bytes=int(settings.run_max_memory),
-            disk_bytes=int(settings.run_max_disk),
-        )
-        self.services = Services(
-            settings=settings,
-            github=self.github,
-            ledger=self.ledger,
-            workspaces=gitops.Workspaces(root=settings.workdir.resolve(), resources=resources),
-            server_env=env,
-            operator=Operator.from_settings(settings, env),
-            outbound=self.outbound,
-        )
-        self.queue.register("run", functools.partial(run_job, self.services))
-        self.queue.register("control", functools.partial(control_job, self.services, self.queue))
-        self.queue.register("ack", functools.partial(ack_job, self.services, self.queue))
+        self._services: Services | None = None  # built by `start`, with the store
+        self.queue.register("run", self._run)
+        self.queue.register("control", self._control)
+        self.queue.register("ack", self._ack)
         self.endpoint = WebhookEndpoint(
             settings=settings, router=intake_router(), queue=self.queue,
             max_attempts=settings.job_max_attempts,
         )  # fmt: skip
 
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("the runtime has not started")
+        return self._services
+
+    async def _run(self, ctx: JobContext) -> None:
+        await run_job(self.services, ctx)
+
+    async def _control(self, ctx: JobContext) -> None:
+        await control_job(self.services, self.queue, ctx)
+
+    async def _ack(self, ctx: JobContext) -> None:
+        await ack_job(self.services, self.queue, ctx)
+
     async def start(self) -> None:
         for handler in logging.getLogger().handlers:
             handler.addFilter(self._mask)
+        settings = self.settings
+        resources = Resources(
+            processes=settings.run_max_processes,
+            memory_bytes=int(settings.run_max_memory),
+            disk_bytes=int(settings.run_max_disk),
+        )
+        self._services = Services(
+            settings=settings,
+            github=self.github,
+            store=await SQLiteStore.open(settings.database_url),
+            workspaces=gitops.Workspaces(root=settings.workdir.resolve(), resources=resources),
+            server_env=self._env,
+            operator=Operator.from_settings(settings, self._env),
+            outbound=self.outbound,
+        )
         if self.works:
             await self.queue.start()
 
     async def stop(self) -> None:
         if self.works:
             await self.queue.stop()
+        if self._services is not None:
+            await self._services.store.close()
         self.conn.close()
         for handler in logging.getLogger().handlers:
             handler.removeFilter(self._mask)

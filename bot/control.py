@@ -7,14 +7,16 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from adapters.base import RunStatus
 from bot.commands import Command, CommandError, parse, usage
 from bot.configsource import ConfigError, load_effective
 from bot.github import GitHubError
-from bot.ledger import QUEUED, RunRecord, month_start
+from bot.ledger import RunRecord
 from bot.plan import Refusal, authorize
 from bot.queue import JobContext, JobStatus
 from bot.render import format_cost, format_duration, status_comment
-from bot.run import acknowledge, run_id_for
+from bot.run import acknowledge, run_id_for, status_claim
+from bot.store.spend import monthly_spend
 from bot.trigger import Trigger
 from config.render import render_effective
 from config.schema import AgentsConfig
@@ -57,7 +59,7 @@ async def status_text(services: Services, queue: JobQueue, trigger: Trigger) -> 
     lines = []
     for status in (JobStatus.RUNNING, JobStatus.QUEUED):
         for job in await queue.list_jobs(status=status, lock=trigger.lock):
-            rec = services.ledger.get(run_id_for(job.id))
+            rec = await services.store.get_run(run_id_for(job.id))
             elapsed = now - (job.started_at or job.created_at)
             agent = rec.agent if rec and rec.agent else str(job.args.get("agent") or "routed")
             cost = format_cost(rec.cost_usd, rec.cost_source) if rec else "unknown"
@@ -65,7 +67,7 @@ async def status_text(services: Services, queue: JobQueue, trigger: Trigger) -> 
                 f"| `r{job.id}` | {status.value} | {agent} | {format_duration(elapsed)} | {cost} |"
             )
     if not lines:
-        recent = services.ledger.for_target(trigger.repo, trigger.number)[-3:]
+        recent = (await services.store.runs_for_target(trigger.repo, trigger.number))[-3:]
         done = "\n".join(
             f"- `{r.id}` {r.agent or '-'}: {r.status}, "
             f"{format_cost(r.cost_usd, r.cost_source, r.price_date)}"
@@ -76,17 +78,17 @@ async def status_text(services: Services, queue: JobQueue, trigger: Trigger) -> 
     return header + "\n".join(lines)
 
 
-def budget_text(services: Services, trigger: Trigger, config: AgentsConfig) -> str:
-    since = month_start()
-    ledger = services.ledger
+async def budget_text(services: Services, trigger: Trigger, config: AgentsConfig) -> str:
+    spend = await monthly_spend(
+        services.store, repo=trigger.repo, owner=trigger.owner, requester=trigger.requester,
+        now=services.clock(),
+    )  # fmt: skip
     budget = config.budget
     rows = [
-        ("this repository", ledger.spend(since=since, repo=trigger.repo), budget.monthly_usd),
-        (f"the {trigger.owner} organization", ledger.spend(since=since, owner=trigger.owner),
-         budget.org_monthly_usd),
-        (f"@{trigger.requester}", ledger.spend(since=since, requester=trigger.requester),
-         budget.per_requester_monthly_usd),
-    ]  # fmt: skip
+        ("this repository", spend.repo_month, budget.monthly_usd),
+        (f"the {trigger.owner} organization", spend.owner_month, budget.org_monthly_usd),
+        (f"@{trigger.requester}", spend.requester_month, budget.per_requester_monthly_usd),
+    ]
     lines = ["| scope | spent this month | budget | left |", "|---|---|---|---|"]
     for scope, spent, cap in rows:
         left = f"${max(cap - spent, 0):.4f}" if cap is not None else "no cap"
@@ -129,12 +131,12 @@ async def _checked(
 
 async def _settle_queued_status(services: Services, gh: RepoGitHub, job_id: int) -> None:
     """A run cancelled before it started: its "queued" status comment, if any, says so."""
-    rec = services.ledger.get(run_id_for(job_id))
+    rec = await services.store.get_run(run_id_for(job_id))
     if rec is None or rec.comment_id is None:
         return
     comment_id = rec.comment_id
-    rec = rec.with_(status="cancelled", finished_at=time.time(), error="cancelled")
-    services.ledger.save(rec)
+    rec = rec.with_(status=RunStatus.CANCELLED, finished_at=time.time(), error="cancelled")
+    await services.store.save_run(rec)
     await gh.edit_comment(comment_id, status_comment(rec, detail="Cancelled before it started."))
 
 
@@ -203,7 +205,7 @@ async def _answer(
             f"repository or by flags):\n\n```yaml\n{render_effective(loaded)}\n```"
         )
     if command.verb == "budget":
-        return budget_text(services, trigger, loaded.config)
+        return await budget_text(services, trigger, loaded.config)
     return usage(prefix, agents)
 
 
@@ -233,9 +235,9 @@ async def _queued_status(
     services: Services, queue: JobQueue, gh: RepoGitHub, trigger: Trigger, job_id: int
 ) -> None:
     run_id = run_id_for(job_id)
-    async with services.status_lock(run_id):
+    async with status_claim(services, run_id):
         waiting = await queue.get(job_id)
-        known = services.ledger.get(run_id)
+        known = await services.store.get_run(run_id)
         if waiting is None or waiting.status != JobStatus.QUEUED or known is not None:
             return  # it started meanwhile: its own status comment follows it
         holder = await queue.running_job_id(trigger.lock)
@@ -248,8 +250,8 @@ async def _queued_status(
         rec = RunRecord(
             id=run_id, job_id=job_id, repo=trigger.repo, number=trigger.number,
             is_pull_request=trigger.is_pull_request, trigger=trigger.kind, verb=trigger.verb,
-            requester=trigger.requester, status=QUEUED, created_at=time.time(),
+            requester=trigger.requester, status=RunStatus.QUEUED, created_at=time.time(),
             agent=trigger.agent or "",
         )  # fmt: skip
         comment_id = await gh.comment(trigger.number, status_comment(rec, detail=detail))
-        services.ledger.save(rec.with_(comment_id=comment_id), only_its_comment=True)
+        await services.store.save_run(rec.with_(comment_id=comment_id), only_its_comment=True)

@@ -9,8 +9,16 @@ follows one labeled issue through these modules.
 from bot.run.attempt import RunFailed
 from bot.run.chain import acknowledge
 from bot.run.job import run_job
-from bot.run.services import Services
+from bot.run.services import Services, status_claim
 from bot.run.state import run_id_for
 from bot.run.target import Target
 
-__all__ = ["RunFailed", "Services", "Target", "acknowledge", "run_id_for", "run_job"]
+__all__ = [
+    "RunFailed",
+    "Services",
+    "Target",
+    "acknowledge",
+    "run_id_for",
+    "run_job",
+    "status_claim",
+]

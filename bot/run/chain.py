@@ -8,29 +8,27 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
-from bot.ledger import month_start
-from bot.plan import Refusal, Spend, plan_run
+from bot.plan import Refusal, plan_run
 from bot.run import decide
 from bot.run.attempt import Attempt, RunFailed, attempt, detail_text
 from bot.run.context import gather_handoff
 from bot.run.status import post_status, refuse
 from bot.run.target import resolve_target, task_of
+from bot.store.spend import monthly_spend
 
 if TYPE_CHECKING:
     from bot.github import RepoGitHub
+    from bot.plan import Spend
     from bot.run.state import RunState
     from bot.trigger import Trigger
     from config.merge import Effective
 
 
-def spend_now(state: RunState) -> Spend:
+async def spend_now(state: RunState) -> Spend:
     """This month's spend that the run's budgets count."""
-    since = month_start()
-    ledger, t = state.services.ledger, state.trigger
-    return Spend(
-        repo_month=ledger.spend(since=since, repo=t.repo),
-        owner_month=ledger.spend(since=since, owner=t.owner),
-        requester_month=ledger.spend(since=since, requester=t.requester),
+    s, t = state.services, state.trigger
+    return await monthly_spend(
+        s.store, repo=t.repo, owner=t.owner, requester=t.requester, now=s.clock()
     )
 
 
@@ -50,7 +48,7 @@ async def run_fix(state: RunState, gh: RepoGitHub, effective: Effective) -> None
     config = effective.config
     plan = plan_run(
         trigger=decide.routed(t, s.settings.label_prefix), config=config,
-        paths=decide.task_paths(t), spend=spend_now(state),
+        paths=decide.task_paths(t), spend=await spend_now(state),
     )  # fmt: skip
     if isinstance(plan, Refusal):
         await refuse(state, gh, plan)
@@ -72,7 +70,7 @@ async def run_fix(state: RunState, gh: RepoGitHub, effective: Effective) -> None
     failures: list[str] = []
     for index, agent in enumerate(chain):
         if index > 0:
-            state.next_agent(index)
+            await state.next_agent(index)
         if state.rec.status in decide.FAILED:
             failures.append(state.rec.error)  # an earlier job attempt already tried this one
             handoff = decide.with_failed(handoff, state.rec)

@@ -37,14 +37,14 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
     plans: list[RunPlan] = []
     for agent in agents:
         trigger = t.model_copy(update={"agent": agent})
-        plan = plan_run(trigger=trigger, config=config, paths=[], spend=spend_now(state))
+        plan = plan_run(trigger=trigger, config=config, paths=[], spend=await spend_now(state))
         if isinstance(plan, Refusal):
             await refuse(state, gh, plan)
             return
         plans.append(replace(plan, policy=plan.policy.model_copy(update={"draft": True})))
     await acknowledge(gh, t)
     token = await state.services.github.token(t.installation_id, (t.name,))
-    contestants = [RunState(state.services, t, state.ctx, contestant=a) for a in agents]
+    contestants = [await RunState.open(state.services, t, state.ctx, contestant=a) for a in agents]
     results = [Attempt() for _ in agents]
     await asyncio.gather(
         *(

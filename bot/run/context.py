@@ -51,9 +51,8 @@ async def gather_handoff(
             return None
         return Handoff(task_ref=f"issue #{t.number}", instruction=instruction)
     pr = target.pr
-    earlier = tuple(
-        r for r in s.ledger.for_pull(t.repo, pr.number) if r.job_id != state.ctx.job_id and r.agent
-    )
+    on_pull = await s.store.runs_for_pull(t.repo, pr.number)
+    earlier = tuple(r for r in on_pull if r.job_id != state.ctx.job_id and r.agent)
     diff = await s.workspaces.diff(
         repo=t.repo, clone_url=t.clone_url, token=token, base=pr.base_ref, head=pr.head_ref
     )

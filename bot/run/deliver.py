@@ -173,8 +173,8 @@ async def remote_facts(
     if pr is None and state.ctx.attempt > 1:
         # Only a retried job can find a PR it opened itself; a race is caught by the 422.
         pr = await gh.find_pull(target.branch)
-    on_pull = s.ledger.for_pull(t.repo, pr.number) if pr is not None else []
-    mine = [] if state.contestant else s.ledger.for_target(t.repo, t.number)
+    on_pull = await s.store.runs_for_pull(t.repo, pr.number) if pr is not None else []
+    mine = [] if state.contestant else await s.store.runs_for_target(t.repo, t.number)
     earlier = decide.earlier_runs(
         [*on_pull, *mine], current=state.rec.id, job_id=state.ctx.job_id,
         on_pull={r.id for r in on_pull},

@@ -44,7 +44,7 @@ async def execute(state: RunState) -> None:
 async def run_job(services: Services, ctx: JobContext) -> None:
     """One attempt of the job; transient GitHub trouble is retried with backoff."""
     trigger = Trigger.model_validate(ctx.args)
-    state = RunState(services, trigger, ctx)
+    state = await RunState.open(services, trigger, ctx)
     with bound(delivery=trigger.delivery_id, run=state.rec.id):
         log.info("run %s attempt %d/%d on %s#%d", state.rec.id, ctx.attempt, ctx.max_attempts,
                  trigger.repo, trigger.number)  # fmt: skip

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.outbound import Outbound
+from bot.store.base import claimed
 from config.guard import Operator
 
 if TYPE_CHECKING:
@@ -15,7 +19,7 @@ if TYPE_CHECKING:
 
     from bot import gitops
     from bot.github import GitHubApp
-    from bot.ledger import Ledger
+    from bot.store.base import Store
     from config.settings import Settings
 
 
@@ -23,22 +27,22 @@ if TYPE_CHECKING:
 class Services:
     settings: Settings
     github: GitHubApp
-    ledger: Ledger
+    store: Store
     workspaces: gitops.Workspaces
     server_env: Mapping[str, str]
     # What the operator lets configs reach (variables, endpoints): from settings, once.
     operator: Operator = field(default_factory=Operator)
     # The scanner of the server's own secrets, for the push and every text sent to GitHub.
     outbound: Outbound = field(default_factory=Outbound)
-    # One status comment per run: its creation is serialized between the run and the job that
-    # acknowledges it while it waits (both run in this worker process).
-    # Weak values: a lock nobody holds is dropped, so finished runs leave nothing behind.
-    _status_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
-        default_factory=weakref.WeakValueDictionary, repr=False
-    )
+    # The clock monthly budgets are counted by (a test's own, in tests).
+    clock: Callable[[], float] = time.time
 
-    def status_lock(self, run_id: str) -> asyncio.Lock:
-        lock = self._status_locks.get(run_id)
-        if lock is None:
-            lock = self._status_locks[run_id] = asyncio.Lock()
-        return lock
+
+STATUS_CLAIM_TTL_S = 60.0
+
+
+def status_claim(services: Services, run_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+    """Held while a run's status comment may be created: the run and the job acknowledging it
+    while it waits may be in different processes, so the claim is a row of the store."""
+    owner = f"{os.getpid()}-{uuid.uuid4().hex}"
+    return claimed(services.store, f"status:{run_id}", owner=owner, ttl_s=STATUS_CLAIM_TTL_S)

@@ -36,11 +36,12 @@ class Notes:
 
 class RunState:
     """`rec` is the current agent's row; `task` whose words the brief quotes as the task (on a PR
-    Baton opened, the issue it serves)."""
+    Baton opened, the issue it serves). Made with `await RunState.open(...)`."""
 
     def __init__(
-        self, services: Services, trigger: Trigger, ctx: JobContext, *, contestant: str = ""
-    ) -> None:
+        self, services: Services, trigger: Trigger, ctx: JobContext, rec: RunRecord, *,
+        contestant: str = "",
+    ) -> None:  # fmt: skip
         self.services = services
         self.trigger = trigger
         self.ctx = ctx
@@ -51,43 +52,59 @@ class RunState:
         self.contestant = contestant
         self.task = trigger
         self.notes = Notes()
-        self.rec = self.record_for(0)
+        self.rec = rec
+
+    @classmethod
+    async def open(
+        cls, services: Services, trigger: Trigger, ctx: JobContext, *, contestant: str = ""
+    ) -> RunState:
+        rec = await record_for(services, trigger, ctx, 0, contestant=contestant)
+        state = cls(services, trigger, ctx, rec, contestant=contestant)
+        if rec.status == RunStatus.QUEUED and ctx.attempt == 1:
+            t = trigger
+            await state.event(
+                "queued", trigger=t.kind, verb=t.verb, requester=t.requester,
+                delivery=t.delivery_id,
+            )  # fmt: skip
+        return state
 
     @property
     def cmd(self) -> Command | None:
         """The parsed command, when it is one (not a parse error, not a label)."""
         return self.command if isinstance(self.command, Command) else None
 
-    def record_for(self, index: int) -> RunRecord:
-        """The row of the chain's `index`th agent: stored (a retried job), or a new one."""
-        ledger = self.services.ledger
-        run_id = run_id_for(self.ctx.job_id, index)
-        if self.contestant:
-            run_id = f"{run_id}-{self.contestant}"
-        existing = ledger.get(run_id)
-        if existing is not None:
-            return existing
-        t = self.trigger
-        rec = RunRecord(
-            id=run_id,
-            job_id=self.ctx.job_id,
-            repo=t.repo,
-            number=t.number,
-            is_pull_request=t.is_pull_request,
-            trigger=t.kind,
-            verb=t.verb,
-            requester=t.requester,
-            status=RunStatus.QUEUED,
-            created_at=time.time(),
+    async def next_agent(self, index: int) -> None:
+        self.rec = await record_for(
+            self.services, self.trigger, self.ctx, index, contestant=self.contestant
         )
-        first = ledger.get(run_id_for(self.ctx.job_id)) if index > 0 else None
-        if first is not None:  # fallbacks share the job's status comment
-            rec = rec.with_(comment_id=first.comment_id)
-        return rec
-
-    def next_agent(self, index: int) -> None:
-        self.rec = self.record_for(index)
 
     async def save(self, **changes: object) -> None:
         self.rec = self.rec.with_(**changes)
-        self.services.ledger.save(self.rec)
+        await self.services.store.save_run(self.rec)
+
+    async def event(self, kind: str, **data: object) -> None:
+        """One line of the run's timeline (the dashboard, live check run and `baton runs show`
+        read it)."""
+        await self.services.store.append_event(self.rec.id, kind, data)
+
+
+async def record_for(
+    services: Services, t: Trigger, ctx: JobContext, index: int, *, contestant: str = ""
+) -> RunRecord:
+    """The row of the chain's `index`th agent: stored (a retried job), or a new one."""
+    store = services.store
+    run_id = run_id_for(ctx.job_id, index)
+    if contestant:
+        run_id = f"{run_id}-{contestant}"
+    existing = await store.get_run(run_id)
+    if existing is not None:
+        return existing
+    rec = RunRecord(
+        id=run_id, job_id=ctx.job_id, repo=t.repo, number=t.number,
+        is_pull_request=t.is_pull_request, trigger=t.kind, verb=t.verb, requester=t.requester,
+        status=RunStatus.QUEUED, created_at=time.time(),
+    )  # fmt: skip
+    first = await store.get_run(run_id_for(ctx.job_id)) if index > 0 else None
+    if first is not None:  # fallbacks share the job's status comment
+        rec = rec.with_(comment_id=first.comment_id)
+    return rec

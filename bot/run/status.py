@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
 from bot import render
+from bot.run.services import status_claim
 
 if TYPE_CHECKING:
     from bot.github import RepoGitHub
@@ -19,11 +20,11 @@ async def post_status(
 ) -> None:
     """Create the run's status comment once, then edit it in place."""
     body = render.status_comment(state.rec, detail=detail, pr_url=pr_url)
-    ledger = state.services.ledger
-    async with state.services.status_lock(state.rec.id):
+    store = state.services.store
+    async with status_claim(state.services, state.rec.id):
         if state.rec.comment_id is None:
             # The acknowledgement of a waiting run may have made it already.
-            stored = ledger.get(state.rec.id)
+            stored = await store.get_run(state.rec.id)
             if stored is not None and stored.comment_id is not None:
                 state.rec = state.rec.with_(comment_id=stored.comment_id)
         if state.rec.comment_id is None and state.ctx.attempt > 1:

@@ -38,10 +38,8 @@ async def resolve_target(state: RunState, gh: RepoGitHub) -> Target | Refusal:
                 f"The branch of #{pr.number} lives in the fork {pr.head_repo}, where Baton "
                 "cannot push. Ask for a fix on an issue instead."
             )
-        issue = next(
-            (r.number for r in state.services.ledger.for_pull(t.repo, pr.number)
-             if not r.is_pull_request), None,
-        )  # fmt: skip
+        runs = await state.services.store.runs_for_pull(t.repo, pr.number)
+        issue = next((r.number for r in runs if not r.is_pull_request), None)
         return Target(
             branch=pr.head_ref, start=pr.base_ref if fresh else pr.head_ref, pr=pr,
             issue_number=issue, title=pr.title, fresh=fresh,

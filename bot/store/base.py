@@ -12,11 +12,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from adapters.base import RunStatus
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
 
-# Run statuses beyond the agent's own outcome (adapters.base.RunStatus values).
-QUEUED, RUNNING, REFUSED = "queued", "running", "refused"
+# Kept for old imports: the statuses are `adapters.base.RunStatus`, one enum for all of them.
+QUEUED, RUNNING, REFUSED = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.REFUSED
 
 
 @dataclass(frozen=True, slots=True)
