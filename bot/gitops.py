@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import re
 import shutil
 from dataclasses import dataclass, replace
@@ -18,8 +19,10 @@ from typing import TYPE_CHECKING
 from adapters import diskquota
 from adapters.process import ProcessError, minimal_env, run
 from adapters.untrusted import NO_DRIVERS, git_config_env, remove_nested_git
+from bot.filelock import flocked
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from adapters.base import Limits, Resources
@@ -83,6 +86,15 @@ class Workspaces:
     def _mirror(self, repo: str) -> Path:
         return self._root / "mirrors" / f"{repo}.git"
 
+    @contextlib.asynccontextmanager
+    async def _mirror_lock(self, repo: str) -> AsyncIterator[None]:
+        """The mirror to this holder alone: this process's tasks wait on the asyncio lock, other
+        processes sharing `root` (worker processes on this machine) on an flock beside it."""
+        mirror = self._mirror(repo)
+        lock = self._locks.setdefault(repo, asyncio.Lock())
+        async with lock, flocked(mirror.with_name(f"{mirror.name}.lock")):
+            yield
+
     def _area(self, run_id: str) -> Path:
         return self._root / "runs" / run_id
 
@@ -127,8 +139,7 @@ class Workspaces:
         self, *, repo: str, clone_url: str, token: InstallationToken, base: str, head: str
     ) -> str:
         """The PR's diff as GitHub shows it (three-dot: changes since the branches split)."""
-        lock = self._locks.setdefault(repo, asyncio.Lock())
-        async with lock:
+        async with self._mirror_lock(repo):
             mirror = await self._fetch(repo, clone_url, token)
         spec = f"refs/remotes/origin/{base}...refs/remotes/origin/{head}"
         return await git("diff", "--no-color", *NO_DRIVERS, spec, cwd=mirror)
@@ -153,8 +164,7 @@ class Workspaces:
         start: str,
     ) -> Worktree:
         """A fresh worktree for the run on `branch`, starting at origin's `start` branch."""
-        lock = self._locks.setdefault(repo, asyncio.Lock())
-        async with lock:
+        async with self._mirror_lock(repo):
             mirror = await self._fetch(repo, clone_url, token)
             path = self.worktree_path(run_id)
             await self._drop(mirror, run_id)
@@ -195,7 +205,7 @@ class Workspaces:
     async def remove(self, repo: str, run_id: str) -> None:
         mirror = self._mirror(repo)
         if mirror.exists():
-            async with self._locks.setdefault(repo, asyncio.Lock()):
+            async with self._mirror_lock(repo):
                 await self._drop(mirror, run_id)
         else:
             await diskquota.remove_area(self._area(run_id), image=self._image(run_id))
