@@ -46,6 +46,9 @@ _BASE_ENV = {
 RETRIES = 2
 _RETRYING = re.compile(r"^Retrying in [\d.]+ seconds")
 _ERROR = re.compile(r"^(litellm\.\w+Error|.*APIError|.*AuthenticationError)[:\s].*", re.MULTILINE)
+_APPLIED = re.compile(r"^(Applied edit to|Creating empty file) (.+)$")
+# A SEARCH block that matched nothing; the console wraps the line, so the path may be on the next.
+_NO_MATCH = re.compile(r"^## SearchReplaceNoExactMatch: .* lines in(?: (.+))?$")
 _FENCE = re.compile(r"^\S[^\n]*\n```.*?^```\n?", re.DOTALL | re.MULTILINE)
 
 
@@ -94,7 +97,11 @@ def chat_summary(history: str) -> str:
 
 
 class AiderParser:
-    """Aider prints text; its analytics log and chat history are read once it has exited."""
+    """Aider prints text; its analytics log and chat history are read once it has exited.
+
+    What it prints of its edits are tool events, each with its outcome: "Applied edit to PATH"
+    (and "Creating empty file PATH"), or a SEARCH block that matched nothing in PATH.
+    """
 
     def __init__(self, model: str, home: Path, session: str) -> None:
         self._model = model
@@ -107,6 +114,7 @@ class AiderParser:
         self._retries = 0
         self._polled = 0
         self._error = ""
+        self._unmatched = False  # the path of a SEARCH block that matched nothing comes next
 
     def _this_run(self) -> str:
         try:
@@ -124,8 +132,15 @@ class AiderParser:
             if self._retries > RETRIES:
                 why = self._error or "the model API kept failing"
                 raise GiveUp(f"{why} (still failing after {RETRIES} retries)")
-        if line.startswith(("Applied edit to", "Creating empty file")):
-            return [AgentEvent(kind="tool", text=line.strip())]
+        text = line.strip()
+        if found := _NO_MATCH.match(text):
+            self._unmatched, text = True, found.group(1) or ""
+        if self._unmatched and text:
+            self._unmatched = False
+            return [AgentEvent.tool_call("edit", text, ok=False)]
+        if found := _APPLIED.match(text):
+            tool = "edit" if found.group(1) == "Applied edit to" else "create"
+            return [AgentEvent.tool_call(tool, found.group(2), ok=True, text=text)]
         if line.startswith("Tokens:"):
             return [AgentEvent(kind="message", text=line.strip())]
         return []

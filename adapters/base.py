@@ -7,17 +7,26 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 
 class RunStatus(enum.StrEnum):
-    """How an agent run ended."""
+    """A run's status, from queued to how it ended: the one vocabulary of the ledger, the status
+    comment and the adapters (which end a run with one of the last five)."""
 
+    QUEUED = "queued"
+    RUNNING = "running"
+    REFUSED = "refused"
     SUCCESS = "success"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     BUDGET = "stopped_at_budget"
     CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self not in {RunStatus.QUEUED, RunStatus.RUNNING}
 
 
 class CostSource(enum.StrEnum):
@@ -96,14 +105,94 @@ class Limits:
     scratch: Path | None = None
 
 
+EVENT_TEXT_LIMIT = 200  # characters: a summary of a turn or a tool call, never a file's contents
+# Tool inputs that carry contents (what is written, replaced, patched): never an input's summary.
+_CONTENT_KEYS = frozenset(
+    {"content", "old_string", "new_string", "oldString", "newString", "new_source", "patch"}
+) | {"patchText", "diff"}
+# What says best what a call is about, in this order; else its first other string field.
+_SUMMARY_KEYS: tuple[str, ...] = ("command", "cmd", "file_path", "filePath", "absolute_path")
+_SUMMARY_KEYS += ("notebook_path", "path", "url", "query", "pattern")
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EVENT_TEXT_LIMIT else text[: EVENT_TEXT_LIMIT - 1] + "…"
+
+
+def _tool_line(name: str, summary: str, ok: bool | None) -> str:
+    line = f"{name} {summary}".strip()
+    return line if ok is None else f"{line} ({'ok' if ok else 'failed'})"
+
+
 @dataclass(frozen=True, slots=True)
 class AgentEvent:
-    """Progress seen while a run is going: a line of text and/or the usage so far."""
+    """Progress seen while a run is going: a line of text and/or the usage so far.
 
-    kind: str  # "started" | "message" | "tool" | "usage" | "finished"
+    `turn` and `tool` events are the rows of a run's event log, with their fields in `data`:
+    - a turn (a model message, as its CLI streams it): `turn` (its number, from 1) and `text`;
+    - a tool call: `tool` (its name), `input` (what it is about: the command, the file path),
+      `call` (the CLI's id for it, when it has one) and `turn` (the message that made it, when
+      the stream says);
+    - its outcome: another `tool` event for the same `call`, with `ok`. A CLI that shows a call
+      only once it is done gives a single event, with `ok`.
+    Texts are clipped to EVENT_TEXT_LIMIT; no tool's output or file contents is ever in one.
+    """
+
+    kind: str  # "started" | "turn" | "message" | "tool" | "usage" | "finished"
     text: str = ""
     usage: Usage | None = None
     cost_usd: float | None = None
+    data: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def turn(
+        cls, number: int, text: str = "", *, extra: Mapping[str, object] | None = None
+    ) -> AgentEvent:
+        return cls(kind="turn", text=_clip(text), data={"turn": number, **(extra or {})})
+
+    @classmethod
+    def tool_call(
+        cls,
+        name: str,
+        about: str | Mapping[str, object] | None = None,
+        *,
+        call: str = "",
+        turn: int | None = None,
+        ok: bool | None = None,
+        text: str | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> AgentEvent:
+        """A call (`ok` None) or its outcome; `about` is a summary, or the call's input to
+        summarise. `text` replaces the default "NAME SUMMARY" line."""
+        summary = _clip(about if isinstance(about, str) else cls.summarise(about or {}))
+        data: dict[str, object] = {"tool": name, "input": summary}
+        if call:
+            data["call"] = call
+        if turn is not None:
+            data["turn"] = turn
+        if ok is not None:
+            data["ok"] = ok
+        line = text if text is not None else _tool_line(name, summary, ok)
+        return cls(kind="tool", text=_clip(line), data={**data, **(extra or {})})
+
+    def outcome(self, *, ok: bool, extra: Mapping[str, object] | None = None) -> AgentEvent:
+        """The outcome of this call: the same call, with `ok` (and whatever else is known)."""
+        line = _tool_line(str(self.data.get("tool", "")), str(self.data.get("input", "")), ok)
+        data = {**self.data, "ok": ok, **(extra or {})}
+        return AgentEvent(kind="tool", text=_clip(line), data=data)
+
+    @staticmethod
+    def summarise(args: Mapping[str, object]) -> str:
+        """What a tool call is about: its command or file path, else its first string field
+        that is not contents (empty when it has none)."""
+        for key in _SUMMARY_KEYS:
+            if isinstance(args.get(key), str) and args[key]:
+                return str(args[key])
+        for key, value in args.items():
+            if isinstance(value, str) and value and key not in _CONTENT_KEYS:
+                return value
+        return ""
 
 
 class EventSink(Protocol):

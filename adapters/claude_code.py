@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import AgentEvent, Usage
+from adapters.base import EVENT_TEXT_LIMIT, AgentEvent, Usage
 from adapters.harness import (
     ANTHROPIC,
     Final,
@@ -53,6 +53,62 @@ def model_usage(result: dict[str, Any], model: str) -> Usage:
     )
 
 
+def _blocks(event: dict[str, Any]) -> list[dict[str, Any]]:
+    message = event.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+class Transcript:
+    """Turns and tool calls from Claude-style `assistant` and `user` events (Qwen Code's too).
+
+    Claude Code streams each content block of a model message as an `assistant` event of its
+    own, under the message's id: the first opens the turn, text after it is a `message` of that
+    turn. A `tool_result` block in a `user` event is the outcome of the call it names. Events of
+    a subagent (a Task call) are turns too, with `parent` naming that call.
+    """
+
+    def __init__(self) -> None:
+        self._turns: dict[str, int] = {}  # message id -> turn number
+        self._calls: dict[str, AgentEvent] = {}  # tool_use id -> the call, until its result
+
+    def assistant(self, event: dict[str, Any]) -> list[AgentEvent]:
+        message = event.get("message")
+        key = str(message.get("id") or "") if isinstance(message, dict) else ""
+        parent = event.get("parent_tool_use_id")
+        extra = {"parent": parent} if isinstance(parent, str) and parent else None
+        blocks = _blocks(event)
+        texts = [str(b.get("text") or "") for b in blocks if b.get("type") == "text"]
+        text = "\n".join(t for t in texts if t)
+        out = []
+        if not key or key not in self._turns:
+            number = self._turns[key or f"#{len(self._turns)}"] = len(self._turns) + 1
+            out.append(AgentEvent.turn(number, text, extra=extra))
+        else:
+            number = self._turns[key]
+            if text:
+                message_text = clip(text, EVENT_TEXT_LIMIT)
+                out.append(AgentEvent(kind="message", text=message_text, data={"turn": number}))
+        for block in (b for b in blocks if b.get("type") == "tool_use"):
+            args = block.get("input") if isinstance(block.get("input"), dict) else {}
+            assert isinstance(args, dict)
+            call_id = str(block.get("id") or "")
+            name = str(block.get("name") or "")
+            call = AgentEvent.tool_call(name, args, call=call_id, turn=number, extra=extra)
+            if call_id:
+                self._calls[call_id] = call
+            out.append(call)
+        return out
+
+    def user(self, event: dict[str, Any]) -> list[AgentEvent]:
+        out = []
+        for block in (b for b in _blocks(event) if b.get("type") == "tool_result"):
+            call = self._calls.pop(str(block.get("tool_use_id") or ""), None)
+            if call is not None:
+                out.append(call.outcome(ok=not block.get("is_error")))
+        return out
+
+
 class ClaudeParser:
     """`system/init`, `assistant`, `user`, then one `result` event."""
 
@@ -60,6 +116,7 @@ class ClaudeParser:
         self._model = model
         self._session: str | None = None
         self._result: dict[str, Any] | None = None
+        self._transcript = Transcript()
 
     def feed(self, line: str) -> list[AgentEvent]:
         event = json_line(line)
@@ -76,20 +133,11 @@ class ClaudeParser:
                     kind="usage", usage=usage, cost_usd=as_float(event.get("total_cost_usd"))
                 )
             ]
-        if kind != "assistant":
-            return []
-        message = event.get("message")
-        content = message.get("content") if isinstance(message, dict) else None
-        out = []
-        for block in content if isinstance(content, list) else []:
-            if not isinstance(block, dict):
-                continue
-            if block.get("type") == "text" and block.get("text"):
-                out.append(AgentEvent(kind="message", text=clip(str(block["text"]))))
-            elif block.get("type") == "tool_use":
-                args = clip(str(block.get("input", "")), 200)
-                out.append(AgentEvent(kind="tool", text=f"{block.get('name')} {args}"))
-        return out
+        if kind == "assistant":
+            return self._transcript.assistant(event)
+        if kind == "user":
+            return self._transcript.user(event)
+        return []
 
     def poll(self) -> list[AgentEvent]:
         # Nothing to read: Claude Code checks its own --max-budget-usd after every model call.

@@ -102,11 +102,47 @@ def rollout_totals(line: str) -> dict[str, Any] | None:
     return totals if isinstance(totals, dict) else None
 
 
+def tool_item(item: dict[str, Any]) -> AgentEvent | None:
+    """The tool call an item is, as it starts (None for an item that is no tool call).
+
+    Commands, patches (`file_change`, which lists paths and kinds, never contents), MCP tools and
+    web searches are the tool calls of `exec --json`.
+    """
+    kind = item.get("type")
+    call = str(item.get("id") or "")
+    if kind == "command_execution":
+        return AgentEvent.tool_call("command_execution", str(item.get("command") or ""), call=call)
+    if kind == "file_change":
+        changes = item.get("changes") if isinstance(item.get("changes"), list) else []
+        assert isinstance(changes, list)
+        named = [c for c in changes if isinstance(c, dict) and c.get("path")]
+        paths = [f"{c.get('kind') or 'change'} {c['path']}" for c in named]
+        return AgentEvent.tool_call("file_change", ", ".join(paths), call=call)
+    if kind == "mcp_tool_call":
+        args = item.get("arguments") if isinstance(item.get("arguments"), dict) else {}
+        assert isinstance(args, dict)
+        extra = {"server": str(item.get("server") or "")}
+        return AgentEvent.tool_call(str(item.get("tool") or ""), args, call=call, extra=extra)
+    if kind == "web_search":
+        return AgentEvent.tool_call("web_search", str(item.get("query") or ""), call=call)
+    return None
+
+
+def item_ok(item: dict[str, Any]) -> bool:
+    """A finished item's outcome: `completed` (and a command's exit status 0) is a success;
+    `failed` and `declined` are not. A web search has no status: its end is its success."""
+    exit_code = item.get("exit_code")
+    status = item.get("status", "completed")
+    return status == "completed" and (not isinstance(exit_code, int) or exit_code == 0)
+
+
 class CodexParser:
     """`thread.started`, `item.*`, then `turn.completed` or `turn.failed` (and `error`).
 
     The stream has usage only at the end of a turn, which is the whole run in `exec`; the
     session's rollout file gets a `token_count` event after every model call, so `poll` reads it.
+    A turn of the event log is an agent message (the stream marks no other model turns); a tool
+    call is an item that starts, and its outcome the item's completion.
     """
 
     def __init__(self, model: str, home: Path) -> None:
@@ -146,11 +182,14 @@ class CodexParser:
             self._errors.append(str(event["message"]))
         elif kind == "item.completed" and item.get("type") == "agent_message":
             self._messages.append(str(item.get("text") or ""))
-            return [AgentEvent(kind="message", text=clip(self._messages[-1]))]
-        elif kind == "item.started" and item.get("type") == "command_execution":
-            return [AgentEvent(kind="tool", text=clip(str(item.get("command") or ""), 200))]
-        elif kind == "item.completed" and item.get("type") == "file_change":
-            return [AgentEvent(kind="tool", text=clip(str(item.get("changes") or ""), 200))]
+            return [AgentEvent.turn(len(self._messages), self._messages[-1])]
+        elif kind == "item.started" and (call := tool_item(item)) is not None:
+            return [call]
+        elif kind == "item.completed" and (call := tool_item(item)) is not None:
+            # A patch shows only once applied: its one event is both the call and its outcome.
+            exit_code = item.get("exit_code")
+            extra = {"exit_code": exit_code} if isinstance(exit_code, int) else None
+            return [call.outcome(ok=item_ok(item), extra=extra)]
         return []
 
     def poll(self) -> list[AgentEvent]:

@@ -109,7 +109,8 @@ class GeminiParser:
     """`init`, `message`, `tool_use`, `tool_result`, then `result` (status success or error).
 
     The stream has usage only in its final `result`; the CLI's chat recording in its home gets
-    every model message with its tokens as it arrives, so `poll` reads that.
+    every model message with its tokens as it arrives, so `poll` reads that. A `tool_result`
+    is the outcome of the `tool_use` with its `tool_id`; the stream marks no model turns.
     """
 
     def __init__(self, model: str, home: Path) -> None:
@@ -128,6 +129,7 @@ class GeminiParser:
         }
         self._tokens: dict[str, dict[str, Any]] = {}
         self._polled: Usage | None = None
+        self._calls: dict[str, AgentEvent] = {}  # tool_id -> the call, until its result
 
     @staticmethod
     def _messages(chat: FileTail) -> list[dict[str, Any]]:
@@ -165,8 +167,16 @@ class GeminiParser:
         elif kind == "tool_use":
             self._reply.append("")
             self._turns += 1
-            args = clip(json.dumps(event.get("parameters", {})), 200)
-            return [AgentEvent(kind="tool", text=f"{event.get('tool_name')} {args}")]
+            args = event.get("parameters") if isinstance(event.get("parameters"), dict) else {}
+            assert isinstance(args, dict)
+            call_id = str(event.get("tool_id") or "")
+            call = AgentEvent.tool_call(str(event.get("tool_name") or ""), args, call=call_id)
+            if call_id:
+                self._calls[call_id] = call
+            return [call]
+        elif kind == "tool_result":
+            started = self._calls.pop(str(event.get("tool_id") or ""), None)
+            return [started.outcome(ok=event.get("status") == "success")] if started else []
         elif kind == "result":
             self._result = event
             stats = event.get("stats") if isinstance(event.get("stats"), dict) else {}

@@ -41,6 +41,7 @@ LOGS = ".local/share/opencode/log/*.log"  # its own log, in the run's home
 # OpenCode retries a model API that answers 5xx without end (backoff up to 30 s); its log gets
 # a "stream error" line per failed attempt, so Baton stops it after this many.
 MAX_ATTEMPTS = 3
+_PATCH_FILE = re.compile(r"^\*\*\* (Add|Update|Delete) File: (.+)$", re.MULTILINE)
 _STREAM_ERROR = re.compile(r'message="stream error".*?error\.error="([^"]*)"')
 _OFFLINE_ENV = {
     "OPENCODE_DISABLE_AUTOUPDATE": "1",
@@ -143,6 +144,7 @@ class OpenCodeParser:
 
     There is no final summary event: usage and cost are the sums over the steps. `cost` is only
     Baton's to report when the config gave OpenCode the model's rates (else it says 0).
+    Each step is a model turn; a tool part arrives once the call is done, with its outcome.
     """
 
     def __init__(self, model: str, home: Path, *, priced: bool) -> None:
@@ -153,6 +155,7 @@ class OpenCodeParser:
         self._usage = Usage(model=model)
         self._cost = 0.0
         self._steps = 0
+        self._started = 0  # steps begun: the turn the parts that follow belong to
         self._texts: list[str] = []
         self._errors: list[str] = []
         # A resumed home holds the earlier runs' logs: only what is written from now on counts.
@@ -168,14 +171,15 @@ class OpenCodeParser:
         kind = event.get("type")
         part = event.get("part") if isinstance(event.get("part"), dict) else {}
         assert isinstance(part, dict)
+        if kind == "step_start":
+            self._started += 1
+            return [AgentEvent.turn(self._started)]
         if kind == "text" and part.get("text"):
             self._texts.append(str(part["text"]))
-            return [AgentEvent(kind="message", text=clip(self._texts[-1]))]
+            turn = {"turn": self._started} if self._started else {}
+            return [AgentEvent(kind="message", text=clip(self._texts[-1]), data=turn)]
         if kind == "tool_use":
-            state = part.get("state") if isinstance(part.get("state"), dict) else {}
-            assert isinstance(state, dict)
-            args = clip(json.dumps(state.get("input", {})), 200)
-            return [AgentEvent(kind="tool", text=f"{part.get('tool')} {args}")]
+            return [self._tool(part)]
         if kind == "step_finish":
             self._steps += 1
             self._usage = _add(self._usage, step_usage(part, self._model))
@@ -184,6 +188,24 @@ class OpenCodeParser:
         if kind == "error":
             self._errors.append(error_text(event))
         return []
+
+    def _tool(self, part: dict[str, Any]) -> AgentEvent:
+        state = part.get("state") if isinstance(part.get("state"), dict) else {}
+        assert isinstance(state, dict)
+        args = state.get("input") if isinstance(state.get("input"), dict) else {}
+        assert isinstance(args, dict)
+        # A patch's text is the files' contents: the files it names say what it is about.
+        patch = args.get("patchText")
+        files = _PATCH_FILE.findall(patch) if isinstance(patch, str) else []
+        about = ", ".join(path for _, path in files) if files else args
+        status = state.get("status")
+        return AgentEvent.tool_call(
+            str(part.get("tool") or ""),
+            about,
+            call=str(part.get("callID") or ""),
+            turn=self._started or None,
+            ok=status == "completed" if status in {"completed", "error"} else None,
+        )
 
     def _reported(self) -> float | None:
         return round(self._cost, 10) if self._priced else None

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from adapters.base import AgentEvent, Usage
+from adapters.claude_code import Transcript
 from adapters.harness import (
     OPENAI,
     FileTail,
@@ -91,7 +92,8 @@ class QwenParser:
     """`system/init`, `assistant` (with each model call's usage), `user`, then `result`.
 
     An API error still ends in `subtype: "success"`, `is_error: false` and exit 0: its `result`
-    text starting with "[API Error" is what says the run failed.
+    text starting with "[API Error" is what says the run failed. Turns and tool calls are read as
+    Claude Code's are (one `assistant` event per model call).
     """
 
     def __init__(self, model: str, home: Path) -> None:
@@ -103,6 +105,7 @@ class QwenParser:
         self._result: dict[str, Any] | None = None
         self._logs = {p: FileTail.from_end(p, root=home) for p in home.glob(DEBUG_LOGS)}
         self._baseline = read_baseline(home)
+        self._transcript = Transcript()
 
     def feed(self, line: str) -> list[AgentEvent]:
         event = json_line(line)
@@ -122,14 +125,13 @@ class QwenParser:
             for block in (b for b in content if isinstance(b, dict)):
                 if block.get("type") == "text" and block.get("text"):
                     self._texts.append(str(block["text"]))
-                    found.append(AgentEvent(kind="message", text=clip(self._texts[-1])))
-                elif block.get("type") == "tool_use":
-                    args = clip(json.dumps(block.get("input", {})), 200)
-                    found.append(AgentEvent(kind="tool", text=f"{block.get('name')} {args}"))
+            found += self._transcript.assistant(event)
             usage = message.get("usage")
             if isinstance(usage, dict) and any(as_int(v) for v in usage.values()):
                 self._calls.append(message_usage(usage, self._model))
                 found.append(AgentEvent(kind="usage", usage=self._usage()))
+        elif kind == "user":
+            found += self._transcript.user(event)
         elif kind == "result":
             self._result = event
         return found

@@ -601,8 +601,8 @@ def test_qwen_usage_per_call_then_the_results_totals(tmp_path: Path) -> None:
         "input": {"command": "ls"},
     }
     events = parser.feed(json.dumps(qwen_assistant([call], 1300, 50, 200)))
-    assert [e.kind for e in events] == ["tool", "usage"]
-    assert events[1].usage == Usage(model="gpt-5-mini", input_tokens=1100, output_tokens=50,
+    assert [e.kind for e in events] == ["turn", "tool", "usage"]
+    assert events[2].usage == Usage(model="gpt-5-mini", input_tokens=1100, output_tokens=50,
                                     cache_read_tokens=200, turns=1)  # fmt: skip
     feed(parser, lines(
         qwen_assistant([{"type": "text", "text": "Fixed."}], 323, 7, 20),
