@@ -121,6 +121,7 @@ class Runtime:
         if self.works:
             await self.queue.stop()
         if self._services is not None:
+            await self._services.workspaces.close()
             await self._services.store.close()
         self.conn.close()
         for handler in logging.getLogger().handlers:

@@ -20,6 +20,7 @@ from adapters import diskquota
 from adapters.process import ProcessError, minimal_env, run
 from adapters.untrusted import NO_DRIVERS, git_config_env, remove_nested_git
 from bot.filelock import flocked
+from config.errors import BatonError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -32,7 +33,7 @@ BOT_NAME = "baton[bot]"
 BOT_EMAIL = "baton[bot]@users.noreply.github.com"
 
 
-class GitError(Exception):
+class GitError(BatonError):
     """A git step failed; the message is safe to show (it never holds a token)."""
 
 
@@ -82,6 +83,7 @@ class Workspaces:
         self._root = root
         self._resources = resources  # None: plain directories, the limits' own resources
         self._locks: dict[str, asyncio.Lock] = {}
+        self._made: set[str] = set()  # run areas this process made and has not removed
 
     def _mirror(self, repo: str) -> Path:
         return self._root / "mirrors" / f"{repo}.git"
@@ -115,6 +117,7 @@ class Workspaces:
 
     async def _make_area(self, run_id: str) -> None:
         area, image = self._area(run_id), self._image(run_id)
+        self._made.add(run_id)
         if self._resources is None:
             await diskquota.remove_area(area, image=image)
             area.mkdir(parents=True)
@@ -201,6 +204,7 @@ class Workspaces:
         await git("worktree", "prune", cwd=mirror)
         # The area goes with its worktree: unmounted, image deleted (a crashed run's too).
         await diskquota.remove_area(self._area(run_id), image=self._image(run_id))
+        self._made.discard(run_id)
 
     async def remove(self, repo: str, run_id: str) -> None:
         mirror = self._mirror(repo)
@@ -209,6 +213,14 @@ class Workspaces:
                 await self._drop(mirror, run_id)
         else:
             await diskquota.remove_area(self._area(run_id), image=self._image(run_id))
+            self._made.discard(run_id)
+
+    async def close(self) -> None:
+        """On shutdown, unmount the areas of runs that did not end here (their job resumes later,
+        and runs its agent again in a new area): no mount outlives the process."""
+        for run_id in sorted(self._made):
+            await diskquota.remove_area(self._area(run_id), image=self._image(run_id))
+        self._made.clear()
 
 
 @dataclass(frozen=True, slots=True)

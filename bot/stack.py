@@ -21,13 +21,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from bot import gitops
-from bot.app import create_app
+from bot.app import Runtime, create_app
 from bot.github import InstallationToken
 from bot.localhub.server import LocalHubServer
 from config.settings import load_settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
 
     from starlette.applications import Starlette
 
@@ -97,6 +97,7 @@ class Stack:
         server_env: Mapping[str, str] | None = None,
         github_auto_retry: bool = False,
         baton_port: int | None = None,
+        github_transport: Callable[[Starlette], httpx.AsyncBaseTransport] | None = None,
     ) -> None:
         """`baton_port`: Baton runs elsewhere (a `baton serve` process the caller starts with
         `env()`) and listens there; otherwise it is served in this process."""
@@ -107,6 +108,9 @@ class Stack:
         self._settings = dict(settings or {})
         self._server_env = dict(server_env or {})
         self._auto_retry = github_auto_retry
+        # Baton's REST calls through this transport into the emulator's app (in-process), when
+        # given; git still goes over the emulator's socket.
+        self._transport = github_transport
         self._exit = contextlib.AsyncExitStack()
         self.hub_server = LocalHubServer(
             data_dir=workdir / "hub", webhook_secret=self.secret.encode()
@@ -115,6 +119,7 @@ class Stack:
         self.installation_id = 0
         self._baton_stop: contextlib.AsyncExitStack | None = None
         self._baton_sock: socket.socket | None = None
+        self._app: Starlette | None = None
 
     @property
     def hub(self) -> Any:
@@ -154,10 +159,22 @@ class Stack:
             load_settings(self.env()),
             server_env=self._server_env,
             github_auto_retry=self._auto_retry,
+            github_transport=(
+                self._transport(self.hub_server.app) if self._transport is not None else None
+            ),
         )
         stop = contextlib.AsyncExitStack()
         await stop.enter_async_context(serve_in_task(app, self._baton_sock))
         self._baton_stop = stop
+        self._app = app
+
+    @property
+    def runtime(self) -> Runtime:
+        """The in-process Baton's runtime (its store, its queue), for tests to read."""
+        if self._app is None:
+            raise StackError("Baton is not running in this process")
+        runtime: Runtime = self._app.state.runtime
+        return runtime
 
     async def stop_baton(self) -> None:
         if self._baton_stop is not None:

@@ -36,6 +36,18 @@ def wall_for(services: Services, token: InstallationToken, spec: AgentSpec) -> O
     return services.outbound.with_secrets(extra)
 
 
+def _event_data(event: AgentEvent, wall: Outbound) -> dict[str, object]:
+    """What the run's timeline keeps of an adapter's event (its text masked like a log line)."""
+    data: dict[str, object] = {**event.data}
+    if event.text:
+        data["text"] = wall.mask(event.text)
+    if event.usage is not None:
+        data["usage"] = event.usage.as_dict()
+    if event.cost_usd is not None:
+        data["cost_usd"] = event.cost_usd
+    return data
+
+
 def clean(state: RunState, wall: Outbound, text: str, channel: str) -> str:
     """`text`, or the notice that stands for it when it carries a secret (said once more in the
     status comment)."""
@@ -66,6 +78,8 @@ async def run_agent(
 
     async def sink(event: AgentEvent) -> None:
         nonlocal last_save
+        await state.event(event.kind if event.kind != "started" else "agent_started",
+                          **_event_data(event, wall))  # fmt: skip
         if event.usage is None and event.cost_usd is None:
             return
         now = time.monotonic()

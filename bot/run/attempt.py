@@ -106,6 +106,8 @@ async def _commit(
     message = render.commit_message(title=title, number=number, rec=state.rec)
     if violation is None and wall.findings(message, "commit message"):
         violation = "The commit message would carry a secret; nothing was pushed."
+    await state.event("policy", ok=violation is None, reason=violation or "",
+                      files=len(staged.changed), removed_git=staged.removed_git)  # fmt: skip
     if violation is not None:
         raise RunFailed(violation)
     sha = await gitops.commit(wt, message)
@@ -135,6 +137,7 @@ async def attempt(
         if not result.ok:
             reason = wall.check(decide.agent_failure_text(plan.agent, result), "agent's error")
             await state.save(error=reason, finished_at=time.time())
+            await state.event("ended", status=state.rec.status, reason=reason)
             out.left_behind = await partial_diff(wt)
             await s.workspaces.remove(t.repo, state.rec.id)
             return reason

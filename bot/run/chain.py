@@ -81,6 +81,9 @@ async def run_fix(state: RunState, gh: RepoGitHub, effective: Effective) -> None
             network=step.spec.sandbox.network, status=RunStatus.RUNNING,
             started_at=state.rec.started_at or time.time(),
         )  # fmt: skip
+        await state.event("started", agent=agent, adapter=step.spec.adapter,
+                          model=step.spec.model, network=step.spec.sandbox.network,
+                          attempt=state.ctx.attempt)  # fmt: skip
         if index > 0:
             state.notes.handover = decide.handover_text(chain[index - 1], failures[-1], agent)
         await post_status(state, gh, detail=detail_text(state, handoff))

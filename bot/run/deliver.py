@@ -142,20 +142,25 @@ async def execute(
             case Push(lease):
                 token = await s.github.token(t.installation_id, (t.name,))
                 await gitops.push(wt, clone_url=t.clone_url, token=token, expected_remote=lease)
+                await state.event("pushed", sha=state.rec.commit_sha, branch=wt.branch)
             case OpenPull():
                 pr = await _open(gh, action)
                 await state.save(pr_number=pr.number, pr_url=pr.html_url)
+                await state.event("pr_opened", number=pr.number, url=pr.html_url)
             case UpdatePull(number, body):
                 pr = await gh.update_pull(number, body=body)
                 await state.save(pr_number=pr.number, pr_url=pr.html_url)
+                await state.event("pr_updated", number=pr.number, url=pr.html_url)
             case CreateCheckRun(head_sha, title, summary):
                 check_id = await gh.create_check_run(
                     head_sha=head_sha, name=render.CHECK_NAME, conclusion="success",
                     title=title, summary=summary, external_id=state.rec.id,
                 )  # fmt: skip
                 await state.save(check_run_id=check_id)
+                await state.event("check_run", id=check_id, conclusion="success")
             case Finish(detail):
                 await state.save(status=RunStatus.SUCCESS, finished_at=time.time())
+                await state.event("ended", status=RunStatus.SUCCESS, reason="")
                 await post_status(state, gh, pr_url=state.rec.pr_url, detail=detail)
 
 

@@ -94,6 +94,7 @@ async def _report(state: RunState, detail: str) -> None:
 
 async def finish_cancelled(state: RunState) -> None:
     await state.save(status=RunStatus.CANCELLED, finished_at=time.time(), error="cancelled")
+    await state.event("ended", status=RunStatus.CANCELLED, reason="cancelled on request")
     await _report(state, "Cancelled on request: the agent was stopped and nothing more was pushed.")
     await state.services.workspaces.remove(state.trigger.repo, state.rec.id)
 
@@ -102,6 +103,7 @@ async def finish_failed(state: RunState, reason: str) -> None:
     """Record the failure and say so on the issue."""
     status = state.rec.status if RunStatus(state.rec.status).final else RunStatus.FAILED
     await state.save(status=status, error=reason, finished_at=time.time())
+    await state.event("ended", status=status, reason=reason)
     log.warning("run %s failed: %s", state.rec.id, reason)
     await state.services.workspaces.remove(state.trigger.repo, state.rec.id)
     await _report(state, state.notes.text(reason))

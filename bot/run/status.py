@@ -42,6 +42,7 @@ async def refuse(state: RunState, gh: RepoGitHub, refusal: Refusal) -> None:
     """The run does not start: the row says why, the comment says what to do, and a trigger
     label is removed so that adding it again asks again."""
     await state.save(status=RunStatus.REFUSED, error=refusal.reason, finished_at=time.time())
+    await state.event("ended", status=RunStatus.REFUSED, reason=refusal.reason)
     await post_status(state, gh, detail=refusal.reason)
     if state.trigger.kind == "label" and state.trigger.label:
         await gh.remove_label(state.trigger.number, state.trigger.label)
