@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from adapters.base import AgentEvent, AgentResult, AgentTask, Limits
 from adapters.registry import KNOWN_ADAPTERS, AdapterUnavailable, build_adapter
+from adapters.runner import Runner, runner_for
 from adapters.sandbox import SandboxMode
 from config.loader import ConfigError, load_repo_file
 from config.merge import effective_config
@@ -139,12 +140,12 @@ def _human(data: dict[str, Any], error: str) -> str:
 
 
 async def run_agent(
-    req: Request, *, env: Mapping[str, str], sandbox: SandboxMode, out: TextIO, err: TextIO
+    req: Request, *, env: Mapping[str, str], runner: Runner, out: TextIO, err: TextIO
 ) -> int:
     spec = agent_spec(req.agent, req.workdir)
     if req.model:
         spec = spec.model_copy(update={"model": req.model})
-    adapter = build_adapter(agent=req.agent, spec=spec, server_env=env, sandbox=sandbox)
+    adapter = build_adapter(agent=req.agent, spec=spec, server_env=env, runner=runner)
     limits = Limits(
         timeout_s=req.timeout_s or spec.timeout,
         max_cost_usd=req.max_cost_usd if req.max_cost_usd is not None else spec.max_cost_usd,
@@ -202,7 +203,8 @@ def agent_main(
         timeout_s=ns.timeout, max_cost_usd=ns.max_cost, as_json=ns.json,
     )  # fmt: skip
     try:
-        return asyncio.run(run_agent(req, env=env, sandbox=mode, out=out, err=err))
+        runner = runner_for(mode)
+        return asyncio.run(run_agent(req, env=env, runner=runner, out=out, err=err))
     except (ConfigError, KeyError, AdapterUnavailable, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
         err.write(f"baton agent run: {message}\n")

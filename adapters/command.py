@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -20,24 +19,16 @@ from adapters.base import (
     RunStatus,
     Usage,
 )
-from adapters.process import Completed, ProcessError, run
+from adapters.process import ProcessError, base_env
 from adapters.runlimits import LimitError
-from adapters.sandbox import (
-    INPUTS,
-    WORKSPACE,
-    SandboxError,
-    SandboxMode,
-    SandboxPlan,
-    SandboxUnavailable,
-    git_common_dir,
-    require_sandbox,
-    run_sandboxed,
-)
+from adapters.runner import Places, ProcessJob
+from adapters.sandbox import SandboxError, SandboxUnavailable, git_common_dir
 from config.guard import MODEL_KEYS, never_expanded
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Mapping
 
+    from adapters.runner import Runner
     from config.schema import AgentSpec, OutputSpec
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -143,16 +134,14 @@ class CommandAdapter(AgentAdapter):
         spec: AgentSpec,
         agent: str,
         server_env: Mapping[str, str],
-        sandbox: SandboxMode = "none",
+        runner: Runner,
     ) -> None:
-        # `build_adapter` passes the operator's BATON_SANDBOX; "none" here (tests of the
-        # adapter's own behaviour) still says on every run that the agent is unsandboxed.
         if not spec.command:
             raise ValueError(f"agent {agent!r} uses the command adapter but sets no `command`")
         self._spec = spec
         self._agent = agent
         self._server_env = server_env
-        self._sandbox: SandboxMode = sandbox
+        self._runner = runner
 
     async def run(
         self, task: AgentTask, workdir: Path, limits: Limits, events: EventSink
@@ -161,10 +150,6 @@ class CommandAdapter(AgentAdapter):
         assert spec.command is not None
         parsed = ParsedOutput(spec.output)
         model = task.model or spec.model
-        try:
-            sandboxed = await require_sandbox(self._sandbox, agent=self._agent)
-        except SandboxUnavailable as exc:
-            return self._result(parsed, model, RunStatus.FAILED, error=str(exc))
         # Inside the run's bounded area when the caller gives one: HOME counts against its disk.
         with tempfile.TemporaryDirectory(prefix="baton-cmd-", dir=limits.scratch) as tmp:
             # The prompt lives outside the worktree (never committed), read-only in the sandbox.
@@ -174,23 +159,22 @@ class CommandAdapter(AgentAdapter):
             prompt_file.write_text(task.prompt)
             home = Path(tmp) / "home"
             home.mkdir()
+            places = Places(worktree=workdir.resolve(), home=home, inputs=inputs)
             values = {
-                "prompt_file": str(INPUTS / "prompt.md" if sandboxed else prompt_file),
+                "prompt_file": str(self._runner.inside(prompt_file, places)),
                 "prompt": task.prompt,
                 "model": model,
-                "workdir": str(WORKSPACE if sandboxed else workdir),
+                "workdir": str(self._runner.inside(places.worktree, places)),
             }
             argv = render_argv(spec.command, values)
             if task.resume_session_id and spec.resume:
                 # A follow-up to this agent: it picks its session up; the brief is there too.
                 argv += render_argv(spec.resume, {**values, "session_id": task.resume_session_id})
             # The child sees a clean environment: PATH, a fresh HOME, and what the config names.
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "HOME": str(home),
-                "LANG": "C.UTF-8",
-                **expand_env(spec.env, self._server_env, own_key=spec.api_key_env),
-            }
+            env = base_env(
+                self._runner.inside(home, places),
+                expand_env(spec.env, self._server_env, own_key=spec.api_key_env),
+            )
 
             async def on_line(line: str) -> None:
                 if spec.output.format != "jsonl":
@@ -202,23 +186,20 @@ class CommandAdapter(AgentAdapter):
                     if limits.max_cost_usd is not None and cost > limits.max_cost_usd:
                         raise _BudgetExceeded(cost)
 
-            plan = None
-            if sandboxed:
-                plan = SandboxPlan(
-                    worktree=workdir.resolve(),
-                    home=home,
-                    env=env,
-                    git_dir=git_common_dir(workdir),
-                    inputs=inputs,
-                    network=spec.sandbox.network,
-                    model_endpoint=spec.base_url,
-                    resources=limits.resources,
-                )
+            job = ProcessJob(
+                name=self._agent,
+                argv=tuple(argv),
+                places=places,
+                env=env,
+                git_dir=git_common_dir(workdir),
+                network=spec.sandbox.network,
+                model_endpoint=spec.base_url,
+                resources=limits.resources,
+                timeout_s=limits.timeout_s,
+            )
             try:
-                done = await self._execute(
-                    argv, plan=plan, workdir=workdir, env=env, limits=limits, on_line=on_line
-                )
-            except (SandboxError, LimitError) as exc:
+                done = await self._runner.run(job, on_stdout_line=on_line)
+            except (SandboxUnavailable, SandboxError, LimitError) as exc:
                 return self._result(parsed, model, RunStatus.FAILED, error=str(exc))
             except _BudgetExceeded as stop:
                 return self._result(
@@ -256,29 +237,6 @@ class CommandAdapter(AgentAdapter):
                 parsed, model, RunStatus.FAILED, error=f"{argv[0]} exited {done.returncode}: {tail}"
             )
         return self._result(parsed, model, RunStatus.SUCCESS)
-
-    @staticmethod
-    async def _execute(
-        argv: list[str],
-        *,
-        plan: SandboxPlan | None,
-        workdir: Path,
-        env: Mapping[str, str],
-        limits: Limits,
-        on_line: Callable[[str], Awaitable[None]],
-    ) -> Completed:
-        if plan is not None:
-            return await run_sandboxed(
-                plan, argv, timeout_s=limits.timeout_s, on_stdout_line=on_line
-            )
-        return await run(
-            argv,
-            cwd=workdir,
-            env=env,
-            timeout_s=limits.timeout_s,
-            check=False,
-            on_stdout_line=on_line,
-        )
 
     def _result(
         self, parsed: ParsedOutput, model: str, status: RunStatus, error: str = ""

@@ -38,26 +38,18 @@ from adapters.harness import (
     tail,
 )
 from adapters.prices import PriceTable
-from adapters.process import Completed, ProcessError, run
+from adapters.process import ProcessError, base_env
 from adapters.runlimits import LimitError
-from adapters.sandbox import (
-    DEFAULT_PATH,
-    HOME,
-    WORKSPACE,
-    SandboxError,
-    SandboxMode,
-    SandboxPlan,
-    SandboxUnavailable,
-    git_common_dir,
-    require_sandbox,
-    run_sandboxed,
-)
+from adapters.runner import Places, ProcessJob
+from adapters.sandbox import SandboxError, SandboxUnavailable, git_common_dir
 from adapters.untrusted import write_inside
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from adapters.harness import Parser
+    from adapters.process import Completed
+    from adapters.runner import Runner
     from config.schema import AgentSpec
 
 log = logging.getLogger(__name__)
@@ -98,7 +90,7 @@ def _counted(usage: Usage) -> bool:
 
 
 class HarnessAdapter(AgentAdapter):
-    """Drives one real CLI through its `Driver` (flags, env, parsing) under Baton's sandbox."""
+    """Drives one real CLI through its `Driver` (flags, env, parsing), run by the `Runner`."""
 
     def __init__(
         self,
@@ -107,7 +99,7 @@ class HarnessAdapter(AgentAdapter):
         spec: AgentSpec,
         agent: str,
         server_env: Mapping[str, str],
-        sandbox: SandboxMode = "bubblewrap",
+        runner: Runner,
         prices: PriceTable | None = None,
         prefix: Path | None = None,
         sessions: Path | None = None,
@@ -117,7 +109,7 @@ class HarnessAdapter(AgentAdapter):
         self._spec = spec
         self._agent = agent
         self._server_env = server_env
-        self._sandbox: SandboxMode = sandbox
+        self._runner = runner
         self._prices = prices
         self._prefix = prefix if prefix is not None else toolchain.default_prefix(server_env)
         self._sessions = SessionStore(
@@ -137,9 +129,8 @@ class HarnessAdapter(AgentAdapter):
         vendor = self._driver.vendor(model)
         try:
             endpoint = resolve_endpoint(vendor=vendor, spec=self._spec, server_env=self._server_env)
-            sandboxed = await require_sandbox(self._sandbox, agent=self._agent)
             found = await toolchain.find(self._driver.harness, self._prefix, env=self._server_env)
-        except (ConfigProblem, SandboxUnavailable) as exc:
+        except ConfigProblem as exc:
             return self._fail(str(exc))
         if found.path is None:
             return self._fail(
@@ -159,14 +150,20 @@ class HarnessAdapter(AgentAdapter):
             if resume and not self._sessions.restore(resume, home):
                 log.info("no stored session %s for %s: starting a new one", resume, self._agent)
                 resume = None
+            places = Places(worktree=workdir.resolve(), home=home)
             inv = Invocation(
-                prompt=task.prompt, model=model,
-                workdir=WORKSPACE if sandboxed else workdir.resolve(),
-                home=HOME if sandboxed else home, host_home=home, endpoint=endpoint,
-                resume=resume, agents_md=(workdir / "AGENTS.md").is_file(),
-                max_cost_usd=limits.max_cost_usd, as_root=not sandboxed and os.geteuid() == 0,
+                prompt=task.prompt,
+                model=model,
+                workdir=self._runner.inside(places.worktree, places),
+                home=self._runner.inside(home, places),
+                host_home=home,
+                endpoint=endpoint,
+                resume=resume,
+                agents_md=(workdir / "AGENTS.md").is_file(),
+                max_cost_usd=limits.max_cost_usd,
+                as_root=not self._runner.sandboxed and os.geteuid() == 0,
                 price=(self._prices or _prices()).lookup(model),
-            )  # fmt: skip
+            )
             launch = self._driver.launch(inv)
             # The relay lets through the paths under the base the CLI appends its own to.
             base = endpoint.base_url
@@ -175,15 +172,23 @@ class HarnessAdapter(AgentAdapter):
                 target = home / rel
                 write_inside(home, target, text)
             before = {name for name in self._driver.artifacts() if (workdir / name).exists()}
+            job = ProcessJob(
+                name=self._agent,
+                argv=(str(found.path), *launch.argv),
+                places=places,
+                env=base_env(inv.home, launch.env),
+                read_only=install_mounts(found.path),
+                git_dir=git_common_dir(workdir),
+                network=self._spec.sandbox.network,
+                model_endpoint=relayed,
+                resources=limits.resources,
+                timeout_s=limits.timeout_s,
+            )
             parser = self._driver.parser(inv)
             await events(AgentEvent(kind="started", text=f"{self._driver.harness} {version}"))
             so_far = _SoFar()
             try:
-                done = await self._execute(
-                    [str(found.path), *launch.argv], launch.env, parser, workdir=workdir,
-                    home=home, sandboxed=sandboxed, limits=limits, events=events,
-                    mounts=install_mounts(found.path), endpoint=relayed, so_far=so_far,
-                )  # fmt: skip
+                done = await self._execute(job, parser, limits=limits, events=events, so_far=so_far)
             except _OverBudget as stop:
                 why = (f"{self._agent}: stopped at ${stop.cost:.4f}, over the "
                        f"${limits.max_cost_usd:.4f} limit of this run")  # fmt: skip
@@ -194,7 +199,7 @@ class HarnessAdapter(AgentAdapter):
             except LimitError as stop:
                 why = f"{self._agent}: {stop}"
                 return self._stopped(so_far, model, version, RunStatus.FAILED, why)
-            except (SandboxError, ProcessError) as exc:
+            except (SandboxUnavailable, SandboxError, ProcessError) as exc:
                 return self._fail(str(exc), version)
             finally:
                 self._tidy(workdir, before)
@@ -210,10 +215,10 @@ class HarnessAdapter(AgentAdapter):
         return result
 
     async def _execute(
-        self, argv: list[str], env: dict[str, str], parser: Parser, *, workdir: Path,
-        home: Path, sandboxed: bool, limits: Limits, events: EventSink,
-        mounts: tuple[Path, ...], endpoint: str | None, so_far: _SoFar,
-    ) -> Completed:  # fmt: skip
+        self, job: ProcessJob, parser: Parser, *, limits: Limits, events: EventSink, so_far: _SoFar
+    ) -> Completed:
+        """The CLI's one process, run by the runner while its output and files are watched."""
+
         async def check(found: list[AgentEvent]) -> None:
             for event in found:
                 await events(event)
@@ -235,19 +240,7 @@ class HarnessAdapter(AgentAdapter):
                 await asyncio.sleep(POLL_S)
                 await check(parser.poll())
 
-        if not sandboxed:
-            full = {"PATH": os.environ.get("PATH", DEFAULT_PATH), "LANG": "C.UTF-8", **env}
-            work = run(
-                argv, cwd=workdir, env={**full, "HOME": str(home)}, timeout_s=limits.timeout_s,
-                check=False, on_stdout_line=on_line,
-            )  # fmt: skip
-        else:
-            plan = SandboxPlan(
-                worktree=workdir.resolve(), home=home, env=env, read_only=mounts,
-                git_dir=git_common_dir(workdir), network=self._spec.sandbox.network,
-                model_endpoint=endpoint, resources=limits.resources,
-            )  # fmt: skip
-            work = run_sandboxed(plan, argv, timeout_s=limits.timeout_s, on_stdout_line=on_line)
+        work = self._runner.run(job, on_stdout_line=on_line)
         try:
             # A budget stop from the watcher cancels the run, which kills the CLI's whole tree.
             async with asyncio.TaskGroup() as group:

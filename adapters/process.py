@@ -23,6 +23,7 @@ MAX_CAPTURE = 16 * 1024 * 1024
 KILL_GRACE_S = 2.0
 CHUNK = 64 * 1024
 MAX_LINE = 32 * 1024 * 1024
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class ProcessError(Exception):
@@ -55,15 +56,24 @@ class Completed:
         return self.stderr.decode("utf-8", "replace")
 
 
+def base_env(
+    home: Path | str, extra: Mapping[str, str] | None = None, *, path: str | None = None
+) -> dict[str, str]:
+    """The environment every child starts from: PATH (`path`, else the server's), LANG and
+    HOME, then `extra`, which may change PATH or LANG but never HOME.
+
+    Nothing else of the server's own environment (where its secrets are) reaches a child.
+    """
+    env = {"PATH": path or os.environ.get("PATH") or DEFAULT_PATH, "LANG": "C.UTF-8"}
+    env.update(extra or {})
+    env["HOME"] = str(home)
+    return env
+
+
 def minimal_env(**extra: str) -> dict[str, str]:
     """A clean environment for helper tools (git): nothing of the server's secrets leaks in."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "HOME": os.environ.get("HOME", "/nonexistent"),
-    }
-    env.update(extra)
-    return env
+    home = extra.pop("HOME", None) or os.environ.get("HOME", "/nonexistent")
+    return base_env(home, extra)
 
 
 async def _pump(

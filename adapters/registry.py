@@ -13,6 +13,7 @@ from adapters.harness_run import HarnessAdapter
 from adapters.opencode import OpenCodeDriver
 from adapters.prices import PriceTable
 from adapters.qwen import QwenDriver
+from adapters.runner import chosen
 from adapters.scripted import ScriptedAdapter
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from adapters.base import AgentAdapter
     from adapters.harness import Driver
+    from adapters.runner import Runner
     from adapters.sandbox import SandboxMode
     from config.schema import AgentSpec
 
@@ -45,19 +47,29 @@ def build_adapter(
     agent: str,
     spec: AgentSpec,
     server_env: Mapping[str, str],
-    sandbox: SandboxMode = "bubblewrap",
+    runner: Runner | None = None,
+    sandbox: SandboxMode | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
 ) -> AgentAdapter:
-    """`sandbox` is the operator's BATON_SANDBOX: every process-running adapter honours it."""
+    """`runner` starts every process the adapter runs (chosen once from BATON_SANDBOX).
+
+    `sandbox` (BATON_SANDBOX's value) names one instead, for callers not handing one in yet;
+    with neither, processes run in the sandbox.
+    """
     if spec.adapter == "scripted":
         return ScriptedAdapter(model=spec.model)
+    run_with = chosen(runner, sandbox)
     if spec.adapter == "command":
-        return CommandAdapter(spec=spec, agent=agent, server_env=server_env, sandbox=sandbox)
+        return CommandAdapter(spec=spec, agent=agent, server_env=server_env, runner=run_with)
     if spec.adapter in DRIVERS:
         return HarnessAdapter(
-            driver=DRIVERS[spec.adapter](), spec=spec, agent=agent, server_env=server_env,
-            sandbox=sandbox, prices=PriceTable.load(prices) if prices else None,
-        )  # fmt: skip
+            driver=DRIVERS[spec.adapter](),
+            spec=spec,
+            agent=agent,
+            server_env=server_env,
+            runner=run_with,
+            prices=PriceTable.load(prices) if prices else None,
+        )
     raise AdapterUnavailable(
         f"unknown adapter {spec.adapter!r} (known: {', '.join(sorted(KNOWN_ADAPTERS))})"
     )

@@ -9,7 +9,6 @@ run's processes, memory and disk bounded together (`adapters/runlimits.py`).
 
 from __future__ import annotations
 
-import logging
 import resource
 import shutil
 import tempfile
@@ -19,13 +18,11 @@ from typing import TYPE_CHECKING, Literal
 
 from adapters.base import Resources
 from adapters.netforward import INSIDE_RELAY, Endpoint, ModelRelay, parse_endpoint
-from adapters.process import Completed, ProcessError, run
+from adapters.process import DEFAULT_PATH, Completed, ProcessError, base_env, run
 from adapters.runlimits import bounded
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
-
-log = logging.getLogger(__name__)
 
 SandboxMode = Literal["bubblewrap", "none"]
 Network = Literal["host", "none"]
@@ -36,7 +33,6 @@ INPUTS = Path("/run/baton/input")
 _NET = Path("/run/baton/net")
 _SOCKET = "model.sock"
 SANDBOX_UID = 1000
-DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 GIB = 1024**3
 
 # Only what TLS, DNS, the dynamic linker, locales and the usual toolchains read: never all of
@@ -230,12 +226,6 @@ def _check_plan(plan: SandboxPlan) -> Endpoint | None:
     return parse_endpoint(plan.model_endpoint)
 
 
-def _environment(plan: SandboxPlan) -> dict[str, str]:
-    env = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8", **plan.env}
-    env["HOME"] = str(HOME)
-    return env
-
-
 async def _run(
     plan: SandboxPlan,
     argv: Sequence[str],
@@ -258,7 +248,7 @@ async def _run(
                 work = run(
                     bound.wrap(full),
                     cwd=plan.worktree,
-                    env=_environment(plan),
+                    env=base_env(HOME, plan.env, path=DEFAULT_PATH),
                     stdin=stdin,
                     timeout_s=timeout_s,
                     check=False,
@@ -309,24 +299,6 @@ async def sandbox_status() -> SandboxStatus:
         tail = " | ".join(done.err.strip().splitlines()[-3:]) or f"exit {done.returncode}"
         _status = SandboxStatus(ok=False, reason=f"bubblewrap cannot run here: {tail}")
     return _status
-
-
-async def require_sandbox(mode: SandboxMode, *, agent: str) -> bool:
-    """True when the agent must run sandboxed; False (said loudly) when the operator opted out.
-
-    Raises SandboxUnavailable when bubblewrap is wanted but cannot run.
-    """
-    if mode == "none":
-        log.warning(
-            "BATON_SANDBOX=none: agent %s runs UNSANDBOXED, with the server's filesystem, "
-            "processes and network; unset it once bubblewrap is installed",
-            agent,
-        )
-        return False
-    status = await sandbox_status()
-    if not status.ok:
-        raise SandboxUnavailable(f"agent {agent} needs the sandbox, but {status.reason}; {FIX}")
-    return True
 
 
 async def run_sandboxed(

@@ -9,6 +9,7 @@ import pytest
 
 from adapters.base import AgentTask, CostSource, Limits, RunStatus, discard_events
 from adapters.command import CommandAdapter
+from adapters.runner import HostRunner
 from config.schema import AgentSpec
 
 pytestmark = pytest.mark.anyio
@@ -46,6 +47,7 @@ async def test_runs_and_reads_usage(tmp_path: Path) -> None:
         spec=spec(tmp_path),
         agent="mine",
         server_env={"MY_GREETING": "hi", "BATON_WEBHOOK_SECRET": "x"},
+        runner=HostRunner(),
     )
     result = await adapter.run(AgentTask(prompt="make it so"), work, Limits(), discard_events)
     assert result.status is RunStatus.SUCCESS, result.error
@@ -68,8 +70,12 @@ async def test_env_holds_only_what_config_names(tmp_path: Path) -> None:
         "adapter": "command", "command": [sys.executable, str(probe)],
         "output": {"format": "json", "summary": "text"},
     })  # fmt: skip
-    adapter = CommandAdapter(spec=agent_spec, agent="probe",
-                             server_env={"BATON_WEBHOOK_SECRET": "s3cret"})  # fmt: skip
+    adapter = CommandAdapter(
+        spec=agent_spec,
+        agent="probe",
+        server_env={"BATON_WEBHOOK_SECRET": "s3cret"},
+        runner=HostRunner(),
+    )
     result = await adapter.run(AgentTask(prompt="x"), work, Limits(), discard_events)
     assert set(result.summary.split()) == {"HOME", "LANG", "PATH"}
 
@@ -78,7 +84,7 @@ async def test_budget_stop_kills_the_run(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     adapter = CommandAdapter(spec=spec(tmp_path, STEPS="50", PAUSE="0.05"), agent="mine",
-                             server_env={})  # fmt: skip
+                             server_env={}, runner=HostRunner())  # fmt: skip
     result = await adapter.run(AgentTask(prompt="x"), work, Limits(max_cost_usd=0.025),
                                discard_events)  # fmt: skip
     assert result.status is RunStatus.BUDGET
@@ -89,7 +95,7 @@ async def test_timeout(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     adapter = CommandAdapter(spec=spec(tmp_path, STEPS="100", PAUSE="0.1"), agent="mine",
-                             server_env={})  # fmt: skip
+                             server_env={}, runner=HostRunner())  # fmt: skip
     result = await adapter.run(AgentTask(prompt="x"), work, Limits(timeout_s=0.5),
                                discard_events)  # fmt: skip
     assert result.status is RunStatus.TIMED_OUT
@@ -100,8 +106,8 @@ async def test_nonzero_exit_is_a_failure_with_stderr(tmp_path: Path) -> None:
         "adapter": "command",
         "command": [sys.executable, "-c", "import sys; sys.exit('model said 401')"],
     })  # fmt: skip
-    result = await CommandAdapter(spec=agent_spec, agent="x", server_env={}).run(
-        AgentTask(prompt="x"), tmp_path, Limits(), discard_events
-    )
+    result = await CommandAdapter(
+        spec=agent_spec, agent="x", server_env={}, runner=HostRunner()
+    ).run(AgentTask(prompt="x"), tmp_path, Limits(), discard_events)
     assert result.status is RunStatus.FAILED
     assert "model said 401" in result.error

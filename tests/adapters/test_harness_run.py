@@ -13,6 +13,7 @@ from adapters.aider import AiderDriver
 from adapters.base import AgentResult, AgentTask, CostSource, Limits, RunStatus, discard_events
 from adapters.codex import CodexDriver
 from adapters.harness_run import HarnessAdapter
+from adapters.runner import HostRunner
 from adapters.toolchain import HARNESSES, prefix_bin
 from config.schema import AgentSpec
 
@@ -46,7 +47,7 @@ def adapter(tmp_path: Path, driver: Driver) -> HarnessAdapter:
     spec = AgentSpec(adapter=driver.harness, model=MODELS[driver.harness], api_key_env=KEY_VAR)
     return HarnessAdapter(
         driver=driver, spec=spec, agent="bot", server_env={KEY_VAR: "sk-test"},
-        sandbox="none", prefix=tmp_path / "agents", sessions=tmp_path / "sessions",
+        runner=HostRunner(), prefix=tmp_path / "agents", sessions=tmp_path / "sessions",
     )  # fmt: skip
 
 

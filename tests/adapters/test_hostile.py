@@ -18,6 +18,7 @@ import pytest
 from adapters.base import AgentResult, AgentTask, Limits, RunStatus, discard_events
 from adapters.command import CommandAdapter
 from adapters.process import minimal_env, run
+from adapters.runner import runner_for
 from adapters.sandbox import SandboxMode, git_common_dir, sandbox_status
 from config.schema import AgentSpec
 
@@ -142,7 +143,7 @@ def hostile_spec(scene: Scene, writes: list[Path]) -> AgentSpec:
 async def run_hostile(scene: Scene, mode: SandboxMode, writes: list[Path]) -> AgentResult:
     adapter = CommandAdapter(
         spec=hostile_spec(scene, writes), agent="hostile", server_env=scene.server_env,
-        sandbox=mode,
+        runner=runner_for(mode),
     )  # fmt: skip
     return await adapter.run(AgentTask(prompt="steal"), scene.worktree, Limits(), discard_events)
 

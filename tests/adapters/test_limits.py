@@ -19,6 +19,7 @@ from adapters import cgroups, diskquota
 from adapters.base import GIB, AgentTask, Limits, Resources, RunStatus, discard_events
 from adapters.command import CommandAdapter
 from adapters.runlimits import LimitReached, enforcement
+from adapters.runner import SandboxRunner
 from adapters.sandbox import SandboxPlan, run_sandboxed, sandbox_status
 from bot import gitops
 from bot.github import InstallationToken
@@ -192,7 +193,7 @@ async def test_the_agent_home_counts_against_the_disk_limit(tmp_path: Path, orig
             "sandbox": {"network": "host"},
         }
     )
-    adapter = CommandAdapter(spec=spec, agent="filler", server_env={}, sandbox="bubblewrap")
+    adapter = CommandAdapter(spec=spec, agent="filler", server_env={}, runner=SandboxRunner())
     limits = ws.bounded(wt, Limits(timeout_s=60))
     result = await adapter.run(AgentTask(prompt="x"), wt.path, limits, discard_events)
     assert result.status is RunStatus.FAILED

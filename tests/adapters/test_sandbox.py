@@ -18,6 +18,7 @@ from adapters.command import CommandAdapter
 from adapters.netforward import EndpointError, parse_endpoint
 from adapters.process import minimal_env, run
 from adapters.registry import build_adapter
+from adapters.runner import HostRunner, Places, ProcessJob, SandboxRunner
 from adapters.sandbox import (
     ResourceLimits,
     SandboxPlan,
@@ -25,7 +26,6 @@ from adapters.sandbox import (
     SandboxUnavailable,
     bwrap_args,
     git_common_dir,
-    require_sandbox,
     run_sandboxed,
     sandbox_status,
 )
@@ -429,18 +429,32 @@ async def test_missing_bwrap_is_reported_with_the_fix(
     status = await sandbox_status()
     assert not status.ok
     assert "not installed" in status.reason
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    job = ProcessJob(name="claude", argv=("true",), places=Places(worktree=work, home=home), env={})
     with pytest.raises(SandboxUnavailable) as err:
-        await require_sandbox("bubblewrap", agent="claude")
+        await SandboxRunner().run(job)
+    assert "agent claude needs the sandbox" in str(err.value)
     assert "apt-get install bubblewrap" in str(err.value)
     assert "BATON_SANDBOX=none" in str(err.value)
 
 
-async def test_opting_out_warns_on_every_run(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="adapters.sandbox"):
-        assert await require_sandbox("none", agent="claude") is False
-        assert await require_sandbox("none", agent="claude") is False
+async def test_opting_out_warns_on_every_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = ProcessJob(
+        name="claude",
+        argv=("true",),
+        places=Places(worktree=tmp_path, home=tmp_path),
+        env=minimal_env(),
+    )
+    with caplog.at_level(logging.WARNING, logger="adapters.runner"):
+        assert (await HostRunner().run(job)).returncode == 0
+        assert (await HostRunner().run(job)).returncode == 0
     warnings = [r for r in caplog.records if "UNSANDBOXED" in r.getMessage()]
     assert len(warnings) == 2
+    assert "agent claude runs UNSANDBOXED" in warnings[0].getMessage()
 
 
 def command_spec(code: str, *args: str) -> AgentSpec:
@@ -478,7 +492,7 @@ async def test_command_agent_runs_sandboxed(
         "print(json.dumps({'text': ' '.join(seen)}))\n"
     )  # fmt: skip
     spec = command_spec(code, "{prompt_file}", "{workdir}")
-    adapter = CommandAdapter(spec=spec, agent="mine", server_env={}, sandbox="bubblewrap")
+    adapter = CommandAdapter(spec=spec, agent="mine", server_env={}, runner=SandboxRunner())
     result = await adapter.run(AgentTask(prompt="make it so"), work, Limits(), discard_events)
     assert result.status is RunStatus.SUCCESS, result.error
     assert (work / "out.txt").read_text() == "MAKE IT SO"
@@ -493,6 +507,9 @@ def test_setting_selects_the_sandbox() -> None:
     with pytest.raises(SettingsError, match="BATON_SANDBOX"):
         load_settings({"BATON_SANDBOX": "docker"})
     spec = command_spec("pass")
-    assert build_adapter(agent="a", spec=spec, server_env={})._sandbox == "bubblewrap"  # type: ignore[attr-defined]
+    by_default = build_adapter(agent="a", spec=spec, server_env={})
+    assert isinstance(by_default._runner, SandboxRunner)  # type: ignore[attr-defined]
     opted_out = build_adapter(agent="a", spec=spec, server_env={}, sandbox="none")
-    assert opted_out._sandbox == "none"  # type: ignore[attr-defined]
+    assert isinstance(opted_out._runner, HostRunner)  # type: ignore[attr-defined]
+    given = HostRunner()
+    assert build_adapter(agent="a", spec=spec, server_env={}, runner=given)._runner is given  # type: ignore[attr-defined]
