@@ -40,11 +40,11 @@ def no_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("command", ["agent", "agents"])
+@pytest.mark.parametrize("command", ["agent", "agents", "agent run"])
 def test_help_of_the_commands_that_take_their_own_arguments_is_printed(
     tmp_path: Path, command: str
 ) -> None:
-    done = baton(tmp_path, command, "--help")
+    done = baton(tmp_path, *command.split(), "--help")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"usage: baton {command} ")
     assert done.stderr == ""
