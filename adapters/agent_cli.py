@@ -37,14 +37,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> _Parser:
-    parser = _Parser(prog="baton agent run", add_help=False)
-    parser.add_argument("agent")
-    parser.add_argument("--workdir", required=True, type=Path)
-    parser.add_argument("--prompt", required=True)
-    parser.add_argument("--model", default="")
+    parser = _Parser(
+        prog="baton agent run", add_help=False,
+        description="Run one agent on a local checkout and print the normalized result.",
+    )  # fmt: skip
+    parser.add_argument("agent", help="an agent of the checkout's .agents.yml or a built-in one")
+    parser.add_argument("--workdir", required=True, type=Path, help="the checkout to work in")
+    parser.add_argument("--prompt", required=True, help="the task")
+    parser.add_argument("--model", default="", help="override the agent's model")
     parser.add_argument("--timeout", type=float, default=None, help="seconds (default: config)")
     parser.add_argument("--max-cost", type=float, default=None, help="USD (default: config)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser
 
 
@@ -189,6 +192,9 @@ def agent_main(
     if args[:1] != ["run"]:
         err.write(f"usage: {USAGE}\n")
         return 2
+    if {"-h", "--help"} & set(args[1:]):
+        out.write(_parser().format_help())
+        return 0
     try:
         ns = _parser().parse_args(args[1:])
     except _UsageError as exc:

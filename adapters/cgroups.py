@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from config.errors import BatonError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -35,7 +37,7 @@ _JOIN = (
 _counter = itertools.count(1)
 
 
-class CgroupError(Exception):
+class CgroupError(BatonError):
     """A run's group could not be made; the message says where and why."""
 
 

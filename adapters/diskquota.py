@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapters.process import ProcessError, minimal_env, run
+from config.errors import BatonError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -38,7 +39,7 @@ MOUNT_OPTIONS = "loop,nosuid,nodev"
 MIN_BYTES = 16 * 1024 * 1024  # ext4 needs a little room for itself
 
 
-class DiskQuotaError(Exception):
+class DiskQuotaError(BatonError):
     """The run's disk area could not be made or removed; the message says what failed."""
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from adapters.base import AgentEvent, Usage
 from adapters.untrusted import read_inside
+from config.errors import BatonError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -51,7 +52,7 @@ GEMINI = Vendor(
 )
 
 
-class ConfigProblem(Exception):
+class ConfigProblem(BatonError):
     """The agent cannot start as configured (no key, no binary); the message says how to fix it."""
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal, Self
 from urllib.parse import unquote, urlsplit
 
 from adapters.netrelay import path_within, relay_connection
+from config.errors import BatonError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -73,7 +74,7 @@ sys.exit(code if code >= 0 else 128 - code)
 """
 
 
-class EndpointError(ValueError):
+class EndpointError(BatonError, ValueError):
     """The model endpoint cannot be forwarded into a network-less sandbox."""
 
 

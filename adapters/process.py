@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from config.errors import BatonError
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
     from pathlib import Path
@@ -26,7 +28,7 @@ MAX_LINE = 32 * 1024 * 1024
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-class ProcessError(Exception):
+class ProcessError(BatonError):
     """A command exited non-zero (or could not start); carries its output for the error report."""
 
     def __init__(self, argv0: str, returncode: int | None, stderr: str) -> None:

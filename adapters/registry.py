@@ -15,6 +15,7 @@ from adapters.prices import PriceTable
 from adapters.qwen import QwenDriver
 from adapters.runner import chosen
 from adapters.scripted import ScriptedAdapter
+from config.errors import BatonError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -38,7 +39,7 @@ HARNESSES = tuple(DRIVERS)
 KNOWN_ADAPTERS = frozenset({"scripted", "command", *HARNESSES})
 
 
-class AdapterUnavailable(Exception):
+class AdapterUnavailable(BatonError):
     """The config names an adapter this Baton cannot run (yet, or on this machine)."""
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from adapters import cgroups, diskquota
 from adapters.base import Resources
+from config.errors import BatonError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -29,7 +30,7 @@ POLL_S = 0.25  # how often the group's counters and the disk are looked at
 Limit = Literal["process", "memory", "disk"]
 
 
-class LimitError(Exception):
+class LimitError(BatonError):
     """A run could not be bounded, or was ended at a bound; the message is the reason."""
 
 

@@ -20,6 +20,7 @@ from adapters.base import Resources
 from adapters.netforward import INSIDE_RELAY, Endpoint, ModelRelay, parse_endpoint
 from adapters.process import DEFAULT_PATH, Completed, ProcessError, base_env, run
 from adapters.runlimits import bounded
+from config.errors import BatonError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -70,11 +71,11 @@ FIX = (
 )
 
 
-class SandboxUnavailable(Exception):
+class SandboxUnavailable(BatonError):
     """Bubblewrap cannot run here and the operator has not opted out; the message says how."""
 
 
-class SandboxError(ValueError):
+class SandboxError(BatonError, ValueError):
     """A plan that cannot be run safely (say, network `none` without a model endpoint)."""
 
 

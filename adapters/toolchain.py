@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from adapters.process import ProcessError, minimal_env, run
+from config.errors import BatonError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -76,7 +77,7 @@ class Installed:
     reused: bool  # the pinned version was already there
 
 
-class UnknownHarness(Exception):
+class UnknownHarness(BatonError):
     """A name that is not in HARNESSES."""
 
 

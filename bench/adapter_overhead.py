@@ -126,7 +126,8 @@ def instrumented(probe: Probe) -> Iterator[None]:
     create_pull = RepoGitHub.create_pull
 
     def factory(**kwargs: Any) -> Any:
-        probe.captured.update(spec=kwargs["spec"], sandbox=kwargs["sandbox"],
+        mode = "bubblewrap" if kwargs["runner"].sandboxed else "none"
+        probe.captured.update(spec=kwargs["spec"], sandbox=mode,
                               server_env=dict(kwargs["server_env"]))  # fmt: skip
         return _TimedAdapter(build_adapter(**kwargs), probe)
 

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.base import Resources
+from adapters.runner import runner_for
 from bot import gitops
 from bot.control import ack_job, control_job
 from bot.database import open_database
@@ -113,6 +114,7 @@ class Runtime:
             server_env=self._env,
             operator=Operator.from_settings(settings, self._env),
             outbound=self.outbound,
+            runner=runner_for(settings.sandbox),
         )
         if self.works:
             await self.queue.start()

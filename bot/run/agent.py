@@ -63,8 +63,8 @@ async def run_agent(
     s = state.services
     try:
         adapter = build_adapter(
-            agent=plan.agent, spec=plan.spec, server_env=s.server_env,
-            sandbox=s.settings.sandbox, prices=plan.prices,
+            agent=plan.agent, spec=plan.spec, server_env=s.server_env, runner=s.runner,
+            prices=plan.prices,
         )  # fmt: skip
     except AdapterUnavailable as exc:
         return AgentResult(status=RunStatus.FAILED, error=str(exc))

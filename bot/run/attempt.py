@@ -145,7 +145,7 @@ async def attempt(
     out.diffstat = await gitops.diffstat(wt)
     if verify is not None:
         try:
-            out.verify_passed = await run_verify(verify, wt.path, sandbox=s.settings.sandbox)
+            out.verify_passed = await run_verify(verify, wt.path, runner=s.runner)
         except SandboxUnavailable as exc:
             log.warning("verify not run: %s", exc)
     remote = await remote_facts(state, gh, wt, target)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from adapters.runner import Runner, SandboxRunner
 from bot.outbound import Outbound
 from bot.store.base import claimed
 from config.guard import Operator
@@ -34,6 +35,8 @@ class Services:
     operator: Operator = field(default_factory=Operator)
     # The scanner of the server's own secrets, for the push and every text sent to GitHub.
     outbound: Outbound = field(default_factory=Outbound)
+    # Where agent processes and the repository's `verify` run: chosen once, from settings.
+    runner: Runner = field(default_factory=SandboxRunner)
     # The clock monthly budgets are counted by (a test's own, in tests).
     clock: Callable[[], float] = time.time
 

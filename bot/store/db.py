@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.store.migrations import MIGRATIONS, Migration
+from config.errors import BatonError
 
 MEMORY = ":memory:"
 _SQLITE_PREFIX = "sqlite:///"
@@ -16,7 +17,7 @@ _SQLITE_PREFIX = "sqlite:///"
 BUSY_TIMEOUT_MS = 5000
 
 
-class StoreError(Exception):
+class StoreError(BatonError):
     """The database cannot be opened or is not one this Baton can use; the message says why."""
 
 

@@ -1,0 +1,160 @@
+"""The run package end to end, in the fast tier: Baton in-process, its REST calls through the
+httpx transport seam into the local GitHub emulator's app, real git against the emulator, and
+agents that start no model: the built-in scripted one, and `command` agents that exit at once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from bot import gitops
+from bot.stack import Stack
+from tests.e2e.repo_files import CALC, ISSUE_BODY, ISSUE_TITLE
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from starlette.applications import Starlette
+
+pytestmark = pytest.mark.anyio
+OWNER, REPO = "octocat", "octocat/calc"
+DEMO = "  demo: {adapter: scripted}\n"
+FAILING = (
+    f"  broken: {{adapter: command, command: [{json.dumps(sys.executable)}, -c, 'exit(3)']}}\n"
+)
+
+
+def config(agents: str, route: str) -> str:
+    return f"version: 1\nagents:\n{agents}routes:\n  - agent: {route}\n"
+
+
+class Corrupting(httpx.AsyncBaseTransport):
+    """GitHub answering one kind of request with a body Baton cannot read: a bug it never
+    foresaw, injected at the transport seam."""
+
+    def __init__(self, app: Starlette, *, method: str, path_end: str) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+        self._method, self._path_end = method, path_end
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == self._method and request.url.path.endswith(self._path_end):
+            return httpx.Response(201, json={"unexpected": True})
+        return await self._inner.handle_async_request(request)
+
+
+def in_process(app: Starlette) -> httpx.AsyncBaseTransport:
+    return httpx.ASGITransport(app=app)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    settings = {"job_max_attempts": "2", "job_retry_base_s": "0", "sandbox": "none"}
+    async with Stack(workdir=tmp_path, settings=settings, github_transport=in_process) as running:
+        yield running
+
+
+async def labeled(stack: Stack, yml: str) -> str:
+    await stack.create_repo(OWNER, "calc", {"calc.py": CALC, ".agents.yml": yml})
+    number = await stack.open_issue(OWNER, REPO, ISSUE_TITLE, ISSUE_BODY)
+    await stack.label(OWNER, REPO, number, "agent:fix")
+    [status] = await stack.wait_final(REPO, number)
+    return status
+
+
+async def run_events(stack: Stack, run_id: str) -> list[dict[str, Any]]:
+    store = stack.runtime.services.store
+    return [{"kind": e.kind, **e.data} for e in await store.events(run_id)]
+
+
+async def test_a_label_gives_a_pr_and_a_timeline(stack: Stack) -> None:
+    status = await labeled(stack, config(DEMO, "demo"))
+    assert "✅ Done" in status
+    [pr] = await stack.pulls(REPO)
+    assert pr["head"]["ref"] == "baton/1-add-subtracts"
+    kinds = [e["kind"] for e in await run_events(stack, "r1")]
+    assert kinds == ["queued", "started", "agent_started", "usage", "policy", "pushed",
+                     "pr_opened", "check_run", "ended"]  # fmt: skip
+    row = await stack.runtime.services.store.get_run("r1")
+    assert row is not None
+    assert (row.status, row.pr_number, row.network) == ("success", pr["number"], "none")
+
+
+async def test_a_failing_agent_hands_over_to_its_fallback(stack: Stack) -> None:
+    yml = f"version: 1\nagents:\n{DEMO}{FAILING}routes:\n  - agent: broken\n    fallback: [demo]\n"
+    status = await labeled(stack, yml)
+    assert "✅ Done" in status
+    assert "`broken` did not succeed" in status
+    assert "handing over to `demo`" in status
+    [pr] = await stack.pulls(REPO)
+    assert "`r1`" in pr["body"]  # the failed run's cost counts in the PR too
+    assert "`r1-2`" in pr["body"]
+    ended = (await run_events(stack, "r1"))[-1]
+    assert (ended["kind"], ended["status"]) == ("ended", "failed")
+
+
+async def test_a_requester_without_permission_is_refused_and_nothing_runs(stack: Stack) -> None:
+    await stack.create_repo(OWNER, "calc", {"calc.py": CALC, ".agents.yml": config(DEMO, "demo")})
+    number = await stack.open_issue(OWNER, REPO, ISSUE_TITLE, ISSUE_BODY)
+    stack.hub.create_user("mallory")
+    stack.hub.set_permission(REPO, "mallory", "triage")
+    await stack.label("mallory", REPO, number, "agent:fix")
+    [status] = await stack.wait_final(REPO, number)
+    assert "Sorry @mallory" in status
+    assert await stack.pulls(REPO) == []
+    kinds = [e["kind"] for e in await run_events(stack, "r1")]
+    assert kinds == ["queued", "ended"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", r"/repos/octocat/calc/pulls$"),
+        ("POST", r"/repos/octocat/calc/check-runs$"),
+        ("PATCH", r"/repos/octocat/calc/issues/comments/\d+$"),
+    ],
+)
+async def test_a_job_retried_after_any_delivery_step_delivers_once(
+    stack: Stack, method: str, path: str
+) -> None:
+    """GitHub fails one step; the job's next attempt plans again from what GitHub already has:
+    the branch is not pushed again, one PR, one check run, one status comment."""
+    await stack.create_repo(OWNER, "calc", {"calc.py": CALC, ".agents.yml": config(DEMO, "demo")})
+    number = await stack.open_issue(OWNER, REPO, ISSUE_TITLE, ISSUE_BODY)
+    stack.hub.add_fault(method, path, status=502)
+    await stack.label(OWNER, REPO, number, "agent:fix")
+    [status] = await stack.wait_final(REPO, number)
+    assert "✅ Done" in status, status
+    [pr] = await stack.pulls(REPO)
+    async with stack.user(OWNER) as user:
+        checks = (await user.get(f"repos/{REPO}/commits/{pr['head']['sha']}/check-runs")).json()
+    assert checks["total_count"] == 1
+    hub_repo = stack.hub.repo(OWNER, "calc")
+    count = await gitops.git("rev-list", "--count", f"main..{pr['head']['ref']}", cwd=hub_repo.path)
+    assert count == "1"
+    assert len(await stack.status_comments(REPO, number)) == 1
+    kinds = [e["kind"] for e in await run_events(stack, "r1")]
+    assert kinds.count("pushed") == 1
+    assert kinds[-1] == "ended"
+
+
+async def test_an_unforeseen_error_ends_the_run_with_its_id(tmp_path: Path) -> None:
+    settings = {"job_max_attempts": "1"}
+
+    def transport(app: Starlette) -> httpx.AsyncBaseTransport:
+        return Corrupting(app, method="POST", path_end="/check-runs")
+
+    async with Stack(workdir=tmp_path, settings=settings, github_transport=transport) as stack:
+        status = await labeled(stack, config(DEMO, "demo"))
+        assert "❌" in status, status
+        assert "unexpected error (KeyError) in run `r1`" in status
+        row = await stack.runtime.services.store.get_run("r1")
+        assert row is not None
+        assert row.status == "failed"
+        assert row.finished_at is not None
+        ended = (await run_events(stack, "r1"))[-1]
+        assert (ended["kind"], ended["status"]) == ("ended", "failed")
