@@ -1,7 +1,9 @@
 """The floor for webhook intake: a Starlette app that only checks the HMAC and answers 202.
 
 Served by uvicorn with the options `baton serve` uses, so the two differ only in what Baton
-does per delivery. The secret comes from `BENCH_WEBHOOK_SECRET` (never argv).
+does per delivery (Baton's one-write protocol, bot/serving.py, would change nothing for this
+bodiless answer: uvicorn sends it in one write already). The secret comes from
+`BENCH_WEBHOOK_SECRET` (never argv).
 """
 
 from __future__ import annotations

@@ -34,6 +34,24 @@ def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+def signed(secret: bytes, event: str, body: bytes, *, delivery: str) -> Delivery:
+    """The body with the headers GitHub would put on it, signed with `secret`."""
+    return Delivery(
+        event=event,
+        body=body,
+        headers=(
+            ("Content-Type", "application/json"),
+            ("User-Agent", "GitHub-Hookshot/bench"),
+            ("X-GitHub-Event", event),
+            ("X-GitHub-Delivery", delivery),
+            ("X-GitHub-Hook-ID", "1"),
+            ("X-GitHub-Hook-Installation-Target-Type", "integration"),
+            ("X-GitHub-Hook-Installation-Target-ID", "1"),
+            ("X-Hub-Signature-256", sign(secret, body)),
+        ),
+    )
+
+
 def _load(stem: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / f"{stem}.json").read_text())
     data["installation"] = dict(INSTALLATION)
@@ -78,7 +96,7 @@ class DeliveryMix:
             else:
                 event, body = rng.choice(self._noise)
             delivery = str(uuid.uuid5(uuid.NAMESPACE_URL, f"baton-bench/{self._seed}/{index}"))
-            out.append(self._signed(event, body, delivery=delivery))
+            out.append(signed(self._secret, event, body, delivery=delivery))
         return out
 
     def _trigger_body(self, index: int) -> bytes:
@@ -87,21 +105,16 @@ class DeliveryMix:
         payload["issue"]["number"] = FIRST_TRIGGER_ISSUE + index
         return _encode(payload)
 
-    def _signed(self, event: str, body: bytes, *, delivery: str) -> Delivery:
-        return Delivery(
-            event=event,
-            body=body,
-            headers=(
-                ("Content-Type", "application/json"),
-                ("User-Agent", "GitHub-Hookshot/bench"),
-                ("X-GitHub-Event", event),
-                ("X-GitHub-Delivery", delivery),
-                ("X-GitHub-Hook-ID", "1"),
-                ("X-GitHub-Hook-Installation-Target-Type", "integration"),
-                ("X-GitHub-Hook-Installation-Target-ID", "1"),
-                ("X-Hub-Signature-256", sign(self._secret, body)),
-            ),
-        )
+
+def saturating(secret: bytes) -> Delivery:
+    """The one delivery of the saturated bench: a `bug` label added to an issue that already
+    carries `agent:fix`. It starts nothing, but its bytes contain the label prefix, so Baton has
+    to read the payload to know that. Its delivery id is a placeholder: wrk sends a fresh one."""
+    payload = _load("issues.labeled.0")
+    trigger_label = dict(payload["label"], name="agent:fix", id=1, default=False)
+    payload["issue"]["labels"].append(trigger_label)
+    payload["issue"]["state"] = "open"
+    return signed(secret, "issues", _encode(payload), delivery="-")
 
 
 def count_triggers(deliveries: list[Delivery]) -> int:

@@ -43,6 +43,7 @@ class Run:
     triggers: int
     machine: dict[str, str]
     results: tuple[TargetResult, ...]
+    before: str = ""  # the commit `baton-before` ran, when one was measured
 
     def result(self, name: str) -> TargetResult | None:
         return next((r for r in self.results if r.name == name), None)
@@ -154,7 +155,7 @@ def section(run: Run) -> str:
         (
             f"Load: {run.rate:g} signed deliveries per second, open loop (each request is sent at "
             "its scheduled time whatever the earlier ones do, and its latency counts from that "
-            f"time), {measured} measured after a {run.warmup_s:g} s warm-up. The three servers get "
+            f"time), {measured} measured after a {run.warmup_s:g} s warm-up. The servers get "
             "the same sequence, one after another, each in its own process on 127.0.0.1. The mix "
             "is GitHub's example payloads with an installation: "
             f"{run.trigger_share:.0%} `issues.labeled` with "
@@ -176,6 +177,11 @@ def section(run: Run) -> str:
             "- **probot**: `bench/probot_app/index.cjs` under `probot run` (one no-op "
             "`issues.labeled` handler, `LOG_LEVEL=warn`, `NODE_ENV=production`)."
         ),
+        *(
+            [f"- **baton-before**: `baton serve` as above, from a checkout of {run.before}."]
+            if run.before
+            else []
+        ),
         *missing,
         "",
         *results_table(run),
@@ -195,10 +201,16 @@ def section(run: Run) -> str:
     return "\n".join(lines)
 
 
+def replace_section(path: Path, markers: tuple[str, str], new: str) -> None:
+    """Replace what lies between `markers` (included) in `path`, leaving the rest as it is."""
+    text = path.read_text()
+    (first, last) = markers
+    start, end = text.find(first), text.find(last)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} has no `{first}` ... `{last}` section to rewrite")
+    path.write_text(text[:start] + new + text[end + len(last) :])
+
+
 def write_section(path: Path, run: Run) -> None:
     """Replace the intake section of `path` between its markers, leaving the rest as it is."""
-    text = path.read_text()
-    start, end = text.find(START), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"{path} has no `{START}` ... `{END}` section to rewrite")
-    path.write_text(text[:start] + section(run) + text[end + len(END) :])
+    replace_section(path, (START, END), section(run))

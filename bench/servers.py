@@ -69,8 +69,13 @@ def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
 
 
-def baton_target(*, secret: str, key_pem: str, tmp: Path) -> Target:
+def baton_target(
+    *, secret: str, key_pem: str, tmp: Path, name: str = "baton", repo: Path = REPO
+) -> Target:
+    """`baton serve` from `repo` (another checkout measures an earlier commit), its files in
+    `tmp`, which no other target shares: a shared database would take deliveries for replays."""
     port = free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
     env = _base_env() | {
         "BATON_WEBHOOK_SECRET": secret,
         "BATON_APP_ID": "1",
@@ -80,8 +85,9 @@ def baton_target(*, secret: str, key_pem: str, tmp: Path) -> Target:
         # Unreachable: the bench measures intake; queued runs fail later in the worker.
         "BATON_GITHUB_URL": "http://127.0.0.1:9/",
     }
+    # `-m` puts the working directory first on sys.path: `repo`'s code runs, on this venv.
     argv = (sys.executable, "-m", "bot.cli", "serve", "--port", str(port))
-    return Target(name="baton", argv=argv, env=env, cwd=REPO, path="/webhooks", port=port)
+    return Target(name=name, argv=argv, env=env, cwd=repo, path="/webhooks", port=port)
 
 
 def bare_target(*, secret: str) -> Target:

@@ -19,10 +19,8 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415 - heavy imports only for the command that needs them
-
-    from adapters.process import Service  # noqa: PLC0415
-    from bot import logs  # noqa: PLC0415
+    from adapters.process import Service  # noqa: PLC0415 - heavy imports only for this command
+    from bot import logs, serving  # noqa: PLC0415
     from bot.app import create_app  # noqa: PLC0415
 
     settings = load_settings()
@@ -41,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
         )  # fmt: skip
     try:
         # One process serves the SQLite queue's webhooks: a single uvicorn worker, by design.
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        serving.run(app, host=args.host, port=args.port)
     finally:
         if worker is not None:
             worker.stop()

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commands import RUN_VERBS, Command, find_command_line, parse
-from bot.events import IssueCommentEvent, Repository, ReviewCommentEvent, User
+from bot.events import CommentHead, IssueCommentEvent, Payload, Repository, ReviewCommentEvent, User
 from bot.intake.routing import Decision, Enqueue, Ignore, IntakeContext, Router, where_from
 from bot.render import issue_of_pr_body
 from bot.trigger import Trigger
@@ -17,6 +17,12 @@ router = Router()
 def _app_slug(performed_via: Mapping[str, Any] | None) -> str | None:
     """The slug of the app a comment was made through (None for a person's own comment)."""
     return str(performed_via.get("slug") or "") if performed_via is not None else None
+
+
+def _has_command(payload: Payload, ctx: IntakeContext) -> bool:
+    """Whether the comment's text holds a command line: most comments do not, and need no more
+    of the payload read."""
+    return find_command_line(payload.read(CommentHead).comment.body, ctx.command) is not None
 
 
 def _decide(
@@ -75,10 +81,12 @@ def _decide(
     )
 
 
-@router.register("issue_comment", "created", needs=lambda ctx: ctx.command)
-def issue_comment(payload: Mapping[str, Any], ctx: IntakeContext) -> Decision:
+@router.register("issue_comment", "created", needs=lambda ctx: ctx.command, head=CommentHead)
+def issue_comment(payload: Payload, ctx: IntakeContext) -> Decision:
     """`/agent ...` on an issue or a PR's conversation (edits and deletions are ignored)."""
-    event = IssueCommentEvent.model_validate(payload)
+    if not _has_command(payload, ctx):
+        return Ignore("no command in the comment")
+    event = payload.read(IssueCommentEvent)
     assert event.installation is not None
     return _decide(
         ctx=ctx, repository=event.repository, sender=event.sender, author=event.issue.user,
@@ -90,10 +98,14 @@ def issue_comment(payload: Mapping[str, Any], ctx: IntakeContext) -> Decision:
     )  # fmt: skip
 
 
-@router.register("pull_request_review_comment", "created", needs=lambda ctx: ctx.command)
-def review_comment(payload: Mapping[str, Any], ctx: IntakeContext) -> Decision:
+@router.register(
+    "pull_request_review_comment", "created", needs=lambda ctx: ctx.command, head=CommentHead
+)
+def review_comment(payload: Payload, ctx: IntakeContext) -> Decision:
     """`/agent ...` inside a PR review thread."""
-    event = ReviewCommentEvent.model_validate(payload)
+    if not _has_command(payload, ctx):
+        return Ignore("no command in the comment")
+    event = payload.read(ReviewCommentEvent)
     assert event.installation is not None
     pr = event.pull_request
     return _decide(

@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+import pydantic
 
-from bot.events import Repository
+from bot.events import Envelope, Payload, Repository, ValidationError, where_invalid
 from bot.trigger import Trigger
 
 
@@ -57,7 +57,7 @@ class Enqueue:
 
 
 Decision = Ignore | Enqueue
-Handler = Callable[[Mapping[str, Any], IntakeContext], Decision]
+Handler = Callable[[Payload, IntakeContext], Decision]
 # The trigger word a handler cannot act without (e.g. the label prefix): a delivery whose raw
 # bytes do not contain it is acknowledged without being parsed at all.
 Needle = Callable[[IntakeContext], str]
@@ -69,14 +69,25 @@ class Router:
 
     _routes: dict[tuple[str, str | None], list[Handler]] = field(default_factory=dict)
     _needles: dict[Handler, Needle] = field(default_factory=dict)
+    _heads: dict[Handler, type[Envelope]] = field(default_factory=dict)
 
     def register(
-        self, event: str, action: str | None = None, *, needs: Needle | None = None
+        self,
+        event: str,
+        action: str | None = None,
+        *,
+        needs: Needle | None = None,
+        head: type[Envelope] | None = None,
     ) -> Callable[[Handler], Handler]:
+        """`head`: the envelope plus the fields the handler decides on first, read in one pass
+        (most deliveries are settled by those alone)."""
+
         def deco(fn: Handler) -> Handler:
             self._routes.setdefault((event, action), []).append(fn)
             if needs is not None:
                 self._needles[fn] = needs
+            if head is not None:
+                self._heads[fn] = head
             return fn
 
         return deco
@@ -85,6 +96,13 @@ class Router:
         for key, handlers in other._routes.items():
             self._routes.setdefault(key, []).extend(handlers)
         self._needles.update(other._needles)
+        self._heads.update(other._heads)
+
+    def head(self, event: str, action: str | None) -> type[Envelope]:
+        """What to read a delivery as first: its handler's head, or the bare envelope when
+        several handlers (or none) would read it."""
+        heads = {self._heads.get(h, Envelope) for h in self.fetch(event, action)}
+        return heads.pop() if len(heads) == 1 else Envelope
 
     def fetch(self, event: str, action: str | None) -> list[Handler]:
         """The handlers for an event, so routing is testable without running them."""
@@ -100,7 +118,7 @@ class Router:
 
         `action` is None when it could not be read cheaply: then nothing is skipped by action.
         """
-        if event not in self.events():
+        if not any(routed == event for routed, _ in self._routes):
             return f"no handler for {event}"
         if action is None:
             return None
@@ -114,20 +132,31 @@ class Router:
 
 
 def decide(
-    router: Router, event: str, payload: Mapping[str, Any], ctx: IntakeContext
+    router: Router, event: str, payload: Payload | Mapping[str, Any], ctx: IntakeContext
 ) -> list[Decision]:
-    """Run every handler for the event; a payload a handler cannot read is ignored, with why."""
-    action = payload.get("action")
+    """Run every handler for the event; a payload a handler cannot read is ignored, with why.
+
+    A mapping is read as the parsed payload; intake hands in the body's bytes as a Payload,
+    whose envelope it has read already (a body that is not a JSON object is refused before).
+    """
+    if not isinstance(payload, Payload):
+        payload = Payload(payload)
+    envelope = payload.envelope()
+    action = envelope.action
     handlers = router.fetch(event, action if isinstance(action, str) else None)
     if not handlers:
         return [Ignore(f"no handler for {event}.{action}")]
-    if not isinstance(payload.get("installation"), dict):
+    if not isinstance(envelope.installation, dict):
         return [Ignore("no installation in the payload")]
     decisions: list[Decision] = []
     for handler in handlers:
         try:
             decisions.append(handler(payload, ctx))
         except ValidationError as exc:
+            where, msg = where_invalid(exc)
+            decisions.append(Ignore(f"payload not understood at {where}: {msg}"))
+        except pydantic.ValidationError as exc:
+            # The trigger a handler builds from what it read (its own model) did not validate.
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             decisions.append(Ignore(f"payload not understood at {where}: {first['msg']}"))

@@ -156,6 +156,6 @@ class JobQueue(Protocol):
         """Return once no job is running or due; TimeoutError after `timeout` seconds."""
         ...
 
-    def running_job_id(self, lock: str) -> int | None:
+    async def running_job_id(self, lock: str) -> int | None:
         """The job that holds `lock` right now, if any."""
         ...

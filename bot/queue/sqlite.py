@@ -152,7 +152,7 @@ class SQLiteJobQueue:
                     return
                 await self._progress.wait()
 
-    def running_job_id(self, lock: str) -> int | None:
+    async def running_job_id(self, lock: str) -> int | None:
         row = self._conn.execute(sql.RUNNING_WITH_LOCK, (lock,)).fetchone()
         return None if row is None else int(row[0])
 

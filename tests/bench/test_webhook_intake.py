@@ -1,4 +1,4 @@
-"""The intake bench still works end to end: three servers, tiny load, percentiles and the doc."""
+"""The intake bench still works end to end: three servers, tiny loads, both phases and the doc."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ Kept as it is.
 stale numbers
 <!-- /bench:webhook_intake -->
 
+<!-- bench:saturated_intake -->
+stale rates
+<!-- /bench:saturated_intake -->
+
 ## GitHub API calls per run
 Kept too.
 """
@@ -31,6 +35,8 @@ def test_bench_measures_every_target_and_rewrites_only_its_section(tmp_path: Pat
     out = tmp_path / "run.json"
     # 20 measured requests at 50/s after a short warm-up.
     tiny = ["--rate", "50", "--seconds", "0.4", "--warmup", "0.2", "--settle", "0.2"]
+    # And one 1 s round of wrk per target.
+    tiny += ["--rounds", "1", "--round-seconds", "1", "--saturated-warmup", "1"]
     argv = [
         sys.executable,
         "bench/webhook_intake.py",
@@ -57,11 +63,25 @@ def test_bench_measures_every_target_and_rewrites_only_its_section(tmp_path: Pat
     for row in data["ratios"].values():
         assert all(math.isfinite(v) and v > 0 for v in row.values())
 
+    saturated = data["saturated"]
+    rounds = {r["name"]: r for r in saturated["results"]}
+    assert list(rounds) == ["baton", "bare", "probot"]
+    for name, result in rounds.items():
+        assert result["missing"] == "", f"{name}: {result['missing']}"
+        (only,) = result["rounds"]
+        assert only["requests"] > 0
+        assert only["errors"] == 0
+    assert set(saturated["ratios"]) == {"baton/bare", "baton/probot"}
+    assert all(v > 0 for values in saturated["ratios"].values() for v in values)
+
     text = doc.read_text()
     assert "stale numbers" not in text
+    assert "stale rates" not in text
+    assert "## Saturated webhook intake" in text
+    assert "<!-- /bench:webhook_intake -->\n\n<!-- bench:saturated_intake -->\n" in text
     assert text.startswith("# Performance\n\nKept as it is.\n\n<!-- bench:webhook_intake -->\n")
     assert text.endswith(
-        "<!-- /bench:webhook_intake -->\n\n## GitHub API calls per run\nKept too.\n"
+        "<!-- /bench:saturated_intake -->\n\n## GitHub API calls per run\nKept too.\n"
     )
     for name in results:
         assert f"\n| {name} | " in text

@@ -17,7 +17,7 @@ from bot.queue import JobStatus
 from bot.queue.sqlite import SQLiteJobQueue
 from bot.webhooks import WebhookEndpoint, signature_ok
 from config.settings import load_settings
-from tests.webhook_helpers import all_fixtures, headers, labeled_payload, sign
+from tests.webhook_helpers import all_fixtures, comment_payload, headers, labeled_payload, sign
 
 SECRET = b"It's a Secret to Everybody"
 
@@ -226,3 +226,48 @@ async def test_every_real_github_example_is_accepted(
         assert resp.status_code in {200, 202}, (stem, resp.text)
     # The examples' labels are `bug`: none of them is a trigger.
     assert await queued(queue) == []
+
+
+async def test_other_label_on_an_issue_carrying_a_trigger_is_read_and_starts_nothing(
+    client: httpx.AsyncClient, queue: SQLiteJobQueue
+) -> None:
+    """The bytes mention the prefix (the issue's labels), so the payload is read, not skipped."""
+    payload = labeled_payload(label="bug")
+    payload["issue"]["labels"].append({"id": 1, "name": "agent:fix", "color": "ededed"})
+    resp = await post(client, "issues", payload)
+    assert resp.status_code == 202
+    assert resp.json() == {"ignored": "not a trigger label"}
+    assert await queued(queue) == []
+
+
+async def test_a_label_that_is_not_an_object_is_ignored_with_where(
+    client: httpx.AsyncClient, queue: SQLiteJobQueue
+) -> None:
+    payload = labeled_payload()
+    payload["label"] = "agent:fix"
+    resp = await post(client, "issues", payload)
+    assert resp.status_code == 202
+    assert "payload not understood at label" in resp.json()["ignored"]
+    assert await queued(queue) == []
+
+
+async def test_a_comment_without_a_command_is_ignored_after_reading_only_its_text(
+    client: httpx.AsyncClient, queue: SQLiteJobQueue
+) -> None:
+    payload = comment_payload("see /agent docs, LGTM")
+    del payload["issue"]  # never read: the comment's text settles it
+    resp = await post(client, "issue_comment", payload)
+    assert resp.status_code == 202
+    assert resp.json() == {"ignored": "no command in the comment"}
+    assert await queued(queue) == []
+
+
+async def test_a_command_comment_enqueues_with_the_delivery_id(
+    client: httpx.AsyncClient, queue: SQLiteJobQueue
+) -> None:
+    resp = await post(client, "issue_comment", comment_payload("/agent retry"), delivery="d-9")
+    assert resp.status_code == 202
+    assert len(resp.json()["queued"]) == 1
+    (job,) = await queued(queue)
+    assert job["delivery_id"] == "d-9"
+    assert job["verb"] == "retry"

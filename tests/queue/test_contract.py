@@ -123,7 +123,7 @@ async def test_jobs_of_one_lock_run_one_at_a_time_in_order(
 
     async def work(ctx: JobContext) -> None:
         start = time.monotonic()
-        holders.append(queue.running_job_id("o/r#1"))
+        holders.append(await queue.running_job_id("o/r#1"))
         await asyncio.sleep(0.05)
         spans.append((ctx.args["n"], start, time.monotonic()))
 
@@ -139,7 +139,7 @@ async def test_jobs_of_one_lock_run_one_at_a_time_in_order(
     for (_, _, end), (_, next_start, _) in itertools.pairwise(spans):
         assert next_start >= end
     assert holders == ids
-    assert queue.running_job_id("o/r#1") is None
+    assert await queue.running_job_id("o/r#1") is None
     # The lock is kept by the queue's own rule, not by tripping over a database constraint.
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
@@ -410,7 +410,7 @@ async def test_stop_leaves_a_running_job_queued_for_the_next_start(backend: Back
     info = await first.get(job.job_id)
     assert info is not None
     assert info.status is JobStatus.QUEUED
-    assert first.running_job_id("o/r#1") is None
+    assert await first.running_job_id("o/r#1") is None
 
     attempts: list[int] = []
 
