@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from adapters.sandbox import SandboxUnavailable
-from bot import gitops, render
+from bot import gitchange, gitops, render
 from bot.handoff import summarize_handoff
 from bot.plan import policy_violation
 from bot.run import decide
@@ -43,12 +43,12 @@ class Attempt:
         self.verify_passed: bool | None = None
 
 
-async def leaks(wt: gitops.Worktree, staged: gitops.Staged, wall: Outbound) -> str | None:
+async def leaks(wt: gitops.Worktree, staged: gitchange.Staged, wall: Outbound) -> str | None:
     """Why the change may not leave the machine: a secret in any file (binary ones too, read
     from git's objects) or file name, in any form; or a file too large to scan."""
     try:
-        blobs = await gitops.staged_blobs(wt)
-    except gitops.FileTooLarge as exc:
+        blobs = await gitchange.staged_blobs(wt)
+    except gitchange.FileTooLarge as exc:
         return f"Nothing was pushed: {exc}."
     scanner = wall.scanner
     found = scanner.scan_text("\n".join(staged.changed), where="the changed files' names")
@@ -72,8 +72,8 @@ def detail_text(state: RunState, handoff: Handoff | None) -> str:
 async def partial_diff(wt: gitops.Worktree) -> str:
     """What a failed agent changed before it stopped ("" when nothing, or unreadable)."""
     try:
-        await gitops.stage_changes(wt)
-        return await gitops.staged_diff(wt)
+        await gitchange.stage_changes(wt)
+        return await gitchange.staged_diff(wt)
     except gitops.GitError as exc:
         log.info("could not read what the failed agent left: %s", exc)
         return ""
@@ -97,7 +97,7 @@ async def _commit(
     state: RunState, plan: RunPlan, wt: gitops.Worktree, target: Target, wall: Outbound
 ) -> None:
     """Stage what the agent changed once nothing in the tree can steer git, check it, commit."""
-    staged = await gitops.stage_changes(wt)
+    staged = await gitchange.stage_changes(wt)
     if staged.removed_git:
         state.notes.safety.append(render.removed_git_note(staged.removed_git))
     violation = policy_violation(staged.changed, plan.policy) or await leaks(wt, staged, wall)

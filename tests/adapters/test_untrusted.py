@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.untrusted import read_inside, remove_nested_git, write_inside
-from bot import gitops
+from bot import gitchange, gitops
 
 pytestmark = pytest.mark.anyio
 IDENTITY = ("-c", "user.name=t", "-c", "user.email=t@x")
@@ -60,8 +60,8 @@ async def test_baton_stages_and_commits_without_running_it(tmp_path: Path) -> No
     marker = tmp_path / "pwned"
     plant_fsmonitor(work, marker)
     wt = gitops.Worktree(path=work, branch="main", base_sha=base)
-    staged = await gitops.stage_changes(wt)
-    await gitops.staged_diff(wt)
+    staged = await gitchange.stage_changes(wt)
+    await gitchange.staged_diff(wt)
     await gitops.commit(wt, "change")
     await gitops.diffstat(wt)
     assert not marker.exists()
@@ -76,7 +76,7 @@ async def test_a_git_file_pointing_elsewhere_is_removed_not_followed(tmp_path: P
     (work / "sub" / ".git").write_text(f"gitdir: {elsewhere / '.git'}\n")
     (work / "docs").mkdir()
     (work / "docs" / ".git").symlink_to(elsewhere / ".git")
-    staged = await gitops.stage_changes(gitops.Worktree(path=work, branch="main", base_sha=base))
+    staged = await gitchange.stage_changes(gitops.Worktree(path=work, branch="main", base_sha=base))
     assert staged.removed_git == ["docs/.git", "sub/.git"]
     assert (elsewhere / ".git" / "HEAD").is_file()  # the link was removed, not its target
 
@@ -87,7 +87,7 @@ async def test_a_symlink_is_committed_as_a_link(tmp_path: Path) -> None:
     secret.write_text("PRIVATE")
     (work / "key.pem").symlink_to(secret)
     wt = gitops.Worktree(path=work, branch="main", base_sha=base)
-    await gitops.stage_changes(wt)
+    await gitchange.stage_changes(wt)
     sha = await gitops.commit(wt, "link")
     assert sh("git", "cat-file", "-p", f"{sha}:key.pem", cwd=work) == str(secret)
     mode = sh("git", "ls-tree", sha, "key.pem", cwd=work).split()[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot import gitops
+from bot import gitchange, gitops
 from bot.github import InstallationToken
 
 pytestmark = pytest.mark.anyio
@@ -47,7 +47,7 @@ async def test_run_commit_push(origin: Path, tmp_path: Path) -> None:
                           branch="baton/1-fix", start="main")  # fmt: skip
     (wt.path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
     (wt.path / "new.txt").write_text("x\n")
-    assert (await gitops.stage_changes(wt)).changed == ["calc.py", "new.txt"]
+    assert (await gitchange.stage_changes(wt)).changed == ["calc.py", "new.txt"]
     sha = await gitops.commit(wt, "Fix add (#1)\n\nAgent: scripted\nBaton-Run: r1\n")
     await gitops.push(wt, clone_url=str(origin), token=TOKEN, expected_remote=None)
     assert await gitops.ls_remote(cwd=wt.path, clone_url=str(origin), token=TOKEN,
@@ -66,7 +66,7 @@ async def test_push_refuses_when_the_branch_moved(origin: Path, tmp_path: Path) 
     wt = await ws.prepare(repo="acme/app", clone_url=str(origin), token=TOKEN, run_id="r2",
                           branch="baton/2-x", start="main")  # fmt: skip
     (wt.path / "a.txt").write_text("a\n")
-    await gitops.stage_changes(wt)
+    await gitchange.stage_changes(wt)
     await gitops.commit(wt, "a")
     # Someone else pushes the branch first: our lease (branch absent) no longer holds.
     main_sha = sh("git", "rev-parse", "main", cwd=origin)
@@ -77,7 +77,7 @@ async def test_push_refuses_when_the_branch_moved(origin: Path, tmp_path: Path) 
 
 
 async def test_token_reaches_git_only_through_env(origin: Path, tmp_path: Path) -> None:
-    env = gitops._auth_env(TOKEN)
+    env = gitops.auth_env(TOKEN)
     secret = TOKEN.value.get_secret_value()
     assert all(secret not in v for v in env.values())  # base64 inside a header, never raw
     header = next(v for k, v in env.items() if k.startswith("GIT_CONFIG_VALUE") and "Basic" in v)
