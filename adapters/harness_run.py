@@ -30,9 +30,7 @@ from adapters.harness import (
     Final,
     GiveUp,
     Invocation,
-    SessionStore,
     api_base,
-    default_sessions_dir,
     install_mounts,
     resolve_endpoint,
     tail,
@@ -42,6 +40,7 @@ from adapters.process import ProcessError, base_env
 from adapters.runlimits import LimitError
 from adapters.runner import Places, ProcessJob
 from adapters.sandbox import SandboxError, SandboxUnavailable, git_common_dir
+from adapters.sessions import SessionStore, default_sessions_dir
 from adapters.untrusted import write_inside
 
 if TYPE_CHECKING:

@@ -28,7 +28,6 @@ from adapters.harness import (
     GiveUp,
     Invocation,
     Parser,
-    SessionStore,
     api_base,
     install_mounts,
     resolve_endpoint,
@@ -38,6 +37,7 @@ from adapters.prices import PriceTable
 from adapters.process import Completed
 from adapters.qwen import BASELINE_FILE as QWEN_BASELINE
 from adapters.qwen import DEBUG_LOGS, QwenDriver, QwenParser
+from adapters.sessions import SessionStore
 from config.schema import AgentSpec
 
 OK = Completed(returncode=0, stdout=b"", stderr=b"", duration_s=1.0)

@@ -1,0 +1,59 @@
+"""Homes of finished runs kept by session id, so a follow-up run can resume its CLI's session."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+SESSIONS_ENV = "BATON_AGENT_SESSIONS"
+SESSION_DAYS = 14
+_SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def default_sessions_dir(env: Mapping[str, str]) -> Path:
+    """`$BATON_AGENT_SESSIONS`, else `~/.cache/baton/sessions`."""
+    if env.get(SESSIONS_ENV):
+        return Path(env[SESSIONS_ENV]).expanduser()
+    return Path("~/.cache/baton/sessions").expanduser()
+
+
+class SessionStore:
+    """Homes of finished runs by session id, so a follow-up run can resume its CLI's session.
+
+    Each run still gets its own copy: a resumed run starts from the stored home, never shares it.
+    """
+
+    def __init__(self, *, root: Path, harness: str) -> None:
+        self._dir = root / harness
+
+    def _path(self, session_id: str) -> Path | None:
+        return self._dir / session_id if _SESSION_ID.match(session_id) else None
+
+    def restore(self, session_id: str, home: Path) -> bool:
+        stored = self._path(session_id)
+        if stored is None or not stored.is_dir():
+            return False
+        shutil.copytree(stored, home, symlinks=True, dirs_exist_ok=True)
+        return True
+
+    def save(self, session_id: str, home: Path) -> None:
+        target = self._path(session_id)
+        if target is None:
+            return
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._prune()
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(home, target, symlinks=True)
+
+    def _prune(self) -> None:
+        cutoff = time.time() - SESSION_DAYS * 86400
+        for old in self._dir.iterdir():
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
