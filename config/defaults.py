@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from config.loader import Located
 from config.schema import Budget, Policy, Triggers
+from config.yamlpos import Located
 
 BUILTIN_FILE = "built-in"
 # `BATON_LABEL_PREFIX`'s default: the built-in route answers `<prefix>fix` under the server's own.

@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from config.loader import ConfigIssue, Path
+from config.issues import ConfigIssue, IssueAt, Path
 from config.schema import AgentsConfig
 
 if TYPE_CHECKING:
@@ -102,7 +102,6 @@ def endpoint_allowed(url: str, allowed: Collection[str]) -> bool:
     return False
 
 
-IssueAt = Callable[[Path, str], ConfigIssue]
 LayerOf = Callable[[Path], str]
 
 

@@ -3,48 +3,30 @@
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
-from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from config.defaults import BUILTIN_FILE, DEFAULT_LABEL_PREFIX, builtin_config
+from config.defaults import BUILTIN_FILE, DEFAULT_LABEL_PREFIX
 from config.flowyaml import flow
 from config.guard import Operator, containment_issues
-from config.loader import (
-    ConfigError,
-    ConfigIssue,
-    Located,
-    Path,
-    dotted,
-    pydantic_issues,
-    type_at,
+from config.issues import ConfigError, ConfigIssue, Path, dotted, pydantic_issues
+from config.layers import (
+    BUILTIN_SOURCE,
+    FLAGS_FILE,
+    Layer,
+    LayerPart,
+    Source,
+    layer_parts,
+    repo_matches,
 )
-from config.schema import AgentsConfig, AgentSpec, parse_duration
+from config.references import reference_issues
+from config.schema import AgentsConfig, parse_duration
+from config.yamlpos import Located
 
+# `FLAGS_FILE`, `Layer`, `Source` and `repo_matches` live in `config.layers`; re-exported.
 __all__ = ["FLAGS_FILE", "Effective", "Layer", "Source", "effective_config", "repo_matches"]
-
-Layer = Literal["built-in", "org defaults", "org repos[pattern]", "repo", "flag", "enforce"]
-FLAGS_FILE = "command flags"
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where an effective value came from: the key's position in its file, and its layer."""
-
-    file: str
-    line: int
-    col: int
-    layer: Layer
-    locked: bool = False
-    pattern: str | None = None  # the org `repos` pattern when layer is "org repos[pattern]"
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}" if self.line > 0 else self.file
 
 
 @dataclass(frozen=True)
@@ -55,9 +37,6 @@ class Effective:
     sources: dict[str, Source]
     locked: frozenset[str]
     warnings: tuple[ConfigIssue, ...]
-
-
-_BUILTIN_SOURCE = Source(BUILTIN_FILE, 0, 0, "built-in")
 
 
 # Limits a command flag may lower under an org lock, never raise.
@@ -74,85 +53,6 @@ def _tightens(path: Path, value: object, locked: object) -> bool:
     return isinstance(new, float) and isinstance(old, float) and new <= old
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One layer's data; its positions are `located`'s, under `prefix` (e.g. `("defaults",)`)."""
-
-    layer: Layer
-    data: dict[str, object]
-    located: Located
-    prefix: Path = ()
-    pattern: str | None = None
-
-    def source(self, path: Path) -> Source:
-        line, col = self.located.key_position((*self.prefix, *path))
-        locked = self.layer == "enforce"
-        return Source(self.located.file, line, col, self.layer, locked, self.pattern)
-
-    def issue(self, path: Path, message: str, *, at_key: bool) -> ConfigIssue:
-        full = (*self.prefix, *path)
-        located = self.located
-        line, col = located.key_position(full) if at_key else located.value_position(full)
-        return ConfigIssue(located.file, line, col, message)
-
-
-def repo_matches(pattern: str, repo_name: str) -> bool:
-    """fnmatch an org `repos` pattern against `name` (or `owner/name` when the pattern has a `/`).
-
-    Case-insensitive, like GitHub's repository names.
-    """
-    target = repo_name if "/" in pattern else repo_name.rsplit("/", 1)[-1]
-    return fnmatchcase(target.lower(), pattern.lower())
-
-
-def _is_leaf_setting(model: type[BaseModel], path: Path) -> bool:
-    annotation = type_at(model, path)
-    if annotation is None:
-        return False
-    return not (isinstance(annotation, type) and issubclass(annotation, BaseModel))
-
-
-def _flag_path(key: str) -> Path | None:
-    """A dotted flag key -> its path, or None when it names no setting.
-
-    Agent names may contain dots, so `agents.gpt-4.1.model` is split where a field name follows.
-    """
-    if key.startswith("agents."):
-        rest = key.removeprefix("agents.")
-        for index, char in enumerate(rest):
-            if char == ".":
-                tail = tuple(rest[index + 1 :].split("."))
-                if tail[0] in AgentSpec.model_fields and _is_leaf_setting(AgentSpec, tail):
-                    return ("agents", rest[:index], *tail)
-        return None
-    path = tuple(key.split("."))
-    if path[0] == "routes" or not _is_leaf_setting(AgentsConfig, path):
-        return None
-    return path
-
-
-def _flag_part(flags: Mapping[str, object]) -> _Part:
-    data: dict[str, object] = {}
-    issues: list[ConfigIssue] = []
-    for key, value in flags.items():
-        path = _flag_path(key)
-        if path is None:
-            issues.append(ConfigIssue(FLAGS_FILE, 0, 0, f"{key!r} is not a setting a flag can set"))
-            continue
-        node = data
-        for part in path[:-1]:
-            child = node.setdefault(str(part), {})
-            if not isinstance(child, dict):
-                issues.append(ConfigIssue(FLAGS_FILE, 0, 0, f"{key!r} conflicts with another flag"))
-                break
-            node = child
-        else:
-            node[str(path[-1])] = value
-    if issues:
-        raise ConfigError(issues)
-    return _Part("flag", data, Located(data=data, positions={}, file=FLAGS_FILE))
-
-
 def _lock_values(values: dict[str, object], path: Path, into: dict[Path, object]) -> None:
     for key, value in values.items():
         here = (*path, key)
@@ -167,18 +67,18 @@ class _Merger:
     """Accumulates layers in precedence order; `origins` records which layer set each path."""
 
     locks: dict[Path, object]
-    enforce: _Part | None
+    enforce: LayerPart | None
     data: dict[str, object] = field(default_factory=dict)
     tightened: set[Path] = field(default_factory=set)  # locked limits a flag lowered
-    origins: dict[Path, _Part] = field(default_factory=dict)
-    route_from: list[tuple[_Part, int]] = field(default_factory=list)
+    origins: dict[Path, LayerPart] = field(default_factory=dict)
+    route_from: list[tuple[LayerPart, int]] = field(default_factory=list)
     warnings: list[ConfigIssue] = field(default_factory=list)
 
-    def overlay(self, part: _Part) -> None:
+    def overlay(self, part: LayerPart) -> None:
         self._overlay(self.data, part.data, (), part)
 
     def _overlay(
-        self, target: dict[str, object], values: dict[str, object], path: Path, part: _Part
+        self, target: dict[str, object], values: dict[str, object], path: Path, part: LayerPart
     ) -> None:
         for key, value in values.items():
             here = (*path, key)
@@ -201,7 +101,7 @@ class _Merger:
         for known in [p for p in self.origins if p[: len(path)] == path]:
             del self.origins[known]
 
-    def _blocked(self, path: Path, value: object, part: _Part) -> bool:
+    def _blocked(self, path: Path, value: object, part: LayerPart) -> bool:
         """A repo or flag value for a locked key is not applied; a different one is reported.
         A command flag may still tighten a locked limit: a lower cap is always within policy."""
         if part.layer == "enforce":
@@ -221,7 +121,7 @@ class _Merger:
             self.warnings.append(part.issue(path, message, at_key=True))
         return True
 
-    def merge_routes(self, parts: list[_Part]) -> None:
+    def merge_routes(self, parts: list[LayerPart]) -> None:
         """Higher layers' routes are tried first: repo, org repos (last pattern first), org
         defaults, built-in. Routes set in `enforce` replace all others."""
         if self.enforce is not None and ("routes",) in self.locks:
@@ -247,7 +147,7 @@ class _Merger:
                     self.route_from.append((part, index))
         self.data["routes"] = routes
 
-    def _locate(self, path: Path) -> tuple[_Part, Path] | None:
+    def _locate(self, path: Path) -> tuple[LayerPart, Path] | None:
         """The layer that set `path` (or its nearest set ancestor), and the path inside it."""
         if len(path) >= 2 and path[0] == "routes" and isinstance(path[1], int):
             part, index = self.route_from[path[1]]
@@ -270,7 +170,7 @@ class _Merger:
             found = self._locate(path)
             if found is not None:
                 return found[0].source(found[1])
-        return _BUILTIN_SOURCE  # a schema default no layer mentions
+        return BUILTIN_SOURCE  # a schema default no layer mentions
 
     def validate(
         self, known_adapters: Collection[str], operator: Operator | None = None
@@ -280,7 +180,7 @@ class _Merger:
         except ValidationError as exc:
             found = pydantic_issues(exc, data=self.data, model=AgentsConfig)
             raise ConfigError(self.issue(p, m, at_key=k) for p, k, m in found) from None
-        issues = [*self._adapter_issues(config, known_adapters), *self._route_issues(config)]
+        issues = reference_issues(config, known_adapters=known_adapters, issue=self.issue)
         if operator is not None:
             issues += containment_issues(
                 config, operator=operator, layer_of=lambda p: self.source(p).layer,
@@ -289,43 +189,6 @@ class _Merger:
         if issues:
             raise ConfigError(issues)
         return config
-
-    def _adapter_issues(
-        self, config: AgentsConfig, known_adapters: Collection[str]
-    ) -> list[ConfigIssue]:
-        known = sorted(known_adapters)
-        return [
-            self.issue(
-                ("agents", name, "adapter"),
-                f"agent {name!r} uses unknown adapter {agent.adapter!r}"
-                f"{_known(agent.adapter, known)}",
-            )
-            for name, agent in config.agents.items()
-            if agent.adapter not in known_adapters
-        ]
-
-    def _route_issues(self, config: AgentsConfig) -> list[ConfigIssue]:
-        names = sorted(config.agents)
-        issues: list[ConfigIssue] = []
-        for index, route in enumerate(config.routes):
-            if route.agent not in config.agents:
-                issues.append(
-                    self.issue(
-                        ("routes", index, "agent"),
-                        f"route {index + 1} uses unknown agent {route.agent!r}"
-                        f"{_known(route.agent, names)}",
-                    )
-                )
-            for position, name in enumerate(route.fallback):
-                if name not in config.agents:
-                    issues.append(
-                        self.issue(
-                            ("routes", index, "fallback", position),
-                            f"route {index + 1} falls back to unknown agent {name!r}"
-                            f"{_known(name, names)}",
-                        )
-                    )
-        return issues
 
     def sources(self, config: AgentsConfig) -> dict[str, Source]:
         found: dict[str, Source] = {}
@@ -344,30 +207,6 @@ class _Merger:
         return found
 
 
-def _known(word: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f" (known: {', '.join(names)}){hint}"
-
-
-def _org_parts(org: Located, repo_name: str) -> tuple[list[_Part], _Part | None]:
-    parts: list[_Part] = []
-    defaults = org.data.get("defaults")
-    if isinstance(defaults, dict):
-        parts.append(_Part("org defaults", defaults, org, ("defaults",)))
-    repos = org.data.get("repos")
-    if isinstance(repos, dict):
-        # Several patterns may match: later ones in the file win, like later layers.
-        for pattern, values in repos.items():
-            if isinstance(values, dict) and repo_matches(pattern, repo_name):
-                parts.append(_Part("org repos[pattern]", values, org, ("repos", pattern), pattern))
-    enforce = org.data.get("enforce")
-    enforce_part = (
-        _Part("enforce", enforce, org, ("enforce",)) if isinstance(enforce, dict) else None
-    )
-    return parts, enforce_part
-
-
 def effective_config(
     *,
     repo: Located | None,
@@ -384,20 +223,12 @@ def effective_config(
     `label_prefix` is the server's, which the built-in route's label follows.
     `operator`: what the server allows configs to reach (None only for checks with no server).
     """
-    builtin = builtin_config(label_prefix=label_prefix)
-    parts = [_Part("built-in", builtin.data, builtin)]
-    enforce: _Part | None = None
-    if org is not None:
-        org_parts, enforce = _org_parts(org, repo_name)
-        parts.extend(org_parts)
-    if repo is not None:
-        parts.append(_Part("repo", repo.data, repo))
-    if flags:
-        parts.append(_flag_part(flags))
+    parts, enforce = layer_parts(
+        repo=repo, org=org, repo_name=repo_name, flags=flags, label_prefix=label_prefix
+    )
     locks: dict[Path, object] = {}
     if enforce is not None:
         _lock_values(enforce.data, (), locks)
-        parts.append(enforce)
     merger = _Merger(locks=locks, enforce=enforce)
     for part in parts:
         merger.overlay(part)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from config.flowyaml import flow
-from config.loader import Path, dotted
+from config.issues import Path, dotted
 from config.schema import AgentsConfig
 
 if TYPE_CHECKING:
