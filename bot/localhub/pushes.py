@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from bot.localhub import gitstore, shapes_issues
-from bot.localhub.shapes_issues import PullStats
+from bot.localhub import gitstore, shapes_pulls
+from bot.localhub.shapes_pulls import PullStats
 
 if TYPE_CHECKING:
     from bot.localhub.hub import Hub
@@ -35,7 +35,7 @@ async def emit_pull(hub: Hub, repo: Repo, item: Issue, action: str, sender: str,
         "action": action,
         "number": item.number,
         **extra,
-        "pull_request": shapes_issues.pull(hub, repo, item, stats),
+        "pull_request": shapes_pulls.pull(hub, repo, item, stats),
     }
     hub.emit("pull_request", repo, sender, fields)
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.localhub import gitstore, shapes, shapes_issues
+from bot.localhub import gitstore, shapes, shapes_checks
 from bot.localhub.http import (
     ApiError,
     body_json,
@@ -122,7 +122,7 @@ async def create_check_run(request: Request) -> Response:
     )  # fmt: skip
     _apply(run, body)
     repo.check_runs[run.id] = run
-    return json_response(request, shapes_issues.check_run(hub, repo, run), status=201)
+    return json_response(request, shapes_checks.check_run(hub, repo, run), status=201)
 
 
 def _run_or_404(repo: Repo, ident: int) -> CheckRun:
@@ -138,13 +138,13 @@ async def update_check_run(request: Request) -> Response:
     if _app_id(request, repo) != run.app_id:
         raise ApiError(403, "Invalid app_id: a check run can only be updated by its app")
     _apply(run, await body_json(request))
-    return json_response(request, shapes_issues.check_run(hub_of(request), repo, run))
+    return json_response(request, shapes_checks.check_run(hub_of(request), repo, run))
 
 
 async def get_check_run(request: Request) -> Response:
     repo = repo_or_404(request, "checks")
     run = _run_or_404(repo, request.path_params["check_run_id"])
-    return json_response(request, shapes_issues.check_run(hub_of(request), repo, run))
+    return json_response(request, shapes_checks.check_run(hub_of(request), repo, run))
 
 
 async def list_annotations(request: Request) -> Response:
@@ -152,7 +152,7 @@ async def list_annotations(request: Request) -> Response:
     run = _run_or_404(repo, request.path_params["check_run_id"])
     page, links = paginate(request, run.annotations)
     blob = f"{shapes.repo_html(hub_of(request), repo)}/blob/{run.head_sha}"
-    data = [shapes_issues.annotation(a, blob) for a in page]
+    data = [shapes_checks.annotation(a, blob) for a in page]
     return json_response(request, data, headers=links)
 
 
@@ -173,7 +173,7 @@ async def list_for_ref(request: Request) -> Response:
     hub = hub_of(request)
     body = {
         "total_count": len(runs),
-        "check_runs": [shapes_issues.check_run(hub, repo, r) for r in page],
+        "check_runs": [shapes_checks.check_run(hub, repo, r) for r in page],
     }
     return json_response(request, body, headers=links)
 

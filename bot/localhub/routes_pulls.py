@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.localhub import gitstore, pushes, shapes, shapes_issues
+from bot.localhub import gitstore, pushes, shapes, shapes_pulls
 from bot.localhub.http import (
     ApiError,
     body_json,
@@ -74,7 +74,7 @@ async def create_pull(request: Request) -> Response:
     repo.issues[item.number] = item
     stats = await pushes.pull_stats(repo, item)
     await pushes.emit_pull(hub, repo, item, "opened", login)
-    return json_response(request, shapes_issues.pull(hub, repo, item, stats), status=201)
+    return json_response(request, shapes_pulls.pull(hub, repo, item, stats), status=201)
 
 
 async def list_pulls(request: Request) -> Response:
@@ -94,14 +94,14 @@ async def list_pulls(request: Request) -> Response:
         items.reverse()
     page, links = paginate(request, items)
     hub = hub_of(request)
-    return json_response(request, [shapes_issues.pull(hub, repo, i) for i in page], headers=links)
+    return json_response(request, [shapes_pulls.pull(hub, repo, i) for i in page], headers=links)
 
 
 async def get_pull(request: Request) -> Response:
     repo = repo_or_404(request, "pull_requests")
     item = _pull_or_404(repo, request.path_params["number"])
     stats = await pushes.pull_stats(repo, item)
-    return json_response(request, shapes_issues.pull(hub_of(request), repo, item, stats))
+    return json_response(request, shapes_pulls.pull(hub_of(request), repo, item, stats))
 
 
 async def update_pull(request: Request) -> Response:
@@ -113,7 +113,7 @@ async def update_pull(request: Request) -> Response:
     hub = hub_of(request)
     await apply_edit(hub, repo, item, await body_json(request), login, kind="PullRequest")
     stats = await pushes.pull_stats(repo, item)
-    return json_response(request, shapes_issues.pull(hub, repo, item, stats))
+    return json_response(request, shapes_pulls.pull(hub, repo, item, stats))
 
 
 async def list_files(request: Request) -> Response:
@@ -149,7 +149,7 @@ async def list_review_comments(request: Request) -> Response:
     hub = hub_of(request)
     mine = [c for c in repo.review_comments.values() if c.number == item.number]
     page, links = paginate(request, mine)
-    data = [shapes_issues.review_comment(hub, repo, c) for c in page]
+    data = [shapes_pulls.review_comment(hub, repo, c) for c in page]
     return json_response(request, data, headers=links)
 
 
@@ -158,7 +158,7 @@ async def get_review_comment(request: Request) -> Response:
     found = repo.review_comments.get(request.path_params["comment_id"])
     if found is None:
         raise not_found()
-    return json_response(request, shapes_issues.review_comment(hub_of(request), repo, found))
+    return json_response(request, shapes_pulls.review_comment(hub_of(request), repo, found))
 
 
 async def create_review_comment(request: Request) -> Response:
@@ -192,8 +192,8 @@ async def create_review_comment(request: Request) -> Response:
     repo.review_comments[comment.id] = comment
     fields = {
         "action": "created",
-        "comment": shapes_issues.review_comment(hub, repo, comment),
-        "pull_request": shapes_issues.pull(hub, repo, item),
+        "comment": shapes_pulls.review_comment(hub, repo, comment),
+        "pull_request": shapes_pulls.pull(hub, repo, item),
     }
     hub.emit("pull_request_review_comment", repo, login, fields)
     return json_response(request, fields["comment"], status=201)

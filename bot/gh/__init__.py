@@ -1,0 +1,1 @@
+"""The one package that talks to GitHub's REST API; `bot.github` is its public face."""
