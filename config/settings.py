@@ -14,10 +14,12 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from config.errors import BatonError
+
 DEFAULT_GITHUB_URL = "https://api.github.com/"
 
 
-class SettingsError(Exception):
+class SettingsError(BatonError):
     """The server's settings are missing or invalid; the message says what to set."""
 
 
