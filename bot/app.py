@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import httpx
     from starlette.requests import Request
 
+    from adapters.runner import Runner
     from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,13 @@ class Runtime:
         server_env: Mapping[str, str] | None = None,
         github_auto_retry: bool = True,
         works: bool = True,
+        runner: Runner | None = None,
     ) -> None:
         self.settings = settings
         # False for a web process whose jobs a `baton worker` process runs: it only submits.
         self.works = works
+        # Where agents run: from `BATON_SANDBOX`, unless a test hands in its own (a FakeRunner).
+        self._runner = runner or runner_for(settings.sandbox)
         self.conn = open_database(settings.database_url)
         self.queue = SQLiteJobQueue(
             self.conn,
@@ -114,7 +118,7 @@ class Runtime:
             server_env=self._env,
             operator=Operator.from_settings(settings, self._env),
             outbound=self.outbound,
-            runner=runner_for(settings.sandbox),
+            runner=self._runner,
         )
         if self.works:
             await self.queue.start()

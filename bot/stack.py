@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from starlette.applications import Starlette
 
+    from adapters.runner import Runner
+
 APP_ID = 1
 APP_SLUG = "baton"
 FINAL_MARKS = ("✅", "❌", "⏱️", "💸", "🛑", "🚫")
@@ -98,6 +100,7 @@ class Stack:
         github_auto_retry: bool = False,
         baton_port: int | None = None,
         github_transport: Callable[[Starlette], httpx.AsyncBaseTransport] | None = None,
+        runner: Runner | None = None,
     ) -> None:
         """`baton_port`: Baton runs elsewhere (a `baton serve` process the caller starts with
         `env()`) and listens there; otherwise it is served in this process."""
@@ -111,6 +114,7 @@ class Stack:
         # Baton's REST calls through this transport into the emulator's app (in-process), when
         # given; git still goes over the emulator's socket.
         self._transport = github_transport
+        self._runner = runner  # where agents run (a FakeRunner in tests); else from settings
         self._exit = contextlib.AsyncExitStack()
         self.hub_server = LocalHubServer(
             data_dir=workdir / "hub", webhook_secret=self.secret.encode()
@@ -159,6 +163,7 @@ class Stack:
             load_settings(self.env()),
             server_env=self._server_env,
             github_auto_retry=self._auto_retry,
+            runner=self._runner,
             github_transport=(
                 self._transport(self.hub_server.app) if self._transport is not None else None
             ),

@@ -11,15 +11,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from adapters.runner import FakeRunner, ProcessJob, completed
 from bot import gitops
 from bot.stack import Stack
 from tests.e2e.repo_files import CALC, ISSUE_BODY, ISSUE_TITLE
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
     from starlette.applications import Starlette
+
+    from adapters.process import Completed
 
 pytestmark = pytest.mark.anyio
 OWNER, REPO = "octocat", "octocat/calc"
@@ -158,3 +161,56 @@ async def test_an_unforeseen_error_ends_the_run_with_its_id(tmp_path: Path) -> N
         assert row.finished_at is not None
         ended = (await run_events(stack, "r1"))[-1]
         assert (ended["kind"], ended["status"]) == ("ended", "failed")
+
+
+# -- agents on the fake runner: what a sandboxed CLI would do, with no process started ---------
+
+AGENT = (
+    "  writer: {adapter: command, command: [writer, '{prompt_file}'],"
+    " output: {format: jsonl, summary: summary}}\n"
+)
+
+
+def writes(name: str, text: str) -> Callable[[ProcessJob], Completed]:
+    """A step of the fake runner: the agent writes `name` in its worktree and says so."""
+
+    def step(job: ProcessJob) -> Completed:
+        (job.places.worktree / name).write_text(text)
+        return completed(json.dumps({"summary": f"wrote {name}"}) + "\n")
+
+    return step
+
+
+async def test_a_command_agent_runs_on_the_fake_runner_as_in_the_sandbox(tmp_path: Path) -> None:
+    fake = FakeRunner(writes("notes.txt", "hello\n"))
+    async with Stack(workdir=tmp_path, settings={"job_max_attempts": "1"}, runner=fake,
+                     github_transport=in_process) as stack:  # fmt: skip
+        status = await labeled(stack, config(AGENT, "writer"))
+        assert "✅ Done" in status, status
+        [job] = fake.jobs
+        assert job.argv == ("writer", "/run/baton/input/prompt.md")  # the sandbox's own view
+        assert job.network == "none"
+        assert set(job.env) >= {"PATH", "HOME"}
+        assert not any(name.startswith("BATON_") for name in job.env)
+        [pr] = await stack.pulls(REPO)
+        assert pr["body"].startswith("wrote notes.txt")
+
+
+async def test_a_retry_on_the_pr_continues_its_branch_with_the_runs_before(tmp_path: Path) -> None:
+    fake = FakeRunner(writes("notes.txt", "first\n"), writes("more.txt", "second\n"))
+    async with Stack(workdir=tmp_path, settings={"job_max_attempts": "1"}, runner=fake,
+                     github_transport=in_process) as stack:  # fmt: skip
+        await labeled(stack, config(AGENT, "writer"))
+        [pr] = await stack.pulls(REPO)
+        await stack.comment(OWNER, REPO, pr["number"], "/agent retry")
+        [status] = await stack.wait_final(REPO, pr["number"])
+        assert "✅ Done" in status, status
+        [same] = await stack.pulls(REPO)
+        assert same["number"] == pr["number"]
+        assert "`r1`" in same["body"]  # the first run is still in the provenance
+        hub_repo = stack.hub.repo(OWNER, "calc")
+        ref = same["head"]["ref"]
+        count = await gitops.git("rev-list", "--count", f"main..{ref}", cwd=hub_repo.path)
+        assert count == "2"
+        files = await gitops.git("ls-tree", "--name-only", ref, cwd=hub_repo.path)
+        assert {"notes.txt", "more.txt"} <= set(files.split())
