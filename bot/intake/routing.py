@@ -70,6 +70,7 @@ class Router:
     _routes: dict[tuple[str, str | None], list[Handler]] = field(default_factory=dict)
     _needles: dict[Handler, Needle] = field(default_factory=dict)
     _heads: dict[Handler, type[Envelope]] = field(default_factory=dict)
+    _events: set[str] = field(default_factory=set)
 
     def register(
         self,
@@ -84,6 +85,7 @@ class Router:
 
         def deco(fn: Handler) -> Handler:
             self._routes.setdefault((event, action), []).append(fn)
+            self._events.add(event)
             if needs is not None:
                 self._needles[fn] = needs
             if head is not None:
@@ -97,6 +99,7 @@ class Router:
             self._routes.setdefault(key, []).extend(handlers)
         self._needles.update(other._needles)
         self._heads.update(other._heads)
+        self._events.update(other._events)
 
     def head(self, event: str, action: str | None) -> type[Envelope]:
         """What to read a delivery as first: its handler's head, or the bare envelope when
@@ -109,7 +112,7 @@ class Router:
         return [*self._routes.get((event, action), []), *self._routes.get((event, None), [])]
 
     def events(self) -> frozenset[str]:
-        return frozenset(event for event, _ in self._routes)
+        return frozenset(self._events)
 
     def skip_unread(
         self, event: str, action: str | None, body: bytes, ctx: IntakeContext
@@ -118,17 +121,18 @@ class Router:
 
         `action` is None when it could not be read cheaply: then nothing is skipped by action.
         """
-        if not any(routed == event for routed, _ in self._routes):
+        if event not in self._events:
             return f"no handler for {event}"
         if action is None:
             return None
         handlers = self.fetch(event, action)
         if not handlers:
             return f"no handler for {event}.{action}"
-        needles = [self._needles.get(h) for h in handlers]
-        if all(n is not None and n(ctx).encode() not in body for n in needles):
-            return "no trigger word in the delivery"
-        return None
+        for handler in handlers:
+            needle = self._needles.get(handler)
+            if needle is None or needle(ctx).encode() in body:
+                return None
+        return "no trigger word in the delivery"
 
 
 def decide(
