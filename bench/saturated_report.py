@@ -150,6 +150,7 @@ def section(run: SaturatedRun) -> str:
             f"first round; each gets a {o.warmup_s:g} s warm-up, then {o.rounds} rounds of "
             f"{o.round_s:g} s, interleaved (round 1 of every target, then round 2, ...)."
         ),
+        *([""] if before or missing else []),
         *before,
         *missing,
         "",
