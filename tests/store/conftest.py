@@ -9,7 +9,24 @@ from pathlib import Path
 
 import pytest
 
+from bot.store.base import RunRecord
 from tests.store.backends import SQLiteBackend, StoreBackend
+
+
+def record(**changes: object) -> RunRecord:
+    """A ledger row with the given fields changed."""
+    base = RunRecord(
+        id="r1",
+        job_id=1,
+        repo="o/r",
+        number=3,
+        trigger="label",
+        verb="fix",
+        requester="octocat",
+        status="queued",
+        created_at=1.0,
+    )
+    return base.with_(**changes)
 
 
 def utc(*when: int) -> float:

@@ -12,25 +12,10 @@ from bot.database import open_database
 from bot.ledger import Ledger
 from bot.queue import NewJob, SQLiteJobQueue
 from bot.store import StoreError
-from bot.store.base import RunRecord
 from bot.store.sqlite import SQLiteStore
+from tests.store.conftest import record
 
 pytestmark = pytest.mark.anyio
-
-
-def record(**changes: object) -> RunRecord:
-    base = RunRecord(
-        id="r1",
-        job_id=1,
-        repo="o/r",
-        number=3,
-        trigger="label",
-        verb="fix",
-        requester="octocat",
-        status="queued",
-        created_at=1.0,
-    )
-    return base.with_(**changes)
 
 
 async def test_the_queue_on_the_loop_and_the_store_on_its_thread_write_at_once(

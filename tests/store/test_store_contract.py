@@ -9,27 +9,12 @@ import asyncio
 import pytest
 
 from bot.plan import Spend
-from bot.store.base import RunRecord, claimed
+from bot.store.base import claimed
 from bot.store.spend import monthly_spend
 from tests.store.backends import StoreBackend
-from tests.store.conftest import Clock, utc
+from tests.store.conftest import Clock, record, utc
 
 pytestmark = pytest.mark.anyio
-
-
-def record(**changes: object) -> RunRecord:
-    base = RunRecord(
-        id="r1",
-        job_id=1,
-        repo="o/r",
-        number=3,
-        trigger="label",
-        verb="fix",
-        requester="octocat",
-        status="queued",
-        created_at=1.0,
-    )
-    return base.with_(**changes)
 
 
 async def test_a_saved_run_reads_back_whole(backend: StoreBackend) -> None:
