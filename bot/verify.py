@@ -1,8 +1,9 @@
 """The repository's own check (`verify:` in `.agents.yml`) run on an agent's result.
 
-It runs the repository's code, so it runs like an agent: through the run's `Runner` (in the
-sandbox unless the operator opted out), with the worktree its only writable place and no secret
-in its environment.
+It runs the repository's code as the agent left it, so it runs like an agent: through the run's
+`Runner` (in the sandbox unless the operator opted out), with the worktree its only writable
+place, no secret in its environment, and no network unless `verify.network: host` (which, like
+an agent's, needs the org's `security.allow_host_network`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ async def run_verify(
             places=places,
             env=base_env(runner.inside(home, places), {"CI": "true"}),
             git_dir=git_common_dir(worktree),
-            network="host",  # as before: `verify:` has no `sandbox.network` of its own (yet)
+            network=spec.network,
             timeout_s=spec.timeout,
         )
         done = await runner.run(job)

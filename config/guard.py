@@ -138,6 +138,16 @@ def containment_issues(
                     f"{{allow_host_network: true}}` in {ORG_FILE_HINT}",
                 )
             )
+    verify = config.verify
+    if verify is not None and verify.network == "host" and not config.security.allow_host_network:
+        issues.append(
+            issue(
+                ("verify", "network"),
+                "verify.network: `host` lets the agent's code reach every address the server "
+                f"can; the org must allow it with `security: {{allow_host_network: true}}` in "
+                f"{ORG_FILE_HINT}",
+            )
+        )
     return issues
 
 

@@ -121,6 +121,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
     "Verify": {
         "command": "Argv of the check, run in the agent's worktree inside the sandbox.",
         "timeout": "Time limit of the check: seconds or like 90s, 10m.",
+        "network": "`none` (default): no network; `host` needs the org's "
+        "`security.allow_host_network`.",
     },
     "AgentSpec": {
         "adapter": "The harness: scripted, command, claude-code, codex, gemini, aider, opencode "

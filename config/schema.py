@@ -138,6 +138,8 @@ class Verify(_Strict):
 
     command: list[str] = Field(min_length=1)
     timeout: Duration = 600.0
+    # It runs the agent's code: no network unless the org allows the host's (like an agent).
+    network: Literal["host", "none"] = "none"
 
 
 class Security(_Strict):

@@ -153,3 +153,14 @@ def test_endpoints_compare_by_origin_and_path() -> None:
     assert not endpoint_allowed("http://gw:4000/v2", ["http://gw:4000/v1"])
     assert not endpoint_allowed("http://gw:4001/v1", ["http://gw:4000/v1"])
     assert not endpoint_allowed("ftp://gw/v1", ["ftp://gw/v1"])
+
+
+def test_the_repositorys_check_gets_the_hosts_network_only_with_the_orgs_permission() -> None:
+    repo = "version: 1\nverify: {command: [make, test], network: host}\n"
+    [found] = errors(repo)
+    assert "verify.network" in found
+    assert "allow_host_network" in found
+    assert errors(repo, "version: 1\ndefaults:\n  security: {allow_host_network: true}\n") == []
+    config = merged("version: 1\nverify: {command: [make, test]}\n").config
+    assert config.verify is not None
+    assert config.verify.network == "none"
