@@ -121,6 +121,8 @@ class Runtime:
             runner=self._runner,
         )
         if self.works:
+            # Areas a worker that died (kill -9, power loss) left mounted go before any job runs.
+            await self._services.workspaces.sweep()
             await self.queue.start()
 
     async def stop(self) -> None:

@@ -16,10 +16,10 @@ import shutil
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from adapters import diskquota
 from adapters.process import ProcessError, minimal_env, run
 from adapters.untrusted import NO_DRIVERS, git_config_env
 from bot.filelock import flocked
+from bot.runareas import RunAreas
 from config.errors import BatonError
 
 if TYPE_CHECKING:
@@ -81,9 +81,8 @@ class Workspaces:
 
     def __init__(self, *, root: Path, resources: Resources | None = None) -> None:
         self._root = root
-        self._resources = resources  # None: plain directories, the limits' own resources
+        self._areas = RunAreas(root=root, resources=resources)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._made: set[str] = set()  # run areas this process made and has not removed
 
     def _mirror(self, repo: str) -> Path:
         return self._root / "mirrors" / f"{repo}.git"
@@ -97,33 +96,17 @@ class Workspaces:
         async with lock, flocked(mirror.with_name(f"{mirror.name}.lock")):
             yield
 
-    def _area(self, run_id: str) -> Path:
-        return self._root / "runs" / run_id
-
-    def _image(self, run_id: str) -> Path:
-        return self._root / "images" / f"{run_id}.img"
-
     def worktree_path(self, run_id: str) -> Path:
-        return self._area(run_id) / "worktree"
+        return self._areas.path(run_id) / "worktree"
 
     def bounded(self, wt: Worktree, limits: Limits) -> Limits:
         """`limits` for the agent run in `wt`: this server's per-run resources, HOME in its area."""
         scratch = wt.path.parent / "scratch"
         return replace(
             limits,
-            resources=self._resources or limits.resources,
+            resources=self._areas.resources or limits.resources,
             scratch=scratch if scratch.is_dir() else None,
         )
-
-    async def _make_area(self, run_id: str) -> None:
-        area, image = self._area(run_id), self._image(run_id)
-        self._made.add(run_id)
-        if self._resources is None:
-            await diskquota.remove_area(area, image=image)
-            area.mkdir(parents=True)
-        else:
-            await diskquota.make_area(area, image=image, size=self._resources.disk_bytes)
-        (area / "scratch").mkdir()
 
     async def _fetch(self, repo: str, clone_url: str, token: InstallationToken) -> Path:
         mirror = self._mirror(repo)
@@ -171,7 +154,7 @@ class Workspaces:
             mirror = await self._fetch(repo, clone_url, token)
             path = self.worktree_path(run_id)
             await self._drop(mirror, run_id)
-            await self._make_area(run_id)
+            await self._areas.make(run_id)
             try:
                 base = await git(
                     "rev-parse", "--verify", f"refs/remotes/origin/{start}^{{commit}}", cwd=mirror
@@ -202,9 +185,7 @@ class Workspaces:
             except GitError:
                 shutil.rmtree(path, ignore_errors=True)
         await git("worktree", "prune", cwd=mirror)
-        # The area goes with its worktree: unmounted, image deleted (a crashed run's too).
-        await diskquota.remove_area(self._area(run_id), image=self._image(run_id))
-        self._made.discard(run_id)
+        await self._areas.remove(run_id)  # the area goes with its worktree
 
     async def remove(self, repo: str, run_id: str) -> None:
         mirror = self._mirror(repo)
@@ -212,15 +193,15 @@ class Workspaces:
             async with self._mirror_lock(repo):
                 await self._drop(mirror, run_id)
         else:
-            await diskquota.remove_area(self._area(run_id), image=self._image(run_id))
-            self._made.discard(run_id)
+            await self._areas.remove(run_id)
 
     async def close(self) -> None:
-        """On shutdown, unmount the areas of runs that did not end here (their job resumes later,
-        and runs its agent again in a new area): no mount outlives the process."""
-        for run_id in sorted(self._made):
-            await diskquota.remove_area(self._area(run_id), image=self._image(run_id))
-        self._made.clear()
+        """On shutdown: no run area of this process outlives it."""
+        await self._areas.close()
+
+    async def sweep(self) -> list[str]:
+        """On start: the run areas a process that died left behind are removed."""
+        return await self._areas.sweep()
 
 
 async def commit(wt: Worktree, message: str) -> str:
