@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adapters.diskquota import usage
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 SESSIONS_ENV = "BATON_AGENT_SESSIONS"
 SESSION_DAYS = 14
+MAX_SESSION_BYTES = 256 * 1024 * 1024  # a CLI's session files are kilobytes to a few megabytes
+log = logging.getLogger(__name__)
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -43,8 +48,15 @@ class SessionStore:
         return True
 
     def save(self, session_id: str, home: Path) -> None:
+        """Keep `home` for a resume, unless it is larger than a session needs: a home the agent
+        filled up would otherwise be copied out of its run's disk limit."""
         target = self._path(session_id)
         if target is None:
+            return
+        size = usage([home])
+        if size > MAX_SESSION_BYTES:
+            log.warning("session %s not kept for resume: its home holds %d MiB (more than %d)",
+                        session_id, size >> 20, MAX_SESSION_BYTES >> 20)  # fmt: skip
             return
         self._dir.mkdir(parents=True, exist_ok=True)
         self._prune()

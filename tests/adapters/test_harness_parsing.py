@@ -391,6 +391,18 @@ def test_sessions_are_copied_back_and_never_escape_their_folder(tmp_path: Path) 
     assert not store.restore("../codex", fresh)
 
 
+def test_a_home_the_agent_filled_up_is_not_kept_out_of_its_disk_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("adapters.sessions.MAX_SESSION_BYTES", 64 * 1024)
+    store = SessionStore(root=tmp_path / "sessions", harness="codex")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "filler.bin").write_bytes(b"\1" * 256 * 1024)
+    store.save("t-1", home)
+    assert not store.restore("t-1", tmp_path)
+
+
 def test_a_venv_cli_needs_its_venv_and_base_python(tmp_path: Path) -> None:
     venv = tmp_path / "aider"
     (venv / "bin").mkdir(parents=True)
