@@ -63,9 +63,12 @@ async def _objects(wt: Worktree, shas: list[str]) -> dict[str, bytes]:
         return {}
     try:
         done = await run(
-            ["git", "cat-file", "--batch"], cwd=wt.path, env=auth_env(None),
-            stdin="".join(f"{sha}\n" for sha in shas).encode(), timeout_s=600,
-        )  # fmt: skip
+            ["git", "cat-file", "--batch"],
+            cwd=wt.path,
+            env=auth_env(None),
+            stdin="".join(f"{sha}\n" for sha in shas).encode(),
+            timeout_s=600,
+        )
     except ProcessError as exc:
         raise GitError(f"git cat-file failed: {exc.stderr.strip()[-500:]}") from exc
     out, data, at = {}, done.stdout, 0
@@ -84,9 +87,15 @@ async def staged_blobs(wt: Worktree) -> list[Blob]:
     Raises FileTooLarge before reading anything when a new file is over MAX_FILE_BYTES.
     """
     raw = await git(
-        "diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", wt.base_sha,
+        "diff",
+        "--cached",
+        "--raw",
+        "-z",
+        "--no-renames",
+        "--no-abbrev",
+        wt.base_sha,
         cwd=wt.path,
-    )  # fmt: skip
+    )
     fields = raw.split("\0")
     changes: list[tuple[str, str, str]] = []
     for meta, path in zip(fields[0::2], fields[1::2], strict=False):
@@ -97,8 +106,12 @@ async def staged_blobs(wt: Worktree) -> list[Blob]:
             new_sha = "0" * 40  # a submodule pointer holds no content
         changes.append((path, old_sha, new_sha))
     wanted = [s for _, o, n in changes for s in (o, n) if s.strip("0")]
-    sizes = await git("cat-file", "--batch-check=%(objectname) %(objectsize)", cwd=wt.path,
-                      stdin="".join(f"{s}\n" for s in wanted).encode())  # fmt: skip
+    sizes = await git(
+        "cat-file",
+        "--batch-check=%(objectname) %(objectsize)",
+        cwd=wt.path,
+        stdin="".join(f"{s}\n" for s in wanted).encode(),
+    )
     size = dict(line.split(" ") for line in sizes.splitlines() if line.count(" ") == 1)
     for path, _, new_sha in changes:
         if int(size.get(new_sha, "0")) > MAX_FILE_BYTES:

@@ -69,9 +69,11 @@ class Operator:
     def from_settings(cls, settings: Settings, env: Mapping[str, str]) -> Operator:
         """The operator's allowances; GitHub's API and Baton's own URL are never endpoints."""
         return cls.from_server(
-            env_allow=settings.agent_env_allow, endpoints=settings.model_endpoints, env=env,
+            env_allow=settings.agent_env_allow,
+            endpoints=settings.model_endpoints,
+            env=env,
             forbidden=(settings.github_url, settings.public_url),
-        )  # fmt: skip
+        )
 
     def allows_env(self, name: str) -> bool:
         return any(fnmatchcase(name, pattern) for pattern in self.env_allow)
@@ -117,16 +119,21 @@ def containment_issues(
             path: Path = ("agents", name, "env", key)
             from_repo = layer_of(path) in {"repo", "flag"}
             for var in ENV_REF.findall(value):
-                why = _env_refusal(var, own_key=agent.api_key_env, operator=operator,
-                                   org_allow=org_env if from_repo else None)  # fmt: skip
+                why = _env_refusal(
+                    var,
+                    own_key=agent.api_key_env,
+                    operator=operator,
+                    org_allow=org_env if from_repo else None,
+                )
                 if why:
                     issues.append(issue(path, f"agents.{name}.env.{key}: {why}"))
         if agent.base_url:
             path = ("agents", name, "base_url")
             why = _endpoint_refusal(
-                agent.base_url, operator=operator,
+                agent.base_url,
+                operator=operator,
                 allowed=org_endpoints if layer_of(path) in {"repo", "flag"} else None,
-            )  # fmt: skip
+            )
             if why:
                 issues.append(issue(path, f"agents.{name}.base_url: {why}"))
         if agent.sandbox.network == "host" and not config.security.allow_host_network:

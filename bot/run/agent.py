@@ -63,23 +63,29 @@ async def run_agent(
     s = state.services
     try:
         adapter = build_adapter(
-            agent=plan.agent, spec=plan.spec, server_env=s.server_env, runner=s.runner,
+            agent=plan.agent,
+            spec=plan.spec,
+            server_env=s.server_env,
+            runner=s.runner,
             prices=plan.prices,
-        )  # fmt: skip
+        )
     except AdapterUnavailable as exc:
         return AgentResult(status=RunStatus.FAILED, error=str(exc))
     extra = render_handoff(handoff) if handoff is not None else ""
     task = AgentTask(
-        prompt=build_brief(state.task, extra=extra), title=state.task.title,
-        body=state.task.body, model=plan.spec.model,
+        prompt=build_brief(state.task, extra=extra),
+        title=state.task.title,
+        body=state.task.body,
+        model=plan.spec.model,
         resume_session_id=resume_session(handoff, plan.agent),
-    )  # fmt: skip
+    )
     last_save = 0.0
 
     async def sink(event: AgentEvent) -> None:
         nonlocal last_save
-        await state.event(event.kind if event.kind != "started" else "agent_started",
-                          **_event_data(event, wall))  # fmt: skip
+        await state.event(
+            event.kind if event.kind != "started" else "agent_started", **_event_data(event, wall)
+        )
         if event.usage is None and event.cost_usd is None:
             return
         now = time.monotonic()

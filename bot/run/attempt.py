@@ -88,9 +88,13 @@ async def _worktree(state: RunState, token: InstallationToken, target: Target) -
         # The committed work is gone with its worktree: run the agent again.
         await state.save(commit_sha="")
     return await s.workspaces.prepare(
-        repo=t.repo, clone_url=t.clone_url, token=token, run_id=state.rec.id,
-        branch=target.branch, start=target.start,
-    )  # fmt: skip
+        repo=t.repo,
+        clone_url=t.clone_url,
+        token=token,
+        run_id=state.rec.id,
+        branch=target.branch,
+        start=target.start,
+    )
 
 
 async def _commit(
@@ -106,8 +110,13 @@ async def _commit(
     message = render.commit_message(title=title, number=number, rec=state.rec)
     if violation is None and wall.findings(message, "commit message"):
         violation = "The commit message would carry a secret; nothing was pushed."
-    await state.event("policy", ok=violation is None, reason=violation or "",
-                      files=len(staged.changed), removed_git=staged.removed_git)  # fmt: skip
+    await state.event(
+        "policy",
+        ok=violation is None,
+        reason=violation or "",
+        files=len(staged.changed),
+        removed_git=staged.removed_git,
+    )
     if violation is not None:
         raise RunFailed(violation)
     sha = await gitops.commit(wt, message)
@@ -115,17 +124,24 @@ async def _commit(
 
 
 async def attempt(
-    state: RunState, gh: RepoGitHub, plan: RunPlan, target: Target, token: InstallationToken,
-    *, handoff: Handoff | None, verify: Verify | None = None,
+    state: RunState,
+    gh: RepoGitHub,
+    plan: RunPlan,
+    target: Target,
+    token: InstallationToken,
+    *,
+    handoff: Handoff | None,
+    verify: Verify | None = None,
     into: Attempt | None = None,
-) -> str | None:  # fmt: skip
+) -> str | None:
     """One agent's attempt; None when it delivered, else why it did not."""
     s, t = state.services, state.trigger
     out = into or Attempt()
     remote_now = (
-        target.pr.head_sha if target.pr is not None
+        target.pr.head_sha
+        if target.pr is not None
         else await s.workspaces.remote_sha(t.repo, target.branch)
-    )  # fmt: skip
+    )
     wt = await _worktree(state, token, target)
     if not state.rec.commit_sha:
         # A new worktree builds on the branch as it is now; that head is the push's lease for
@@ -150,9 +166,13 @@ async def attempt(
             log.warning("verify not run: %s", exc)
     remote = await remote_facts(state, gh, wt, target)
     actions = plan_delivery(
-        rec=state.rec, target=target, remote=remote, base=t.default_branch,
-        draft=plan.policy.draft, detail=detail_text(state, handoff),
-    )  # fmt: skip
+        rec=state.rec,
+        target=target,
+        remote=remote,
+        base=t.default_branch,
+        draft=plan.policy.draft,
+        detail=detail_text(state, handoff),
+    )
     await execute(state, gh, wt, actions)
     await s.workspaces.remove(t.repo, state.rec.id)
     return None

@@ -47,9 +47,11 @@ async def run_fix(state: RunState, gh: RepoGitHub, effective: Effective) -> None
     s, t = state.services, state.trigger
     config = effective.config
     plan = plan_run(
-        trigger=decide.routed(t, s.settings.label_prefix), config=config,
-        paths=decide.task_paths(t), spend=await spend_now(state),
-    )  # fmt: skip
+        trigger=decide.routed(t, s.settings.label_prefix),
+        config=config,
+        paths=decide.task_paths(t),
+        spend=await spend_now(state),
+    )
     if isinstance(plan, Refusal):
         await refuse(state, gh, plan)
         return
@@ -77,13 +79,21 @@ async def run_fix(state: RunState, gh: RepoGitHub, effective: Effective) -> None
             continue
         step = replace(plan, agent=agent, spec=config.agents[agent])
         await state.save(
-            agent=agent, adapter=step.spec.adapter, model=step.spec.model,
-            network=step.spec.sandbox.network, status=RunStatus.RUNNING,
+            agent=agent,
+            adapter=step.spec.adapter,
+            model=step.spec.model,
+            network=step.spec.sandbox.network,
+            status=RunStatus.RUNNING,
             started_at=state.rec.started_at or time.time(),
-        )  # fmt: skip
-        await state.event("started", agent=agent, adapter=step.spec.adapter,
-                          model=step.spec.model, network=step.spec.sandbox.network,
-                          attempt=state.ctx.attempt)  # fmt: skip
+        )
+        await state.event(
+            "started",
+            agent=agent,
+            adapter=step.spec.adapter,
+            model=step.spec.model,
+            network=step.spec.sandbox.network,
+            attempt=state.ctx.attempt,
+        )
         if index > 0:
             state.notes.handover = decide.handover_text(chain[index - 1], failures[-1], agent)
         await post_status(state, gh, detail=detail_text(state, handoff))

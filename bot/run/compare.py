@@ -53,29 +53,44 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
         )
     )
     with_verify = config.verify is not None
-    await _comparison_comment(state, gh, list(zip(contestants, results, strict=True)),
-                              with_verify=with_verify)  # fmt: skip
+    await _comparison_comment(
+        state, gh, list(zip(contestants, results, strict=True)), with_verify=with_verify
+    )
 
 
 async def _contest(
-    run: RunState, gh: RepoGitHub, plan: RunPlan, token: InstallationToken,
-    config: AgentsConfig, *, into: Attempt,
-) -> None:  # fmt: skip
+    run: RunState,
+    gh: RepoGitHub,
+    plan: RunPlan,
+    token: InstallationToken,
+    config: AgentsConfig,
+    *,
+    into: Attempt,
+) -> None:
     if run.rec.status == RunStatus.SUCCESS or run.rec.error:
         return  # an earlier attempt of this job finished this contestant
     t = run.trigger
     branch = f"{gitops.branch_name(t.number, t.title)}-{run.contestant}"
     pr = await gh.find_pull(branch)
     target = Target(
-        branch=branch, start=branch if pr else t.default_branch, pr=pr,
-        issue_number=t.number, title=f"{t.title} ({run.contestant})",
-    )  # fmt: skip
-    await run.save(agent=plan.agent, adapter=plan.spec.adapter, model=plan.spec.model,
-                   status=RunStatus.RUNNING, started_at=run.rec.started_at)  # fmt: skip
+        branch=branch,
+        start=branch if pr else t.default_branch,
+        pr=pr,
+        issue_number=t.number,
+        title=f"{t.title} ({run.contestant})",
+    )
+    await run.save(
+        agent=plan.agent,
+        adapter=plan.spec.adapter,
+        model=plan.spec.model,
+        status=RunStatus.RUNNING,
+        started_at=run.rec.started_at,
+    )
     await post_status(run, gh, detail="Racing in `/agent compare`.")
     try:
-        reason = await attempt(run, gh, plan, target, token, handoff=None, verify=config.verify,
-                               into=into)  # fmt: skip
+        reason = await attempt(
+            run, gh, plan, target, token, handoff=None, verify=config.verify, into=into
+        )
     except RunFailed as exc:
         reason = str(exc)
     if reason is not None:
@@ -99,9 +114,12 @@ def _row(run: RunState, result: Attempt, *, with_verify: bool) -> str:
 
 
 async def _comparison_comment(
-    state: RunState, gh: RepoGitHub, contestants: Sequence[tuple[RunState, Attempt]],
-    *, with_verify: bool,
-) -> None:  # fmt: skip
+    state: RunState,
+    gh: RepoGitHub,
+    contestants: Sequence[tuple[RunState, Attempt]],
+    *,
+    with_verify: bool,
+) -> None:
     head = "| agent | model | cost | duration | files | lines |"
     rule = "|---|---|---|---|---|---|"
     if with_verify:

@@ -39,9 +39,12 @@ async def _trusted_review_comments(
 
 
 async def gather_handoff(
-    state: RunState, gh: RepoGitHub, target: Target, token: InstallationToken,
+    state: RunState,
+    gh: RepoGitHub,
+    target: Target,
+    token: InstallationToken,
     config: AgentsConfig,
-) -> Handoff | None:  # fmt: skip
+) -> Handoff | None:
     """None for a first run on a new issue; else the task, earlier runs, the PR's diff, trusted
     review comments, failing checks and the new instruction."""
     s, t = state.services, state.trigger
@@ -58,15 +61,20 @@ async def gather_handoff(
     )
     trusted, withheld = await _trusted_review_comments(state, gh, pr.number, config)
     failing = tuple(
-        c for c in await gh.check_runs(pr.head_sha)
+        c
+        for c in await gh.check_runs(pr.head_sha)
         if c.conclusion in {"failure", "timed_out", "action_required"}
         and c.app_slug != s.settings.app_slug
-    )  # fmt: skip
+    )
     first_issue = target.issue_number
     return Handoff(
         task_ref=f"pull request #{pr.number}"
         + (f" (for issue #{first_issue})" if first_issue else ""),
-        earlier_runs=earlier, diff=diff, review_comments=tuple(trusted),
-        failing_checks=failing, instruction=instruction, withheld_comments=withheld,
+        earlier_runs=earlier,
+        diff=diff,
+        review_comments=tuple(trusted),
+        failing_checks=failing,
+        instruction=instruction,
+        withheld_comments=withheld,
         fresh=target.fresh,
-    )  # fmt: skip
+    )

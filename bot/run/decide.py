@@ -38,9 +38,12 @@ def task_paths(trigger: Trigger) -> list[str]:
 
 
 def flags_for(
-    command: Command | CommandError | None, trigger: Trigger, config: AgentsConfig,
-    *, label_prefix: str,
-) -> dict[str, object]:  # fmt: skip
+    command: Command | CommandError | None,
+    trigger: Trigger,
+    config: AgentsConfig,
+    *,
+    label_prefix: str,
+) -> dict[str, object]:
     """The command's flags as config keys of the agents they apply to: every contestant of a
     compare; else the agent that runs first, and its fallbacks for limits (not model)."""
     if not isinstance(command, Command) or not command.flags:
@@ -151,8 +154,11 @@ def earlier_runs(
     """Every finished run that went into this PR: earlier jobs' runs on it (`on_pull`), and the
     agents of this job's chain that did not succeed (their cost counts too)."""
     chosen = {
-        r.id: r for r in rows
-        if (r.id in on_pull or r.job_id == job_id) and r.id != current and r.agent
+        r.id: r
+        for r in rows
+        if (r.id in on_pull or r.job_id == job_id)
+        and r.id != current
+        and r.agent
         and r.status not in UNFINISHED
-    }  # fmt: skip
+    }
     return sorted(chosen.values(), key=lambda r: r.created_at)

@@ -113,9 +113,12 @@ def plan_delivery(
 async def _open(gh: RepoGitHub, action: OpenPull) -> PullRequest:
     try:
         return await gh.create_pull(
-            title=action.title, head=action.head, base=action.base, body=action.body,
+            title=action.title,
+            head=action.head,
+            base=action.base,
+            body=action.body,
             draft=action.draft,
-        )  # fmt: skip
+        )
     except GitHubError as exc:
         # Two attempts raced, or GitHub created it but the answer was lost: find it.
         if exc.status != 422:
@@ -153,9 +156,13 @@ async def execute(
                 await state.event("pr_updated", number=pr.number, url=pr.html_url)
             case CreateCheckRun(head_sha, title, summary):
                 check_id = await gh.create_check_run(
-                    head_sha=head_sha, name=render.CHECK_NAME, conclusion="success",
-                    title=title, summary=summary, external_id=state.rec.id,
-                )  # fmt: skip
+                    head_sha=head_sha,
+                    name=render.CHECK_NAME,
+                    conclusion="success",
+                    title=title,
+                    summary=summary,
+                    external_id=state.rec.id,
+                )
                 await state.save(check_run_id=check_id)
                 await state.event("check_run", id=check_id, conclusion="success")
             case Finish(detail):
@@ -181,7 +188,9 @@ async def remote_facts(
     on_pull = await s.store.runs_for_pull(t.repo, pr.number) if pr is not None else []
     mine = [] if state.contestant else await s.store.runs_for_target(t.repo, t.number)
     earlier = decide.earlier_runs(
-        [*on_pull, *mine], current=state.rec.id, job_id=state.ctx.job_id,
+        [*on_pull, *mine],
+        current=state.rec.id,
+        job_id=state.ctx.job_id,
         on_pull={r.id for r in on_pull},
-    )  # fmt: skip
+    )
     return Remote(branch_sha=head, pr=pr, earlier=tuple(earlier))

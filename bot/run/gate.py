@@ -22,16 +22,23 @@ if TYPE_CHECKING:
 async def _load(state: RunState, gh: RepoGitHub, flags: Mapping[str, object]) -> Effective:
     s = state.services
     return await load_effective(
-        app=s.github, gh=gh, trigger=state.trigger, settings_repo=s.settings.settings_repo,
-        flags=flags, label_prefix=s.settings.label_prefix, operator=s.operator,
-    )  # fmt: skip
+        app=s.github,
+        gh=gh,
+        trigger=state.trigger,
+        settings_repo=s.settings.settings_repo,
+        flags=flags,
+        label_prefix=s.settings.label_prefix,
+        operator=s.operator,
+    )
 
 
 def _authorize(state: RunState, permission: str, config: AgentsConfig) -> Refusal | None:
     return authorize(
-        trigger=state.trigger, permission=permission, config=config,
+        trigger=state.trigger,
+        permission=permission,
+        config=config,
         server_allow_bots=state.services.settings.allow_bots,
-    )  # fmt: skip
+    )
 
 
 async def open_gate(state: RunState, gh: RepoGitHub) -> Effective | None:

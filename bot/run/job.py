@@ -46,26 +46,34 @@ async def run_job(services: Services, ctx: JobContext) -> None:
     trigger = Trigger.model_validate(ctx.args)
     state = await RunState.open(services, trigger, ctx)
     with bound(delivery=trigger.delivery_id, run=state.rec.id):
-        log.info("run %s attempt %d/%d on %s#%d", state.rec.id, ctx.attempt, ctx.max_attempts,
-                 trigger.repo, trigger.number)  # fmt: skip
+        log.info(
+            "run %s attempt %d/%d on %s#%d",
+            state.rec.id,
+            ctx.attempt,
+            ctx.max_attempts,
+            trigger.repo,
+            trigger.number,
+        )
         try:
             await execute(state)
         except RunFailed as exc:
             await finish_failed(state, str(exc))
         except gitops.BranchMoved:
             await finish_failed(
-                state, f"Someone pushed to `{state.rec.branch}` while the agent worked, so Baton "
+                state,
+                f"Someone pushed to `{state.rec.branch}` while the agent worked, so Baton "
                 "did not overwrite it and pushed nothing. Comment `/agent retry` to run again on "
                 "the branch as it is now.",
-            )  # fmt: skip
+            )
         except (GitHubUnavailable, gitops.GitError) as exc:
             if not ctx.final_attempt:
                 log.warning("attempt %d failed, will retry: %s", ctx.attempt, exc)
                 raise RetryLater(str(exc)) from exc
             await finish_failed(
-                state, f"Baton gave up after {ctx.attempt} attempts: {exc}. Trigger again "
+                state,
+                f"Baton gave up after {ctx.attempt} attempts: {exc}. Trigger again "
                 "to retry once GitHub is reachable.",
-            )  # fmt: skip
+            )
         except GitHubError as exc:
             await finish_failed(state, f"GitHub refused a step of this run: {exc}")
         except BatonError as exc:

@@ -39,9 +39,14 @@ class RunState:
     Baton opened, the issue it serves). Made with `await RunState.open(...)`."""
 
     def __init__(
-        self, services: Services, trigger: Trigger, ctx: JobContext, rec: RunRecord, *,
+        self,
+        services: Services,
+        trigger: Trigger,
+        ctx: JobContext,
+        rec: RunRecord,
+        *,
         contestant: str = "",
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.services = services
         self.trigger = trigger
         self.ctx = ctx
@@ -63,9 +68,12 @@ class RunState:
         if rec.status == RunStatus.QUEUED and ctx.attempt == 1:
             t = trigger
             await state.event(
-                "queued", trigger=t.kind, verb=t.verb, requester=t.requester,
+                "queued",
+                trigger=t.kind,
+                verb=t.verb,
+                requester=t.requester,
                 delivery=t.delivery_id,
-            )  # fmt: skip
+            )
         return state
 
     @property
@@ -100,10 +108,17 @@ async def record_for(
     if existing is not None:
         return existing
     rec = RunRecord(
-        id=run_id, job_id=ctx.job_id, repo=t.repo, number=t.number,
-        is_pull_request=t.is_pull_request, trigger=t.kind, verb=t.verb, requester=t.requester,
-        status=RunStatus.QUEUED, created_at=time.time(),
-    )  # fmt: skip
+        id=run_id,
+        job_id=ctx.job_id,
+        repo=t.repo,
+        number=t.number,
+        is_pull_request=t.is_pull_request,
+        trigger=t.kind,
+        verb=t.verb,
+        requester=t.requester,
+        status=RunStatus.QUEUED,
+        created_at=time.time(),
+    )
     first = await store.get_run(run_id_for(ctx.job_id)) if index > 0 else None
     if first is not None:  # fallbacks share the job's status comment
         rec = rec.with_(comment_id=first.comment_id)

@@ -41,15 +41,22 @@ async def resolve_target(state: RunState, gh: RepoGitHub) -> Target | Refusal:
         runs = await state.services.store.runs_for_pull(t.repo, pr.number)
         issue = next((r.number for r in runs if not r.is_pull_request), None)
         return Target(
-            branch=pr.head_ref, start=pr.base_ref if fresh else pr.head_ref, pr=pr,
-            issue_number=issue, title=pr.title, fresh=fresh,
-        )  # fmt: skip
+            branch=pr.head_ref,
+            start=pr.base_ref if fresh else pr.head_ref,
+            pr=pr,
+            issue_number=issue,
+            title=pr.title,
+            fresh=fresh,
+        )
     branch = gitops.branch_name(t.number, t.title)
     open_pr = await gh.find_pull(branch)
     return Target(
-        branch=branch, start=branch if open_pr else t.default_branch, pr=open_pr,
-        issue_number=t.number, title=t.title,
-    )  # fmt: skip
+        branch=branch,
+        start=branch if open_pr else t.default_branch,
+        pr=open_pr,
+        issue_number=t.number,
+        title=t.title,
+    )
 
 
 async def task_of(state: RunState, gh: RepoGitHub, target: Target) -> Trigger:
@@ -57,7 +64,12 @@ async def task_of(state: RunState, gh: RepoGitHub, target: Target) -> Trigger:
     if target.pr is None or target.issue_number is None:
         return state.trigger
     issue = await gh.get_issue(target.issue_number)
-    return state.trigger.model_copy(update={
-        "number": issue.number, "is_pull_request": False, "title": issue.title,
-        "body": issue.body, "author": issue.author,
-    })  # fmt: skip
+    return state.trigger.model_copy(
+        update={
+            "number": issue.number,
+            "is_pull_request": False,
+            "title": issue.title,
+            "body": issue.body,
+            "author": issue.author,
+        }
+    )
