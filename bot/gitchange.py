@@ -121,3 +121,13 @@ async def staged_blobs(wt: Worktree) -> list[Blob]:
             )
     contents = await _objects(wt, wanted)
     return [Blob(path, contents.get(o), contents.get(n)) for path, o, n in changes]
+
+
+async def staged_lines(wt: Worktree) -> int:
+    """Lines the staged change adds and removes together (a binary file counts none)."""
+    out = await git("diff", "--cached", "--numstat", *NO_DRIVERS, wt.base_sha, cwd=wt.path)
+    total = 0
+    for line in out.splitlines():
+        plus, minus, _ = line.split("\t", 2)
+        total += (int(plus) if plus.isdigit() else 0) + (int(minus) if minus.isdigit() else 0)
+    return total

@@ -217,8 +217,10 @@ def plan_run(
     )  # fmt: skip
 
 
-def policy_violation(changed: Sequence[str], policy: Policy) -> str | None:
-    """Why the diff may not be pushed, or None. Checked before anything leaves the machine."""
+def policy_violation(changed: Sequence[str], policy: Policy, *, lines: int = 0) -> str | None:
+    """Why the diff may not be pushed, or None. Checked before anything leaves the machine.
+
+    `lines`: lines the change adds and removes together (binary files count none)."""
     if not changed:
         return "The agent finished without changing any file, so there is nothing to push."
     protected = sorted(p for p in changed if any(glob_match(g, p) for g in policy.protected_paths))
@@ -232,5 +234,11 @@ def policy_violation(changed: Sequence[str], policy: Policy) -> str | None:
         return (
             f"The agent changed {len(changed)} files, more than `policy.max_changed_files` "
             f"({policy.max_changed_files}); nothing was pushed."
+        )
+    cap = policy.max_changed_lines
+    if cap is not None and lines > cap:
+        return (
+            f"The agent changed {lines} lines, more than `policy.max_changed_lines` ({cap}); "
+            "nothing was pushed."
         )
     return None

@@ -188,6 +188,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
     "Policy": {
         "protected_paths": "Globs an agent's change may not touch.",
         "max_changed_files": "Most files one change may touch.",
+        "max_changed_lines": "Most lines one change may add and remove together (no cap by "
+        "default).",
         "draft": "Open pull requests as drafts.",
     },
 }

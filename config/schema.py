@@ -121,6 +121,7 @@ class Budget(_Strict):
 class Policy(_Strict):
     protected_paths: list[str] = Field(default_factory=lambda: [".github/workflows/**"])
     max_changed_files: int = Field(default=50, ge=1)
+    max_changed_lines: int | None = Field(default=None, ge=1)  # added + removed; None: no cap
     draft: bool = False
 
 

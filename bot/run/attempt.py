@@ -104,7 +104,10 @@ async def _commit(
     staged = await gitchange.stage_changes(wt)
     if staged.removed_git:
         state.notes.safety.append(render.removed_git_note(staged.removed_git))
-    violation = policy_violation(staged.changed, plan.policy) or await leaks(wt, staged, wall)
+    lines = await gitchange.staged_lines(wt)
+    violation = policy_violation(staged.changed, plan.policy, lines=lines) or await leaks(
+        wt, staged, wall
+    )
     title = target.title or state.trigger.title
     number = target.issue_number or state.trigger.number
     message = render.commit_message(title=title, number=number, rec=state.rec)

@@ -248,3 +248,11 @@ def test_negotiated_prices_reach_the_adapter() -> None:
     priced = table.price(Usage(model="gpt-5-codex", input_tokens=1_000_000, output_tokens=500_000))
     assert priced is not None
     assert (priced.cost_usd, priced.date) == (5.0, "override")
+
+
+def test_a_change_of_more_lines_than_the_policy_allows_is_not_pushed() -> None:
+    policy = Policy(max_changed_lines=10)
+    assert policy_violation(["a.py"], policy, lines=10) is None
+    reason = policy_violation(["a.py"], policy, lines=11) or ""
+    assert "11 lines, more than `policy.max_changed_lines` (10)" in reason
+    assert policy_violation(["a.py"], Policy(), lines=10**6) is None  # no cap by default

@@ -214,3 +214,15 @@ async def test_a_retry_on_the_pr_continues_its_branch_with_the_runs_before(tmp_p
         assert count == "2"
         files = await gitops.git("ls-tree", "--name-only", ref, cwd=hub_repo.path)
         assert {"notes.txt", "more.txt"} <= set(files.split())
+
+
+async def test_a_change_larger_than_max_changed_lines_reaches_nothing(tmp_path: Path) -> None:
+    fake = FakeRunner(writes("big.txt", "line\n" * 30))
+    yml = config(AGENT, "writer") + "policy: {max_changed_lines: 10}\n"
+    async with Stack(workdir=tmp_path, settings={"job_max_attempts": "1"}, runner=fake,
+                     github_transport=in_process) as stack:  # fmt: skip
+        status = await labeled(stack, yml)
+        assert "30 lines, more than `policy.max_changed_lines` (10)" in status, status
+        assert await stack.pulls(REPO) == []
+        hub_repo = stack.hub.repo(OWNER, "calc")
+        assert "baton/" not in await gitops.git("branch", "--list", cwd=hub_repo.path)
