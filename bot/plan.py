@@ -184,6 +184,9 @@ def plan_run(
     if isinstance(chosen, Refusal):
         return chosen
     agent, fallback = chosen
+    refused = _not_allowed((agent, *fallback), config.allowed_agents)
+    if refused is not None:
+        return refused
     spec = config.agents[agent]
     budget = config.budget
     named = ((spec.max_cost_usd, f"`agents.{agent}.max_cost_usd`"),
@@ -215,6 +218,21 @@ def plan_run(
         agent=agent, spec=spec, limits=limits, fallback=fallback, policy=config.policy,
         prices=prices, cost_cap_by=cap_by,
     )  # fmt: skip
+
+
+def _not_allowed(agents: Sequence[str], allowed: Sequence[str] | None) -> Refusal | None:
+    """`allowed_agents` (the repository's, or the org's when it locks it): any other agent named
+    by a route, a fallback or a command is refused, with the list of the allowed ones."""
+    if allowed is None:
+        return None
+    other = next((a for a in agents if a not in allowed), None)
+    if other is None:
+        return None
+    listed = ", ".join(f"`{a}`" for a in allowed) or "none"
+    return Refusal(
+        f"`{other}` is not among the agents this repository may use (`allowed_agents`: "
+        f"{listed}), so nothing ran. Name one of those, or ask to have `allowed_agents` widened."
+    )
 
 
 def policy_violation(changed: Sequence[str], policy: Policy, *, lines: int = 0) -> str | None:

@@ -111,6 +111,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "prices": "Org file only: negotiated rates per model (USD per million tokens) that "
         "replace the shipped price table's.",
         "security": "Org file only: what repositories' configs may reach of the server.",
+        "allowed_agents": "The agents routes, fallbacks and commands may use (all when unset); "
+        "an org locks it with `enforce`.",
     },
     "Price": {
         "input": "USD per million input tokens (cache reads and writes excluded).",

@@ -165,6 +165,8 @@ class AgentsConfig(_Strict):
     # Rates that replace the shipped price table's for these models (`enforce` them org-wide).
     prices: dict[str, Price] = Field(default_factory=dict)
     security: Security = Security()
+    # The agents a route, fallback or command may use here (None: every agent defined).
+    allowed_agents: list[AgentName] | None = None
 
 
 class OrgConfig(_Strict):

@@ -256,3 +256,18 @@ def test_a_change_of_more_lines_than_the_policy_allows_is_not_pushed() -> None:
     reason = policy_violation(["a.py"], policy, lines=11) or ""
     assert "11 lines, more than `policy.max_changed_lines` (10)" in reason
     assert policy_violation(["a.py"], Policy(), lines=10**6) is None  # no cap by default
+
+
+def test_an_agent_outside_allowed_agents_is_refused_with_the_allowed_ones() -> None:
+    only_claude = CONFIG.model_copy(update={"allowed_agents": ["claude", "codex"]})
+    plan = plan_run(trigger=trigger(), config=only_claude, paths=[], spend=Spend())
+    assert isinstance(plan, RunPlan)  # claude, falling back to codex: both allowed
+    named = trigger(label="agent:cheap", agent="cheap")
+    refusal = plan_run(trigger=named, config=only_claude, paths=[], spend=Spend())
+    assert isinstance(refusal, Refusal)
+    assert "`cheap` is not among the agents this repository may use" in refusal.reason
+    assert "`claude`, `codex`" in refusal.reason
+    no_fallback = CONFIG.model_copy(update={"allowed_agents": ["claude"]})
+    refusal = plan_run(trigger=trigger(), config=no_fallback, paths=[], spend=Spend())
+    assert isinstance(refusal, Refusal)
+    assert "`codex` is not among" in refusal.reason  # the route's fallback is named too

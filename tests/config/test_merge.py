@@ -361,3 +361,15 @@ def test_org_prices_reach_the_effective_config_of_every_repo() -> None:
     eff = merge("version: 1\n", org)
     assert eff.config.prices["gpt-5-codex"].output == 8
     assert eff.sources["prices.gpt-5-codex.output"].layer == "org defaults"
+
+
+def test_a_repository_cannot_widen_allowed_agents_the_org_locks() -> None:
+    org = load_org_file(
+        "version: 1\nenforce:\n  allowed_agents: [demo]\n", file="acme/.github:agents.yml"
+    )
+    repo = load_repo_file("version: 1\nallowed_agents: [demo, claude-code]\n")
+    effective = effective_config(repo=repo, org=org, repo_name="app", known_adapters=KNOWN_ADAPTERS)
+    assert effective.config.allowed_agents == ["demo"]
+    assert "allowed_agents" in effective.locked
+    [warning] = effective.warnings
+    assert "allowed_agents is locked by the org" in warning.message
