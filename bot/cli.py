@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     agents.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     agents.set_defaults(func=_agents)
 
+    from bot.doctor.report import add_doctor  # noqa: PLC0415
+
+    add_doctor(sub)
+
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dsub.add_parser("upgrade", help="apply pending migrations")

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
+from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.cache import MemCacheStrategy
 from pydantic import SecretStr
 
@@ -99,6 +99,22 @@ class GitHubApp:
             token = InstallationToken(SecretStr(str(data["token"])), expires.timestamp())
             self._tokens[key] = token
             return token
+
+    @property
+    def app_client(self) -> GitHub[AppAuthStrategy]:
+        """The client authenticated as the app itself (its JWT): `GET /app`, its hook."""
+        return self._app
+
+    def anonymous_client(self) -> GitHub[UnauthAuthStrategy]:
+        """A client with no credentials: whether GitHub answers at all, whatever the key."""
+        return GitHub(
+            UnauthAuthStrategy(),
+            base_url=self.base_url,
+            timeout=self._timeout,
+            auto_retry=False,
+            async_transport=self._transport,
+            ssl_verify=self._ssl,
+        )
 
     def client(self, token: InstallationToken) -> GitHub[TokenAuthStrategy]:
         return GitHub(

@@ -17,6 +17,7 @@ from bot.localhub import (
     routes_app,
     routes_checks,
     routes_comments,
+    routes_hook,
     routes_issues,
     routes_pulls,
     routes_repos,
@@ -65,6 +66,7 @@ def create_localhub(
 
     api = [
         *routes_app.ROUTES,
+        *routes_hook.ROUTES,
         *routes_repos.ROUTES,
         *routes_issues.ROUTES,
         *routes_comments.ROUTES,
