@@ -8,6 +8,9 @@ from config.yamlpos import Located
 BUILTIN_FILE = "built-in"
 # `BATON_LABEL_PREFIX`'s default: the built-in route answers `<prefix>fix` under the server's own.
 DEFAULT_LABEL_PREFIX = "agent:"
+# The per-run cap when no layer sets one: stopping at a limit is on unless an org turns it off
+# (`budget.per_run_usd: null` in its agents.yml).
+DEFAULT_PER_RUN_USD = 10.0
 
 # The adapters the CLI validates against until the adapter registry supplies them.
 KNOWN_ADAPTERS: frozenset[str] = frozenset(
@@ -37,7 +40,7 @@ def builtin_config(*, label_prefix: str = DEFAULT_LABEL_PREFIX) -> Located:
         "agents": agents,
         "routes": [{"when": {"label": f"{label_prefix}fix"}, "agent": "claude-code"}],
         "triggers": Triggers().model_dump(),
-        "budget": Budget().model_dump(),
+        "budget": {**Budget().model_dump(), "per_run_usd": DEFAULT_PER_RUN_USD},
         "policy": Policy().model_dump(),
     }
     return Located(data=data, positions={}, file=BUILTIN_FILE)

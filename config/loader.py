@@ -93,6 +93,15 @@ def load_repo_file(text: str, *, file: str = ".agents.yml") -> Located:
             "prices are the org's negotiated rates: set them in the org's agents.yml "
             "(defaults, repos or enforce), not in a repository",
         )
+    budget = data.get("budget")
+    off = isinstance(budget, dict) and "per_run_usd" in budget and budget["per_run_usd"] is None
+    if off and not builder.issues:  # (a value already refused reads as null too)
+        # Stopping at the limit is on unless the org turns it off, explicitly.
+        builder.issue(
+            builder.positions.get(("budget", "per_run_usd"), (1, 1)),
+            "budget.per_run_usd: null turns the per-run cap off, which is the org's decision: "
+            "set it in the org's agents.yml, or give a number here",
+        )
     if "security" in data:
         # What a repository's config may reach of the server is not the repository's to grant.
         builder.issue(

@@ -373,3 +373,17 @@ def test_a_repository_cannot_widen_allowed_agents_the_org_locks() -> None:
     assert "allowed_agents" in effective.locked
     [warning] = effective.warnings
     assert "allowed_agents is locked by the org" in warning.message
+
+
+def test_a_per_run_cap_applies_by_default_and_only_the_org_turns_it_off() -> None:
+    plain = effective_config(repo=None, org=None, repo_name="app", known_adapters=KNOWN_ADAPTERS)
+    assert plain.config.budget.per_run_usd == 10.0
+    assert plain.sources["budget.per_run_usd"].layer == "built-in"
+    org = load_org_file(
+        "version: 1\ndefaults:\n  budget: {per_run_usd: null}\n", file="acme/.github:agents.yml"
+    )
+    off = effective_config(repo=None, org=org, repo_name="app", known_adapters=KNOWN_ADAPTERS)
+    assert off.config.budget.per_run_usd is None
+    with pytest.raises(ConfigError) as caught:
+        load_repo_file("version: 1\nbudget: {per_run_usd: null}\n")
+    assert "turns the per-run cap off, which is the org's decision" in str(caught.value.issues[0])
