@@ -146,7 +146,7 @@ def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
         runtime = Runtime(settings, works=settings.worker == "inline", **runtime_options)
         app.state.runtime = runtime
         await runtime.start()
-        log.info("Baton is listening for webhooks")
+        log.info("Baton's runtime is up: queue and store open")
         try:
             yield
         finally:

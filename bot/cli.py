@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.store.db import StoreError, sqlite_path
+from bot.store.db import StoreError
 from config.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -19,15 +19,16 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
     from adapters.process import Service  # noqa: PLC0415 - heavy imports only for this command
-    from bot import logs, serving  # noqa: PLC0415
+    from bot import logs, serving, startup  # noqa: PLC0415
     from bot.app import create_app  # noqa: PLC0415
 
     settings = load_settings()
-    settings.require_server()
-    # The database opens in the server's lifespan: an unusable URL is reported here instead.
-    sqlite_path(settings.database_url)
+    startup.check(settings)
     logs.configure(settings.log_level)
+    announce = startup.serve_lines(settings, asyncio.run(startup.survey(settings)))
     app = create_app(settings)
     worker = None
     if settings.worker == "process":
@@ -39,21 +40,21 @@ def _serve(args: argparse.Namespace) -> int:
         )  # fmt: skip
     try:
         # One process serves the SQLite queue's webhooks: a single uvicorn worker, by design.
-        serving.run(app, host=args.host, port=args.port)
+        started = serving.run(app, host=args.host, port=args.port, announce=announce)
     finally:
         if worker is not None:
             worker.stop()
-    return 0
+    return 0 if started else 1
 
 
 def _worker(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
 
-    from bot import logs  # noqa: PLC0415
+    from bot import logs, startup  # noqa: PLC0415
     from bot.worker import run_worker  # noqa: PLC0415
 
     settings = load_settings()
-    settings.require_server()
+    startup.check(settings)
     logs.configure(settings.log_level)
     return asyncio.run(run_worker(settings, parent_pid=args.parent))
 
@@ -144,9 +145,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--verbose", action="store_true", help="show the server's log lines")
     demo.set_defaults(func=_demo)
 
-    serve = sub.add_parser("serve", help="webhook server with its in-process worker")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = sub.add_parser(
+        "serve",
+        help="webhook server with its in-process worker",
+        description="Receive GitHub's webhooks on POST /webhooks (health on GET /healthz) and "
+        "run the agents they ask for. It needs the App's credentials in the environment: "
+        "BATON_APP_ID, BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH, and BATON_WEBHOOK_SECRET; "
+        "BATON_GITHUB_URL (default https://api.github.com/) and BATON_DATABASE_URL (default "
+        "sqlite:///baton.db) say where GitHub and the database are. It checks them all before "
+        "starting and says, in one line, what is wrong.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (default: %(default)s)"
+    )
     serve.set_defaults(func=_serve)
 
     worker = sub.add_parser("worker", help="run queued jobs (serve starts one by itself)")

@@ -9,13 +9,20 @@ one turn of the event loop is held and handed on joined, at the end of that turn
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import socket
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from starlette.types import ASGIApp
+
+log = logging.getLogger(__name__)
 
 
 class _OneWrite(asyncio.Transport):
@@ -101,8 +108,36 @@ class OneWriteH11Protocol(H11Protocol):
         super().connection_made(_OneWrite(transport, asyncio.get_running_loop()))
 
 
-def run(app: ASGIApp, *, host: str, port: int) -> None:
-    """Serve `app` until interrupted: one process, no access log (deliveries log themselves)."""
-    uvicorn.run(
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying where it listens (and `announce`) once its sockets are bound."""
+
+    def __init__(self, config: uvicorn.Config, announce: Sequence[str]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.started:
+            return
+        for server in self.servers:
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                shown = f"[{host}]" if ":" in host else host
+                log.info("listening on http://%s:%d (webhooks on POST /webhooks)", shown, port)
+        for line in self._announce:
+            log.info("%s", line)
+
+
+def run(app: ASGIApp, *, host: str, port: int, announce: Sequence[str] = ()) -> bool:
+    """Serve `app` until interrupted: one process, no access log (deliveries log themselves).
+
+    Once listening it logs the address and each line of `announce`; False when it never
+    started (the port taken, the lifespan failed: uvicorn has logged why)."""
+    config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, http=OneWriteH11Protocol
     )
+    server = _Server(config, announce)
+    # uvicorn exits the process itself when the lifespan fails: that is a failed start too.
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        server.run()
+    return server.started

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ByteSize, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -27,7 +30,8 @@ class Settings(BaseSettings):
     """Everything the server and worker need from their environment.
 
     Only `serve` and `worker` need GitHub credentials and the webhook secret; every other
-    command works without them (`require_server` is the gate).
+    command works without them (`require_server` is the gate; `server_problems` also checks
+    that they are well-formed).
     """
 
     model_config = SettingsConfigDict(env_prefix="BATON_", extra="forbid", frozen=True)
@@ -99,8 +103,7 @@ class Settings(BaseSettings):
                 ) from exc
         raise SettingsError("set BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH")
 
-    def require_server(self) -> None:
-        """Refuse to serve without what the server cannot work without, saying what is missing."""
+    def _missing(self) -> list[str]:
         missing = []
         if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
             missing.append("BATON_WEBHOOK_SECRET (the secret GitHub signs webhooks with)")
@@ -108,14 +111,57 @@ class Settings(BaseSettings):
             missing.append("BATON_APP_ID (the GitHub App's id)")
         if self.private_key is None and self.private_key_path is None:
             missing.append("BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH (the app's private key)")
+        return missing
+
+    def require_server(self) -> None:
+        """Refuse to serve without what the server cannot work without, saying what is missing."""
+        missing = self._missing()
         if missing:
             raise SettingsError("cannot start: missing " + "; ".join(missing))
+
+    def server_problems(self) -> list[str]:
+        """What is missing or malformed among the server's own settings, one phrase each (never
+        a secret's value); empty when `serve` and `worker` can start. Reads the key's file."""
+        missing = self._missing()
+        problems = ["missing " + "; missing ".join(missing)] if missing else []
+        if self.app_id and not self.app_id.isdigit():
+            problems.append(
+                f"BATON_APP_ID={self.app_id!r} is not a number (the App's id, on its settings page)"
+            )
+        if self.private_key is not None or self.private_key_path is not None:
+            try:
+                problem = private_key_problem(self.private_key_pem())
+            except SettingsError as exc:
+                problem = str(exc)
+            if problem is not None:
+                where = (
+                    "BATON_PRIVATE_KEY"
+                    if self.private_key is not None
+                    else f"BATON_PRIVATE_KEY_PATH={self.private_key_path}"
+                )
+                problems.append(problem if problem.startswith(where) else f"{where}: {problem}")
+        return problems
 
     @property
     def webhook_secret_bytes(self) -> bytes:
         if self.webhook_secret is None:
             raise SettingsError("BATON_WEBHOOK_SECRET is not set")
         return self.webhook_secret.get_secret_value().encode()
+
+
+def private_key_problem(pem: str) -> str | None:
+    """Why `pem` is not a GitHub App's private key (an unencrypted RSA key in PEM), or None."""
+    if not pem.strip():
+        return "the key is empty"
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except TypeError:
+        return "the key is encrypted: give the unencrypted PEM GitHub downloads"
+    except (ValueError, UnsupportedAlgorithm):
+        return "not a PEM private key (the .pem file GitHub downloads from the App's settings)"
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return "not an RSA key (GitHub Apps sign with RSA keys)"
+    return None
 
 
 class _FromMapping(Settings):
@@ -148,4 +194,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"BATON_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors()
         ]
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from exc
+        # One line, as every startup error: a log collector keeps it whole.
+        raise SettingsError("invalid settings: " + "; ".join(lines)) from exc

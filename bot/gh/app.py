@@ -141,7 +141,14 @@ class GitHubApp:
         except GitHubError as exc:
             if isinstance(exc, GitHubUnavailable):
                 raise
-            log.info("settings repo %s/%s not readable by the installation: %s", owner, repo, exc)
+            if exc.status in (404, 422):
+                # GitHub's answer when the repo does not exist or the app is not installed on
+                # it: most orgs have none, so this is the normal case, not a failure.
+                log.info("no org settings repository; using the repository's config only")
+            else:
+                log.info(
+                    "settings repo %s/%s not readable by the installation: %s", owner, repo, exc
+                )
             return None
         client = RepoGitHub(self.client(token), owner=owner, name=repo, outbound=self.outbound)
         async with client as gh:

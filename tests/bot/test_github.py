@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,3 +124,25 @@ async def test_a_bad_credential_is_not_mistaken_for_a_refused_reaction(keys: App
         with pytest.raises(GitHubError) as caught:
             await gh.react_comment(2, "eyes")
     assert caught.value.status == 401
+
+
+@pytest.mark.parametrize("status", [404, 422])
+async def test_an_org_without_a_settings_repository_is_the_normal_case(
+    status: int, keys: AppKeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/access_tokens")
+        return httpx.Response(status, json={"message": "no such repository"})
+
+    github = GitHubApp(
+        app_id="1",
+        private_key=keys.private_pem,
+        base_url="https://api.github.test/",
+        auto_retry=False,
+        transport=httpx.MockTransport(handle),
+    )
+    with caplog.at_level(logging.INFO, logger="bot.gh.app"):
+        assert await github.read_settings_file(9, OWNER, ".github", "agents.yml") is None
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, "no org settings repository; using the repository's config only")
+    ]
