@@ -27,7 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     startup.check(settings)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     announce = startup.serve_lines(settings, asyncio.run(startup.survey(settings)))
     app = create_app(settings)
     worker = None
@@ -55,7 +55,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     startup.check(settings)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     return asyncio.run(run_worker(settings, parent_pid=args.parent))
 
 

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     job_retry_base_s: float = Field(default=5.0, ge=0.0)
     public_url: str = ""
     log_level: str = "INFO"
+    # "json": one object per line, with the delivery, run, repository and agent where known.
+    log_format: Literal["text", "json"] = "text"
     # "none" runs harness and command agents without bubblewrap (logged as a warning each run).
     sandbox: Literal["bubblewrap", "none"] = "bubblewrap"
     # Per agent run, all of its processes together, enforced even when Baton runs as root

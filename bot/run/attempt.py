@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from adapters.sandbox import SandboxUnavailable
 from bot import gitchange, gitops, render
 from bot.handoff import summarize_handoff
+from bot.logs import bound
 from bot.plan import policy_violation
 from bot.run import decide
 from bot.run.agent import run_agent, wall_for
@@ -152,7 +153,8 @@ async def attempt(
         # replaced by a retry that would otherwise read it as the head to expect.
         await state.save(lease_sha=remote_now or "")
         wall = wall_for(s, token, plan.spec)
-        result = await run_agent(state, plan, wt, handoff, wall)
+        with bound(run=state.rec.id, agent=plan.agent):
+            result = await run_agent(state, plan, wt, handoff, wall)
         if not result.ok:
             reason = wall.check(decide.agent_failure_text(plan.agent, result), "agent's error")
             await state.save(error=reason, finished_at=time.time())

@@ -45,7 +45,7 @@ async def run_job(services: Services, ctx: JobContext) -> None:
     """One attempt of the job; transient GitHub trouble is retried with backoff."""
     trigger = Trigger.model_validate(ctx.args)
     state = await RunState.open(services, trigger, ctx)
-    with bound(delivery=trigger.delivery_id, run=state.rec.id):
+    with bound(delivery=trigger.delivery_id, run=state.rec.id, repo=trigger.repo):
         log.info(
             "run %s attempt %d/%d on %s#%d",
             state.rec.id,
