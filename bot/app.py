@@ -22,6 +22,7 @@ from bot.outbound import MaskingFilter, Outbound, server_secrets
 from bot.queue import JobContext, JobStatus
 from bot.queue.sqlite import SQLiteJobQueue
 from bot.run import Services, run_job
+from bot.store.db import StoreError
 from bot.store.sqlite import SQLiteStore
 from bot.webhooks import WebhookEndpoint
 from config.guard import Operator
@@ -157,15 +158,30 @@ def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
         return await endpoint.handle(request)
 
     async def healthz(request: Request) -> Response:
+        """The process is up: cheap, two counts (no job is loaded)."""
         runtime: Runtime = request.app.state.runtime
-        queued = await runtime.queue.list_jobs(status=JobStatus.QUEUED)
-        running = await runtime.queue.list_jobs(status=JobStatus.RUNNING)
-        return JSONResponse({"ok": True, "queued": len(queued), "running": len(running)})
+        queued = await runtime.queue.count(status=JobStatus.QUEUED)
+        running = await runtime.queue.count(status=JobStatus.RUNNING)
+        return JSONResponse({"ok": True, "queued": queued, "running": running})
+
+    async def readyz(request: Request) -> Response:
+        """Ready for traffic (load balancers, Kubernetes probes): 200 only when the database
+        answers and its schema is the one this Baton knows."""
+        runtime: Runtime = request.app.state.runtime
+        try:
+            current = await runtime.services.store.schema_current()
+        except StoreError as exc:
+            return JSONResponse({"ready": False, "reason": str(exc)}, status_code=503)
+        if not current:
+            reason = "the database schema is not this Baton's: run `baton db upgrade`"
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
+        return JSONResponse({"ready": True})
 
     return Starlette(
         routes=[
             Route("/webhooks", webhooks, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -152,6 +152,10 @@ class JobQueue(Protocol):
         """Jobs oldest first, optionally only those with this status and/or lock."""
         ...
 
+    async def count(self, *, status: JobStatus) -> int:
+        """How many jobs have this status (without loading them: health checks ask often)."""
+        ...
+
     async def wait_idle(self, timeout: float) -> None:  # noqa: ASYNC109 - a bound for tests
         """Return once no job is running or due; TimeoutError after `timeout` seconds."""
         ...

@@ -144,6 +144,10 @@ class SQLiteJobQueue:
         params = [value for value in (status, lock) if value is not None]
         return [_job_info(row) for row in self._conn.execute(query, params)]
 
+    async def count(self, *, status: JobStatus) -> int:
+        row = self._conn.execute(sql.COUNT_BY_STATUS, (status,)).fetchone()
+        return int(row[0])
+
     async def wait_idle(self, timeout: float) -> None:  # noqa: ASYNC109 - the protocol's
         async with asyncio.timeout(timeout):
             while True:

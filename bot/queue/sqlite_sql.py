@@ -65,6 +65,9 @@ RUNNING_WITH_LOCK = "SELECT id FROM jobs WHERE lock = ? AND status = 'running'"
 GET_JOB = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"  # noqa: S608
 
 
+COUNT_BY_STATUS = "SELECT COUNT(*) FROM jobs WHERE status = ?"
+
+
 def list_jobs(*, by_status: bool, by_lock: bool) -> str:
     """The listing query, filtered by whichever parameters are given (in that order)."""
     where = [clause for clause, on in (("status = ?", by_status), ("lock = ?", by_lock)) if on]

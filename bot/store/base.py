@@ -155,6 +155,11 @@ class Store(Protocol):
         """Give `key` back; False if `owner` did not hold it (expired and taken, or never)."""
         ...
 
+    async def schema_current(self) -> bool:
+        """Whether the database answers and holds exactly the migrations this Baton knows
+        (raises StoreError when it cannot be reached)."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
 
 from bot.database import open_database, open_existing_database
 from bot.store.base import RUN_FIELDS, RunEvent, RunRecord
-from bot.store.db import StoreError, transaction
+from bot.store.db import StoreError, applied_versions, transaction
+from bot.store.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Callable, Mapping
     from types import TracebackType
 
@@ -279,6 +280,13 @@ class SQLiteStore:
 
     async def release(self, key: str, owner: str) -> bool:
         return await self._run(release, key, owner)
+
+    async def schema_current(self) -> bool:
+        try:
+            applied = await self._run(applied_versions)
+        except sqlite3.Error as exc:
+            raise StoreError(f"the database does not answer: {exc}") from exc
+        return set(applied) == {m.version for m in MIGRATIONS}
 
     async def close(self) -> None:
         """Close the connection once the calls already made have run."""

@@ -467,3 +467,12 @@ async def test_a_job_left_running_by_a_killed_process_is_recovered(backend: Back
     assert info.status is JobStatus.SUCCEEDED
     # The killed attempt counts: a job that kills its process must not loop forever.
     assert seen == [(2, {"n": 1})]
+
+
+async def test_jobs_are_counted_by_status_without_loading_them(backend: Backend) -> None:
+    queue = backend.queue()
+    assert await queue.count(status=JobStatus.QUEUED) == 0
+    await queue.submit(NewJob(task="t", args={"n": 1}))
+    await queue.submit(NewJob(task="t", args={"n": 2}))
+    assert await queue.count(status=JobStatus.QUEUED) == 2
+    assert await queue.count(status=JobStatus.RUNNING) == 0
