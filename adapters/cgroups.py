@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from adapters.process import pid_alive
 from config.errors import BatonError
 
 if TYPE_CHECKING:
@@ -175,16 +176,6 @@ def hierarchy() -> Hierarchy | str:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _write(path: Path, value: str) -> None:
     try:
         path.write_text(value)
@@ -297,7 +288,7 @@ def _sweep(parent: Path) -> None:
     with contextlib.suppress(OSError):
         for path in parent.iterdir():
             match = _NAME.match(path.name)
-            if match is None or _alive(int(match.group(1))):
+            if match is None or pid_alive(int(match.group(1))):
                 continue
             with contextlib.suppress(OSError):
                 for pid in (path / "cgroup.procs").read_text().split():

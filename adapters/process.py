@@ -109,6 +109,17 @@ async def _pump(
             return
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def kill_tree(pid: int, sig: int = signal.SIGKILL) -> None:
     """Signal the whole process group started for `pid` (every child it spawned)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -14,6 +14,7 @@ import os
 from typing import TYPE_CHECKING
 
 from adapters import diskquota
+from adapters.process import pid_alive
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,16 +22,6 @@ if TYPE_CHECKING:
     from adapters.base import Resources
 
 log = logging.getLogger(__name__)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
 
 
 class RunAreas:
@@ -81,7 +72,7 @@ class RunAreas:
         for owner in sorted(runs.glob("*.owner")) if runs.is_dir() else []:
             with contextlib.suppress(OSError, ValueError):
                 pid = int(owner.read_text().strip())
-                if pid == os.getpid() or _alive(pid):
+                if pid == os.getpid() or pid_alive(pid):
                     continue
             run_id = owner.name.removesuffix(".owner")
             await self.remove(run_id)
