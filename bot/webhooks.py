@@ -12,9 +12,10 @@ import msgspec
 from starlette.responses import Response
 
 from bot.events import NotAnObject, Payload, Ping
-from bot.intake import Enqueue, Ignore, IntakeContext, Router, decide
+from bot.intake import Enqueue, Ignore, IntakeContext, Router, Submit, decide
 from bot.logs import bound
 from bot.queue import JobStatus, NewJob
+from bot.store.errors import StoreError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -37,12 +38,20 @@ class _TooLarge(Exception):
     pass
 
 
-def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
-    """Constant-time check of `X-Hub-Signature-256`; anything but a valid sha256 fails."""
-    if not secret or not header or not header.startswith("sha256="):
+def signature_ok(secret: bytes | tuple[bytes, ...], body: bytes, header: str | None) -> bool:
+    """Constant-time check of `X-Hub-Signature-256` against the secret, or against each of
+    several while a rotation has the new and the old; anything but a valid sha256 fails."""
+    secrets = (secret,) if isinstance(secret, bytes) else secret
+    if not header or not header.startswith("sha256="):
         return False
-    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.encode())
+    matched = False
+    for one in secrets:
+        if not one:
+            continue
+        expected = "sha256=" + hmac.new(one, body, hashlib.sha256).hexdigest()
+        # Every secret is tried, so the time taken says nothing about which one matched.
+        matched |= hmac.compare_digest(expected.encode(), header.encode())
+    return matched
 
 
 def _headers(request: Request) -> dict[bytes, bytes]:
@@ -92,7 +101,7 @@ class WebhookEndpoint:
         max_attempts: int = 4,
     ) -> None:
         self._max_attempts = max_attempts
-        self._secret = settings.webhook_secret_bytes
+        self._secret = settings.webhook_secrets
         self._router = router
         self._queue = queue
         self._max_body = max_body
@@ -158,7 +167,7 @@ class WebhookEndpoint:
         )
         decisions = decide(self._router, event, payload, ctx)
         action = payload.envelope().action
-        jobs = [d for d in decisions if isinstance(d, Enqueue)]
+        jobs = [d for d in decisions if isinstance(d, Enqueue | Submit)]
         if not jobs:
             reasons = "; ".join(d.reason for d in decisions if isinstance(d, Ignore))
             # Most deliveries start nothing; at INFO this line alone costs a tenth of the intake.
@@ -171,26 +180,30 @@ class WebhookEndpoint:
             return await self._enqueue(event, action, delivery, jobs)
 
     async def _enqueue(
-        self, event: str, action: object, delivery: str, jobs: list[Enqueue]
+        self, event: str, action: object, delivery: str, jobs: list[Enqueue | Submit]
     ) -> Response:
         queued: list[int] = []
         for index, decision in enumerate(jobs):
-            job = NewJob(
-                task=decision.task,
-                args=decision.trigger.model_dump(mode="json"),
-                lock=decision.lock,
-                dedupe_key=decision.dedupe_key,
-                max_attempts=self._max_attempts,
-            )
-            # The delivery id is recorded with the first job, in the same transaction.
-            submitted = await self._queue.submit(job, delivery_id=delivery if index == 0 else None)
+            job = self._job(decision)
+            try:
+                # The delivery id is recorded with the first job, in the same transaction.
+                submitted = await self._queue.submit(
+                    job, delivery_id=delivery if index == 0 else None
+                )
+            except StoreError as exc:
+                if queued:
+                    raise  # a second job of one delivery: never seen, nothing to report
+                # Nothing was stored: GitHub keeps the delivery, to be redelivered once the
+                # database is back (a 2xx would lose it).
+                log.warning("%s.%s not stored: %s", event, action, exc)
+                return _error(503, "the database is unavailable; redeliver this later")
             if submitted.duplicate_delivery:
                 log.info("duplicate delivery: nothing queued")
                 return _json({"duplicate": True})
             if submitted.job_id is not None:
                 queued.append(submitted.job_id)
-                if not submitted.coalesced and decision.lock is not None:
-                    await self._ack_if_waiting(decision, submitted.job_id)
+                if isinstance(decision, Enqueue) and not submitted.coalesced:
+                    await self._acknowledge_waiting(decision, submitted.job_id)
             log.info(
                 "%s.%s -> job %s%s",
                 event,
@@ -199,3 +212,23 @@ class WebhookEndpoint:
                 " (coalesced)" if submitted.coalesced else "",
             )
         return _json({"queued": queued})
+
+    def _job(self, decision: Enqueue | Submit) -> NewJob:
+        if isinstance(decision, Submit):
+            return NewJob(task=decision.task, args=decision.args, max_attempts=self._max_attempts)
+        return NewJob(
+            task=decision.task,
+            args=decision.trigger.model_dump(mode="json"),
+            lock=decision.lock,
+            dedupe_key=decision.dedupe_key,
+            max_attempts=self._max_attempts,
+        )
+
+    async def _acknowledge_waiting(self, decision: Enqueue, job_id: int) -> None:
+        if decision.lock is None:
+            return
+        try:
+            await self._ack_if_waiting(decision, job_id)
+        except StoreError as exc:
+            # The run is stored: it acknowledges itself when it starts.
+            log.warning("job %d stored; its early acknowledgement was not: %s", job_id, exc)

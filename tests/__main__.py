@@ -19,6 +19,9 @@ SYSTEM_PACKAGES = {
     "bwrap": "bubblewrap",  # the agent sandbox
     "prlimit": "util-linux",  # resource limits inside the sandbox
     "/usr/bin/python3": "python3",  # the sandbox's network relay runs on Debian's python
+    # PostgreSQL (the scale-out mode): the tests start the server when it is not running, and
+    # make private clusters of their own with its initdb.
+    "pg_ctlcluster": "postgresql",
 }
 
 

@@ -56,7 +56,15 @@ class Enqueue:
         return self.trigger.lock if self.serialize else None
 
 
-Decision = Ignore | Enqueue
+@dataclass(frozen=True, slots=True)
+class Submit:
+    """A lock-free job with its own arguments: operations on the installation, not a run."""
+
+    task: str
+    args: dict[str, Any]
+
+
+Decision = Ignore | Enqueue | Submit
 Handler = Callable[[Payload, IntakeContext], Decision]
 # The trigger word a handler cannot act without (e.g. the label prefix): a delivery whose raw
 # bytes do not contain it is acknowledged without being parsed at all.

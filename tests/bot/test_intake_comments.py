@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intake import Enqueue, Ignore, IntakeContext, decide, intake_router
+from bot.intake import Enqueue, Ignore, IntakeContext, Submit, decide, intake_router
 from tests.webhook_helpers import comment_payload, review_comment_payload
 
 CTX = IntakeContext(delivery_id="d", label_prefix="agent:", command="/agent",
                     bot_login="baton[bot]")  # fmt: skip
 
 
-def one(event: str, payload: dict[str, object]) -> Enqueue | Ignore:
+def one(event: str, payload: dict[str, object]) -> Enqueue | Ignore | Submit:
     decisions = decide(intake_router(), event, payload, CTX)
     assert len(decisions) == 1
     return decisions[0]
