@@ -17,6 +17,7 @@ from bot.localhub import (
     routes_app,
     routes_checks,
     routes_comments,
+    routes_graphql,
     routes_hook,
     routes_issues,
     routes_pulls,
@@ -74,7 +75,12 @@ def create_localhub(
         *routes_checks.ROUTES,
     ]
     app = Starlette(
-        routes=[Mount(API_PREFIX, routes=api), *admin.ROUTES, *githttp.ROUTES],
+        routes=[
+            Mount(API_PREFIX, routes=api),
+            *routes_graphql.ROUTES,
+            *admin.ROUTES,
+            *githttp.ROUTES,
+        ],
         middleware=[Middleware(ApiMiddleware, hub=hub)],
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_exception},
         lifespan=lifespan,
