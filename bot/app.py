@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -28,7 +29,7 @@ from bot.webhooks import WebhookEndpoint
 from config.guard import Operator
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
 
     import httpx
     from starlette.requests import Request
@@ -52,8 +53,10 @@ class Runtime:
         github_auto_retry: bool = True,
         works: bool = True,
         runner: Runner | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self._clock = clock  # budgets' months and reservations (a test's own, in tests)
         # False for a web process whose jobs a `baton worker` process runs: it only submits.
         self.works = works
         # Where agents run: from `BATON_SANDBOX`, unless a test hands in its own (a FakeRunner).
@@ -120,6 +123,7 @@ class Runtime:
             operator=Operator.from_settings(settings, self._env),
             outbound=self.outbound,
             runner=self._runner,
+            clock=self._clock,
         )
         if self.works:
             # Areas a worker that died (kill -9, power loss) left mounted go before any job runs.

@@ -101,6 +101,7 @@ class Stack:
         baton_port: int | None = None,
         github_transport: Callable[[Starlette], httpx.AsyncBaseTransport] | None = None,
         runner: Runner | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         """`baton_port`: Baton runs elsewhere (a `baton serve` process the caller starts with
         `env()`) and listens there; otherwise it is served in this process."""
@@ -115,6 +116,7 @@ class Stack:
         # given; git still goes over the emulator's socket.
         self._transport = github_transport
         self._runner = runner  # where agents run (a FakeRunner in tests); else from settings
+        self._clock = clock  # what budgets count months by (a test's own); else the time
         self._exit = contextlib.AsyncExitStack()
         self.hub_server = LocalHubServer(
             data_dir=workdir / "hub", webhook_secret=self.secret.encode()
@@ -164,6 +166,7 @@ class Stack:
             server_env=self._server_env,
             github_auto_retry=self._auto_retry,
             runner=self._runner,
+            **({"clock": self._clock} if self._clock is not None else {}),
             github_transport=(
                 self._transport(self.hub_server.app) if self._transport is not None else None
             ),

@@ -127,6 +127,34 @@ def handover_text(previous: str, why: str, agent: str) -> str:
     return f"`{previous}` did not succeed ({why}); handing over to `{agent}`."
 
 
+def limit_handover_text(previous: RunRecord, agent: str, *, kept: bool) -> str:
+    """Who takes over after a stop at a limit, and why (the agent's `on_budget`/`on_timeout`)."""
+    what, key = (
+        ("timed out", "on_timeout")
+        if previous.status == RunStatus.TIMED_OUT
+        else ("stopped at its cost limit", "on_budget")
+    )
+    cost = f"${previous.cost_usd:.4f}" if previous.cost_usd is not None else "an unknown cost"
+    start = "from its kept work on this branch" if kept else "from the start (it wrote nothing)"
+    return (
+        f"`{previous.agent}` {what} after {cost}; `{agent}` takes over {start} "
+        f"(`agents.{previous.agent}.{key}: handoff`)."
+    )
+
+
+def with_kept(handoff: Handoff | None, rec: RunRecord, *, kept: bool) -> Handoff:
+    """The next agent after a stop at a limit continues the stopped one's work."""
+    base = handoff or Handoff(task_ref=f"issue #{rec.number}")
+    if kept:
+        note = (
+            f"`{rec.agent}` was stopped at its limit before it finished; what it wrote is "
+            "committed on this branch, where you continue. Finish the task."
+        )
+    else:
+        note = f"`{rec.agent}` was stopped at its limit before it wrote anything."
+    return replace(base, earlier_runs=(*base.earlier_runs, rec), notes=(*base.notes, note))
+
+
 def chain_failure(failures: list[str]) -> str:
     return failures[-1] if len(failures) == 1 else " Then: ".join(failures)
 
