@@ -43,14 +43,16 @@ def flags_for(
     config: AgentsConfig,
     *,
     label_prefix: str,
+    continued: str | None = None,
 ) -> dict[str, object]:
     """The command's flags as config keys of the agents they apply to: every contestant of a
-    compare; else the agent that runs first, and its fallbacks for limits (not model)."""
+    compare; `continued` (the agent a `continue` resumes); else the agent that runs first,
+    and its fallbacks for limits (not model)."""
     if not isinstance(command, Command) or not command.flags:
         return {}
     if command.verb == "compare":
         return {k: v for a in command.agents for k, v in command.overrides(a).items()}
-    agent = command.agent or trigger.agent
+    agent = command.agent or trigger.agent or continued
     fallback: tuple[str, ...] = ()
     if agent is None:
         chosen = choose_agent(

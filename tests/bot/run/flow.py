@@ -91,7 +91,8 @@ async def start(
 
 async def labeled(stack: Stack, config: str, *, files: Mapping[str, str] | None = None) -> int:
     """A repository with `config` as `.agents.yml`, an issue, the fix label; waits for the end."""
-    await stack.create_repo(OWNER, "calc", {"calc.py": CALC, ".agents.yml": config, **(files or {})})
+    files = {"calc.py": CALC, ".agents.yml": config, **(files or {})}
+    await stack.create_repo(OWNER, "calc", files)
     number = await stack.open_issue(OWNER, REPO, ISSUE_TITLE, ISSUE_BODY)
     await stack.label(OWNER, REPO, number, "agent:fix")
     await stack.wait_final(REPO, number)

@@ -9,6 +9,7 @@ import pytest
 
 from bot.stack import provenance
 from tests.bot.run.flow import (
+    OWNER,
     REPO,
     branch_files,
     check_runs,
@@ -128,3 +129,40 @@ async def test_with_handoff_the_next_agent_continues_from_the_kept_work(tmp_path
         assert "notes.txt" in saw[0]  # the second agent started from the kept work
         events = [e["kind"] for e in await run_events(stack, "r1-2")]
         assert "pr_ready" in events
+
+
+async def test_continue_resumes_the_same_agent_on_the_same_draft_pr(tmp_path: Path) -> None:
+    runner = fake(
+        writes({"notes.txt": "half\n"}, costs=COSTS, session="writer-session-1"),
+        writes({"more.txt": "the rest\n"}, costs=(0.3,), session="writer-session-2"),
+    )
+    async with await start(tmp_path, runner) as stack:
+        await labeled(stack, yml(CAPPED, "writer"))
+        [stopped] = await stack.pulls(REPO)
+        assert stopped["draft"] is True
+        await stack.comment(OWNER, REPO, stopped["number"], "/agent continue --max-cost=0.5")
+        [status] = await stack.wait_final(REPO, stopped["number"])
+        assert "✅ Done: `writer`" in status, status
+        # The adapter was told to resume the stopped session (the command's `resume:` args).
+        assert runner.jobs[1].argv[-2:] == ("--resume", "writer-session-1")
+        [pr] = await stack.pulls(REPO)
+        assert pr["number"] == stopped["number"]
+        assert pr["draft"] is False
+        ref = pr["head"]["ref"]
+        assert [c.split("|")[1] for c in await commits_on(stack, ref)] == ["writer", "writer"]
+        assert {"notes.txt", "more.txt"} <= await branch_files(stack, ref)
+        row = await stack.runtime.services.store.get_run("r2")
+        assert row is not None
+        assert (row.status, row.cost_cap_usd) == ("success", 0.5)
+
+
+async def test_continue_where_nothing_stopped_says_so(tmp_path: Path) -> None:
+    runner = fake(writes({"notes.txt": "done\n"}))
+    async with await start(tmp_path, runner) as stack:
+        await labeled(stack, yml(CAPPED, "writer"))
+        [pr] = await stack.pulls(REPO)
+        await stack.comment(OWNER, REPO, pr["number"], "/agent continue")
+        [status] = await stack.wait_final(REPO, pr["number"])
+        assert "🚫 Not started" in status
+        assert "the last run here (`r1`, `writer`) ended as success" in status
+        assert len(runner.jobs) == 1
