@@ -250,7 +250,7 @@ async def _queued_status(
         rec = RunRecord(
             id=run_id, job_id=job_id, repo=trigger.repo, number=trigger.number,
             is_pull_request=trigger.is_pull_request, trigger=trigger.kind, verb=trigger.verb,
-            requester=trigger.requester, status=RunStatus.QUEUED, created_at=time.time(),
+            requester=trigger.requester, status=RunStatus.QUEUED, created_at=services.clock(),
             agent=trigger.agent or "",
         )  # fmt: skip
         comment_id = await gh.comment(trigger.number, status_comment(rec, detail=detail))

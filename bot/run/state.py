@@ -3,7 +3,6 @@ the status comment says besides the row's facts."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -117,7 +116,7 @@ async def record_for(
         verb=t.verb,
         requester=t.requester,
         status=RunStatus.QUEUED,
-        created_at=time.time(),
+        created_at=services.clock(),  # the clock monthly budgets count by
     )
     first = await store.get_run(run_id_for(ctx.job_id)) if index > 0 else None
     if first is not None:  # fallbacks share the job's status comment
