@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from adapters.process import Completed
+    from adapters.runner import Step
 
 OWNER, REPO = "octocat", "octocat/calc"
 OUTPUT = "{format: jsonl, summary: summary, cost_usd: cost, session_id: session}"
@@ -72,7 +73,7 @@ def writes(
     return step
 
 
-def fake(*steps: Callable[[ProcessJob], Completed]) -> FakeRunner:
+def fake(*steps: Step) -> FakeRunner:
     return FakeRunner(*steps)
 
 
