@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
+from bot.estimate import WINDOW, alike_text, estimate_text
 from bot.plan import Refusal, plan_agent, plan_run
 from bot.run import decide
 from bot.run.attempt import Attempt, Outcome, RunFailed, attempt, detail_text
@@ -33,6 +34,15 @@ async def acknowledge(gh: RepoGitHub, t: Trigger) -> None:
         await gh.react_comment(t.comment_id, "eyes", review=t.comment_kind == "review")
     else:
         await gh.react_issue(t.number, "eyes")
+
+
+async def estimate(state: RunState, agent: str) -> str:
+    """What the last runs of `agent` here for the same label (or verb) cost and took."""
+    s, t = state.services, state.trigger
+    label = t.label or ""
+    rows = await s.store.history(repo=t.repo, agent=agent, label=label, verb=t.verb, limit=WINDOW)
+    alike = alike_text(label=label, verb=t.verb, command=s.settings.command)
+    return estimate_text(rows, agent=agent, alike=alike)
 
 
 async def plan_first(
@@ -99,6 +109,7 @@ async def run_fix(
         await gh.remove_label(t.number, t.label)
     token = await s.github.token(t.installation_id, (t.name,))
     handoff = await gather_handoff(state, gh, target, token, effective.config)
+    state.notes.estimate = await estimate(state, plan.agent)
     await run_chain(state, gh, effective, plan=plan, target=target, token=token, handoff=handoff)
 
 

@@ -25,12 +25,14 @@ def run_id_for(job_id: int, attempt_index: int = 0) -> str:
 class Notes:
     """Lines of the status comment that are not the row's facts."""
 
+    estimate: str = ""  # what runs like this one cost and took here
     limit: str = ""  # why a flag's limit did not apply as asked
     handover: str = ""  # why the agent now working took over from the one before
     safety: list[str] = field(default_factory=list)  # what Baton removed or withheld
 
     def text(self, *extra: str) -> str:
-        return "\n\n".join(p for p in (self.limit, self.handover, *self.safety, *extra) if p)
+        parts = (self.estimate, self.limit, self.handover, *self.safety, *extra)
+        return "\n\n".join(p for p in parts if p)
 
 
 class RunState:
