@@ -25,6 +25,7 @@ _PHASE_ICON = {
     "stopped_at_budget": "💸",
     "cancelled": "🛑",
     "refused": "🚫",
+    "awaiting_approval": "⏸️",
 }
 
 
@@ -76,11 +77,13 @@ def status_comment(rec: RunRecord, *, detail: str = "", pr_url: str = "") -> str
         ),
         "cancelled": f"{icon} Cancelled.",
         "refused": f"{icon} Not started.",
+        "awaiting_approval": f"{icon} Awaiting approval: {agent or 'an agent'} will work on this "
+        "once someone approves it.",
     }.get(rec.status, f"{icon} {rec.status}")
     lines = [status_marker(rec.id), f"**Baton** · {headline}"]
     if detail:
         lines += ["", detail]
-    if rec.status not in {"queued", "refused"} and rec.agent:
+    if rec.status not in {"queued", "refused", "awaiting_approval"} and rec.agent:
         lines += [
             "",
             "| agent | model | cost | tokens | duration | run |",

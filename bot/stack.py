@@ -282,13 +282,15 @@ class Stack:
         ]  # fmt: skip
 
     async def wait_final(self, repo: str, number: int, *, count: int = 1,
-                         timeout_s: float = 60.0) -> list[str]:  # fmt: skip
-        """Wait until `count` status comments on the target show a final state."""
+                         timeout_s: float = 60.0, marks: tuple[str, ...] = FINAL_MARKS,
+                         ) -> list[str]:  # fmt: skip
+        """Wait until `count` status comments on the target show a final state (or one of
+        `marks`: ⏸️ for a run that waits for approval)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             done = [
                 s for s in await self.status_comments(repo, number)
-                if any(mark in s.splitlines()[1] for mark in FINAL_MARKS)
+                if any(mark in s.splitlines()[1] for mark in marks)
             ]  # fmt: skip
             if len(done) >= count:
                 return done

@@ -11,6 +11,7 @@ from adapters.base import RunStatus
 from bot.estimate import WINDOW, alike_text, estimate_text
 from bot.plan import Refusal, plan_agent, plan_run
 from bot.run import decide
+from bot.run.approval import needs_approval, wait_for_approval
 from bot.run.attempt import Attempt, Outcome, RunFailed, attempt, detail_text
 from bot.run.budget import release, remember_caps, reserve
 from bot.run.context import gather_handoff
@@ -95,6 +96,13 @@ async def run_fix(
         await refuse(state, gh, plan)
         return
     await remember_caps(state, effective)
+    if needs_approval(plan, effective, state):
+        await release(state)  # a waiting run holds nothing
+        await acknowledge(gh, t)
+        await wait_for_approval(state, gh, plan, effective)
+        return
+    if t.approved_by:
+        state.notes.approval = f"Approved by @{t.approved_by}."
     state.notes.limit = decide.capped_flag_note(state.command, plan)
     target = await resolve_target(state, gh)
     if isinstance(target, Refusal):

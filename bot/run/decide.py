@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from config.schema import AgentsConfig
 
 MAX_LEFT_BEHIND_CHARS = 20_000
-UNFINISHED = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.REFUSED})
+UNFINISHED = frozenset(
+    {RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.REFUSED, RunStatus.AWAITING_APPROVAL}
+)
 FAILED = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.BUDGET})
 
 
