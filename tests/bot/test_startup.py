@@ -4,11 +4,9 @@ once up, `serve` says where it listens and what it found, and never a secret."""
 from __future__ import annotations
 
 import os
-import selectors
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from adapters.toolchain import Found
 from bot.stack import make_keys
 from bot.startup import Surroundings, check, database_problem, serve_lines
 from config.settings import Settings, SettingsError, load_settings, private_key_problem
+from tests.procs import LineReader
 
 BATON = Path(sys.executable).with_name("baton")
 KEY = make_keys().private_pem
@@ -220,24 +219,6 @@ def _free_port() -> int:
         return port
 
 
-def _read_until(proc: subprocess.Popen[str], wanted: str, timeout_s: float) -> str:
-    """The server's stderr up to and including the line containing `wanted`."""
-    assert proc.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + timeout_s
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stderr, selectors.EVENT_READ)
-        while wanted not in seen:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                pytest.fail(f"no {wanted!r} in time; stderr so far:\n{seen}")
-            line = proc.stderr.readline()
-            if not line:
-                pytest.fail(f"serve exited ({proc.wait()}) before {wanted!r}:\n{seen}")
-            seen += line
-    return seen
-
-
 def test_serve_logs_where_it_listens_and_what_it_found(tmp_path: Path) -> None:
     port = _free_port()
     env = {**valid_env(tmp_path), "BATON_WORKER": "inline", "BATON_AGENTS_PREFIX": str(tmp_path)}
@@ -250,7 +231,8 @@ def test_serve_logs_where_it_listens_and_what_it_found(tmp_path: Path) -> None:
         text=True,
     ) as proc:
         try:
-            seen = _read_until(proc, "agent CLIs: ", timeout_s=60)
+            assert proc.stderr is not None
+            seen = LineReader(proc.stderr).read_until("agent CLIs: ", timeout_s=60)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
