@@ -17,6 +17,7 @@ from adapters.sandbox import SandboxStatus
 from adapters.toolchain import Found
 from bot.stack import make_keys
 from bot.startup import Surroundings, check, database_problem, serve_lines
+from config.dotenv import render
 from config.settings import Settings, SettingsError, load_settings, private_key_problem
 from tests.procs import LineReader
 
@@ -219,9 +220,28 @@ def _free_port() -> int:
         return port
 
 
+def test_the_environment_wins_over_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(render(valid_env(tmp_path).items()))
+
+    done = baton(tmp_path, "serve", env={"BATON_APP_ID": "from-the-environment"})
+
+    assert done.returncode == 2
+    assert "BATON_APP_ID='from-the-environment' is not a number" in done.stderr
+
+
+def test_missing_settings_point_to_baton_register(tmp_path: Path) -> None:
+    done = baton(tmp_path, "serve", env={})
+
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "`baton register` registers a GitHub App and writes them to ./.env" in done.stderr
+
+
 def test_serve_logs_where_it_listens_and_what_it_found(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**valid_env(tmp_path), "BATON_WORKER": "inline", "BATON_AGENTS_PREFIX": str(tmp_path)}
+    # The App's settings come from ./.env, as `baton register` leaves them.
+    (tmp_path / ".env").write_text(render(valid_env(tmp_path).items()))
+    env = {"BATON_WORKER": "inline", "BATON_AGENTS_PREFIX": str(tmp_path)}
     with subprocess.Popen(
         [str(BATON), "serve", "--port", str(port)],
         cwd=tmp_path,
@@ -236,6 +256,10 @@ def test_serve_logs_where_it_listens_and_what_it_found(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+    assert (
+        "settings from ./.env: BATON_APP_ID, BATON_PRIVATE_KEY_PATH, BATON_WEBHOOK_SECRET, "
+        "BATON_DATABASE_URL, BATON_WORKDIR"
+    ) in seen
     assert f"listening on http://127.0.0.1:{port} (webhooks on POST /webhooks)" in seen
     assert "GitHub: https://api.github.com/ (app id 12345)" in seen
     assert f"database: sqlite:///{tmp_path}/data/baton.db" in seen
