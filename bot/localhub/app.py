@@ -21,6 +21,7 @@ from bot.localhub import (
     routes_issues,
     routes_pulls,
     routes_repos,
+    web_apps,
 )
 from bot.localhub.http import API_PREFIX, ApiError, ApiMiddleware, on_api_error, on_http_exception
 from bot.localhub.hub import DEFAULT_RATE_LIMIT, Hub
@@ -72,9 +73,10 @@ def create_localhub(
         *routes_comments.ROUTES,
         *routes_pulls.ROUTES,
         *routes_checks.ROUTES,
+        *web_apps.API_ROUTES,
     ]
     app = Starlette(
-        routes=[Mount(API_PREFIX, routes=api), *admin.ROUTES, *githttp.ROUTES],
+        routes=[Mount(API_PREFIX, routes=api), *admin.ROUTES, *web_apps.ROUTES, *githttp.ROUTES],
         middleware=[Middleware(ApiMiddleware, hub=hub)],
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_exception},
         lifespan=lifespan,
