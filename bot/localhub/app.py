@@ -22,6 +22,7 @@ from bot.localhub import (
     routes_issues,
     routes_pulls,
     routes_repos,
+    web_apps,
 )
 from bot.localhub.http import API_PREFIX, ApiError, ApiMiddleware, on_api_error, on_http_exception
 from bot.localhub.hub import DEFAULT_RATE_LIMIT, Hub
@@ -73,12 +74,14 @@ def create_localhub(
         *routes_comments.ROUTES,
         *routes_pulls.ROUTES,
         *routes_checks.ROUTES,
+        *web_apps.API_ROUTES,
     ]
     app = Starlette(
         routes=[
             Mount(API_PREFIX, routes=api),
             *routes_graphql.ROUTES,
             *admin.ROUTES,
+            *web_apps.ROUTES,
             *githttp.ROUTES,
         ],
         middleware=[Middleware(ApiMiddleware, hub=hub)],
