@@ -124,6 +124,7 @@ class Runtime:
             outbound=self.outbound,
             runner=self._runner,
             clock=self._clock,
+            queue=self.queue,
         )
         if self.works:
             # Areas a worker that died (kill -9, power loss) left mounted go before any job runs.

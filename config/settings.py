@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # Seconds between looks at the App's recent deliveries, to ask GitHub again for those that
     # never reached Baton (also done once at start); 0 turns the catch-up off.
     redeliver_interval_s: float = Field(default=300.0, ge=0.0)
+    # While the org's kill switch is on: how often a run waiting for its end (`resume_queued`)
+    # and a running run (`cancel_running`) look at the org's agents.yml again.
+    pause_recheck_s: float = Field(default=30.0, gt=0.0)
     log_level: str = "INFO"
     # "json": one object per line, with the delivery, run, repository and agent where known.
     log_format: Literal["text", "json"] = "text"

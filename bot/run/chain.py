@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from adapters.base import RunStatus
 from bot.estimate import WINDOW, alike_text, estimate_text
 from bot.plan import Refusal, plan_agent, plan_run
-from bot.run import decide
+from bot.run import decide, pause
 from bot.run.approval import needs_approval, wait_for_approval
 from bot.run.attempt import Attempt, Outcome, RunFailed, attempt, detail_text
 from bot.run.budget import release, remember_caps, reserve
@@ -228,7 +228,15 @@ async def _one(
     await post_status(state, gh, detail=detail_text(state, handoff))
     left = Attempt()
     outcome = await attempt(
-        state, gh, step, target, token, handoff=handoff, into=left, next_agent=next_agent
+        state,
+        gh,
+        step,
+        target,
+        token,
+        handoff=handoff,
+        into=left,
+        next_agent=next_agent,
+        look=pause.watch(state, gh),
     )
     return outcome, left.left_behind
 

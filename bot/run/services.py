@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from bot import gitops
     from bot.github import GitHubApp
+    from bot.queue import JobQueue
     from bot.store.base import Store
     from config.settings import Settings
 
@@ -39,6 +40,8 @@ class Services:
     runner: Runner = field(default_factory=SandboxRunner)
     # The clock monthly budgets are counted by (a test's own, in tests).
     clock: Callable[[], float] = time.time
+    # Where a run waiting out the org's pause queues itself again (None: it cannot wait).
+    queue: JobQueue | None = None
 
 
 STATUS_CLAIM_TTL_S = 60.0

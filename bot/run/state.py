@@ -67,7 +67,8 @@ class RunState:
     ) -> RunState:
         rec = await record_for(services, trigger, ctx, 0, contestant=contestant)
         state = cls(services, trigger, ctx, rec, contestant=contestant)
-        if rec.status == RunStatus.QUEUED and ctx.attempt == 1:
+        # A run carried on under its own id (approved, or waiting out a pause) was queued once.
+        if rec.status == RunStatus.QUEUED and ctx.attempt == 1 and not trigger.run_id:
             t = trigger
             await state.event(
                 "queued",
