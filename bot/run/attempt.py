@@ -114,6 +114,7 @@ async def _worktree(state: RunState, token: InstallationToken, target: Target) -
         run_id=state.rec.id,
         branch=target.branch,
         start=target.start,
+        pull=target.pull,
     )
 
 

@@ -17,7 +17,7 @@ from bot.run.budget import release, remember_caps, reserve
 from bot.run.context import gather_handoff
 from bot.run.status import post_status, refuse
 from bot.run.stops import is_limit, limit_action
-from bot.run.target import Target, resolve_target, task_of
+from bot.run.target import Target, fork_note, resolve_target, task_of
 
 if TYPE_CHECKING:
     from bot.github import InstallationToken, RepoGitHub
@@ -109,6 +109,7 @@ async def run_fix(
         await release(state)
         await refuse(state, gh, target)
         return
+    state.notes.target = fork_note(target)
     state.task = await task_of(state, gh, target)
     if state.rec.status in {RunStatus.QUEUED, RunStatus.REFUSED}:
         await state.save(status=RunStatus.RUNNING, started_at=time.time())
