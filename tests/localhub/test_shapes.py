@@ -195,5 +195,6 @@ async def test_a_fork_and_a_pull_request_from_it(env: Env) -> None:
     )  # fmt: skip
     assert [p.number for p in listed] == [pr.number]
     base = env.hub.repo(OWNER, REPO)
+    assert base is not None
     kept = await gitops.git("rev-parse", f"refs/pull/{pr.number}/head", cwd=base.path)
     assert kept == pr.head.sha  # the base repository keeps the fork's head
