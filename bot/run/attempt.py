@@ -125,7 +125,7 @@ async def _commit(
     staged = await gitchange.stage_changes(wt)
     if staged.removed_git:
         state.notes.safety.append(render.removed_git_note(staged.removed_git))
-    lines = await gitchange.staged_lines(wt)
+    lines = await gitchange.staged_lines_by_file(wt)
     violation = policy_violation(staged.changed, plan.policy, lines=lines) or await leaks(
         wt, staged, wall
     )

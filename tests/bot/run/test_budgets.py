@@ -190,3 +190,30 @@ async def test_agent_budget_shows_spend_by_source_caps_and_what_is_left(tmp_path
         assert "Per-run cap: $0.2500 (`budget.per_run_usd` (repo file .agents.yml:6:" in text
         assert "at least $0.2500 (`budget.min_run_usd` (Baton's built-in default)) left" in text
         assert "unknown costs are not counted in what is left" in text
+
+
+async def test_a_repo_cannot_raise_a_locked_budget_or_widen_allowed_agents(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(JANUARY)
+    runner = fake()
+    org = "version: 1\nenforce:\n  budget: {monthly_usd: 1}\n  allowed_agents: [writer]\n"
+    wider = "budget: {monthly_usd: 100}\nallowed_agents: [writer, other]\n"
+    agents = AGENT + command_agent("other")
+    async with await start(tmp_path, runner, clock=clock) as stack:
+        await org_file(stack, org)
+        await spent(stack, 0.9, at=JANUARY)
+        number = await labeled(stack, yml(agents, "writer", extra=wider))
+        [status] = await stack.status_comments(REPO, number)
+        assert "$0.9000 spent this month of its $1.0000 limit" in status, status  # the org's
+        await stack.comment(OWNER, REPO, number, "/agent other fix")
+        statuses = await stack.wait_final(REPO, number, count=2)
+        assert (
+            "`other` is not among the agents this repository may use (`allowed_agents`: "
+            in (statuses[1])
+        )
+        await stack.comment(OWNER, REPO, number, "/agent config")
+        text = await reply(stack, number)
+        assert "monthly_usd: 1  # locked by octocat/.github:agents.yml:3:" in text
+        assert "allowed_agents: [writer]  # locked by octocat/.github:agents.yml:4:" in text
+        assert runner.jobs == []
