@@ -116,6 +116,7 @@ async def record_for(
         trigger=t.kind,
         verb=t.verb,
         requester=t.requester,
+        label=t.label or "",
         status=RunStatus.QUEUED,
         created_at=time.time(),
     )

@@ -115,6 +115,21 @@ CREATE TABLE claims (
 );
 """
 
+# The trigger label of a run (the dashboard filters by it). Metric values: counts that worker
+# processes add to and gauges they set (GitHub calls, rate limit, agent failures), so the one
+# process that serves `/metrics` reports every worker's, on this machine or another.
+_LABEL_AND_METRICS = """
+ALTER TABLE runs ADD COLUMN label TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_by_agent ON runs (agent, created_at);
+CREATE TABLE metric_values (
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (name, labels)
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="deliveries and jobs", sql=_DELIVERIES_AND_JOBS),
     Migration(version=2, name="runs ledger", sql=_RUNS_LEDGER),
@@ -135,4 +150,5 @@ MIGRATIONS: list[Migration] = [
         sql="ALTER TABLE runs ADD COLUMN network TEXT NOT NULL DEFAULT '';",
     ),
     Migration(version=5, name="run events and claims", sql=_RUN_EVENTS_AND_CLAIMS),
+    Migration(version=6, name="runs label and metric values", sql=_LABEL_AND_METRICS),
 ]
