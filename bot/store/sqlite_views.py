@@ -96,7 +96,7 @@ def run_tallies(
         agent, status, runs = row[0], row[1], int(row[2])
         kinds = row[3 : 3 + n]
         d_count, d_sum, c_count, c_sum = row[3 + n : 7 + n]
-        under = [int(v or 0) for v in row[7 + n :]]
+        counts = [int(v or 0) for v in row[7 + n :]]
         out.append(
             RunTally(
                 agent=agent,
@@ -105,10 +105,10 @@ def run_tallies(
                 tokens={k: int(v or 0) for k, v in zip(TOKEN_KINDS, kinds, strict=True)},
                 duration_count=int(d_count),
                 duration_sum=float(d_sum),
-                duration_le=tuple(under[:nd]),
+                duration_le=tuple(counts[:nd]),
                 cost_count=int(c_count),
                 cost_sum=float(c_sum),
-                cost_le=tuple(under[nd:]),
+                cost_le=tuple(counts[nd:]),
             )
         )
     return out
