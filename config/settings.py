@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=4, ge=1, le=20)
     job_retry_base_s: float = Field(default=5.0, ge=0.0)
     public_url: str = ""
+    # The dashboard's GitHub login: the App's OAuth client id and secret (its user
+    # authorization); `register` writes them. An operator token logs in without GitHub.
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    dashboard_token: SecretStr | None = None
+    # Signs the dashboard's session cookies; unset, a key derived from the App's private key
+    # (the same in every process, and changed with the key).
+    session_secret: SecretStr | None = None
     log_level: str = "INFO"
     # "json": one object per line, with the delivery, run, repository and agent where known.
     log_format: Literal["text", "json"] = "text"

@@ -19,6 +19,7 @@ from bot.localhub import (
     routes_comments,
     routes_hook,
     routes_issues,
+    routes_oauth,
     routes_pulls,
     routes_repos,
 )
@@ -72,9 +73,15 @@ def create_localhub(
         *routes_comments.ROUTES,
         *routes_pulls.ROUTES,
         *routes_checks.ROUTES,
+        *routes_oauth.API_ROUTES,
     ]
     app = Starlette(
-        routes=[Mount(API_PREFIX, routes=api), *admin.ROUTES, *githttp.ROUTES],
+        routes=[
+            Mount(API_PREFIX, routes=api),
+            *admin.ROUTES,
+            *routes_oauth.WEB_ROUTES,
+            *githttp.ROUTES,
+        ],
         middleware=[Middleware(ApiMiddleware, hub=hub)],
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_exception},
         lifespan=lifespan,

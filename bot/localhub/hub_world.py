@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from bot.localhub.hub_oauth import Grant, OAuthClient, UserToken
     from bot.localhub.state import Account, App, Installation, Repo, Token
 
 
@@ -38,6 +39,10 @@ class HubWorld:
         self.installations: dict[int, Installation] = {}
         self.tokens: dict[str, Token] = {}
         self.repos: dict[str, Repo] = {}
+        # The OAuth web flow (`hub_oauth`): client credentials, pending codes, user tokens.
+        self.oauth_clients: dict[str, OAuthClient] = {}
+        self.oauth_grants: dict[str, Grant] = {}
+        self.user_tokens: dict[str, UserToken] = {}
         self.dispatcher = Dispatcher(secret=webhook_secret, transport=webhook_transport)
         self._ids = itertools.count(1001)
         self._ids_lock = threading.Lock()
