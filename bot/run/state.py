@@ -94,6 +94,7 @@ class RunState:
         """One line of the run's timeline (the dashboard, live check run and `baton runs show`
         read it)."""
         await self.services.store.append_event(self.rec.id, kind, data)
+        self.services.observer.on_event(self.rec, kind, data)
 
 
 async def record_for(
