@@ -15,6 +15,11 @@ CODE_TTL_S = 600.0
 USER_TOKEN_TTL_S = 8 * 3600.0
 
 
+def client_id_of(app_id: int) -> str:
+    """The emulator's client id of an app (GitHub's are opaque; these are predictable)."""
+    return f"Iv23.localhub{app_id}"
+
+
 class OAuthError(Exception):
     """Why an exchange failed, as GitHub's `error` field names it."""
 
@@ -53,16 +58,18 @@ class OAuth(Accounts):
     """Each app gets client credentials on demand; a user authorizes it, and the code the
     browser carries back is exchanged, once, for a token that acts as that user."""
 
-    def oauth_client(self, app_id: int) -> OAuthClient:
-        """The app's client id and secret (made the first time they are asked for)."""
+    def oauth_client(self, app_id: int, *, secret: str | None = None) -> OAuthClient:
+        """The app's client id and secret, made the first time they are asked for (with
+        `secret` when given: a demo hands its server the secret before the app exists)."""
         for client in self.oauth_clients.values():
             if client.app_id == app_id:
                 return client
-        self.apps[app_id]
+        if app_id not in self.apps:
+            raise KeyError(f"no app {app_id}")
         client = OAuthClient(
             app_id=app_id,
-            client_id=f"Iv23.localhub{app_id}",
-            client_secret=secrets.token_hex(20),
+            client_id=client_id_of(app_id),
+            client_secret=secret or secrets.token_hex(20),
         )
         self.oauth_clients[client.client_id] = client
         return client
