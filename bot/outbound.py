@@ -32,8 +32,9 @@ def server_secrets(settings: Settings, env: Mapping[str, str]) -> dict[str, str]
     found: dict[str, str] = {}
     if settings.webhook_secret is not None:
         found["the webhook secret"] = settings.webhook_secret.get_secret_value()
+    if settings.client_secret is not None and settings.client_secret.get_secret_value():
+        found["the App's client secret"] = settings.client_secret.get_secret_value()
     for label, value in (
-        ("the OAuth client secret", settings.client_secret),
         ("the dashboard token", settings.dashboard_token),
         ("the session secret", settings.session_secret),
     ):

@@ -53,14 +53,18 @@ class Settings(BaseSettings):
     # Retries of a failed run job (GitHub 5xx, timeouts) before the failure is reported.
     job_max_attempts: int = Field(default=4, ge=1, le=20)
     job_retry_base_s: float = Field(default=5.0, ge=0.0)
+    # This server's public address: GitHub posts to PUBLIC_URL/webhooks.
     public_url: str = ""
-    # The dashboard's GitHub login: the App's OAuth client id and secret (its user
-    # authorization); `register` writes them. An operator token logs in without GitHub.
-    client_id: str = ""
+    # The App's OAuth client, for logging in to the dashboard (`baton register` writes both).
+    client_id: str | None = None
     client_secret: SecretStr | None = None
+    # Seconds between looks at the App's recent deliveries, to ask GitHub again for those that
+    # never reached Baton (also done once at start); 0 turns the catch-up off.
+    redeliver_interval_s: float = Field(default=300.0, ge=0.0)
+    # The dashboard: an operator token that signs in without GitHub (and reads /metrics); the
+    # key its session cookies are signed with (unset: derived from the App's private key, the
+    # same in every process and replaced with the key).
     dashboard_token: SecretStr | None = None
-    # Signs the dashboard's session cookies; unset, a key derived from the App's private key
-    # (the same in every process, and changed with the key).
     session_secret: SecretStr | None = None
     log_level: str = "INFO"
     # "json": one object per line, with the delivery, run, repository and agent where known.

@@ -113,7 +113,7 @@ class Auth:
         state = secrets.token_urlsafe(24)
         next_url = _local(request.query_params.get("next", "/runs"))
         url = authorize_url(
-            self.settings.github_url, client_id=self.settings.client_id,
+            self.settings.github_url, client_id=self.settings.client_id or "",
             redirect_uri=self._callback_url(request), state=state,
         )  # fmt: skip
         response = RedirectResponse(url, status_code=302)
@@ -139,7 +139,7 @@ class Auth:
                           error="GitHub sent no code back: sign in again.")  # fmt: skip
         try:
             access = await user_access(
-                self.settings.github_url, client_id=self.settings.client_id,
+                self.settings.github_url, client_id=self.settings.client_id or "",
                 client_secret=secret, code=code, redirect_uri=self._callback_url(request),
                 transport=self._transport,
             )  # fmt: skip

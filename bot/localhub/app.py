@@ -17,11 +17,13 @@ from bot.localhub import (
     routes_app,
     routes_checks,
     routes_comments,
+    routes_graphql,
     routes_hook,
     routes_issues,
     routes_oauth,
     routes_pulls,
     routes_repos,
+    web_apps,
 )
 from bot.localhub.http import API_PREFIX, ApiError, ApiMiddleware, on_api_error, on_http_exception
 from bot.localhub.hub import DEFAULT_RATE_LIMIT, Hub
@@ -73,12 +75,15 @@ def create_localhub(
         *routes_comments.ROUTES,
         *routes_pulls.ROUTES,
         *routes_checks.ROUTES,
+        *web_apps.API_ROUTES,
         *routes_oauth.API_ROUTES,
     ]
     app = Starlette(
         routes=[
             Mount(API_PREFIX, routes=api),
+            *routes_graphql.ROUTES,
             *admin.ROUTES,
+            *web_apps.ROUTES,
             *routes_oauth.WEB_ROUTES,
             *githttp.ROUTES,
         ],

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import httpx
 
     from bot.localhub.hub_oauth import Grant, OAuthClient, UserToken
-    from bot.localhub.state import Account, App, Installation, Repo, Token
+    from bot.localhub.state import Account, App, Installation, PendingApp, Repo, Token
 
 
 class HubWorld:
@@ -39,6 +39,8 @@ class HubWorld:
         self.installations: dict[int, Installation] = {}
         self.tokens: dict[str, Token] = {}
         self.repos: dict[str, Repo] = {}
+        # Codes of the manifest flow, exchanged once for the new app's credentials.
+        self.manifest_codes: dict[str, PendingApp] = {}
         # The OAuth web flow (`hub_oauth`): client credentials, pending codes, user tokens.
         self.oauth_clients: dict[str, OAuthClient] = {}
         self.oauth_grants: dict[str, Grant] = {}
@@ -120,5 +122,6 @@ class HubWorld:
             hook_id=app.hook_id,
             url=app.webhook_url,
             key=key,
+            secret=app.webhook_secret,
         )
         self.dispatcher.enqueue(delivery)
