@@ -7,13 +7,15 @@ import calendar
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.store.spend import month_bounds
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from bot.dashboard.session import Viewer
+    from bot.store.base import BudgetCap
     from bot.store.views import SpendRow
 
 MONTHS_SHOWN = 12
@@ -32,10 +34,11 @@ class SpendSummary:
 
 @dataclass(frozen=True, slots=True)
 class BudgetLine:
-    scope: str  # "acme/app", "acme (org)"
-    kind: str  # "monthly_usd", "org_monthly_usd"
+    scope: str  # "acme/app", "acme (org)", "ann (requester)"
+    kind: str  # the cap's scope: repo, org or requester
     limit_usd: float
     spent_usd: float
+    source: str  # which layer of the config set it
 
     @property
     def left_usd(self) -> float:
@@ -97,27 +100,29 @@ def summarise(rows: Sequence[SpendRow], *, now: float) -> SpendSummary:
 
 
 def budget_lines(
-    budgets: dict[str, dict[str, Any]], rows: Sequence[SpendRow], *, now: float,
-    show_org: bool,
-) -> list[BudgetLine]:  # fmt: skip
-    """Each repository's monthly cap (and, for viewers who see every repository, its org's)
-    against this UTC month's spend. `budgets`: repo -> the budget its last run was planned with."""
+    caps: Sequence[BudgetCap], rows: Sequence[SpendRow], *, now: float, viewer: Viewer
+) -> list[BudgetLine]:
+    """Each monthly cap the viewer may see against this UTC month's spend: their repositories'
+    caps, their own as a requester, and (for the operator, who sees every repository) the orgs'.
+    A cap is as the last run under it read it from the config."""
     since, until = month_bounds(now)
     month = [r for r in rows if since <= r.created_at < until and r.cost_usd is not None]
     out: list[BudgetLine] = []
-    orgs: dict[str, float] = {}
-    for repo in sorted(budgets):
-        budget = budgets[repo]
-        cap = budget.get("monthly_usd")
-        if isinstance(cap, (int, float)):
-            spent = sum(r.cost_usd or 0.0 for r in month if r.repo == repo)
-            out.append(BudgetLine(scope=repo, kind="monthly_usd", limit_usd=float(cap),
-                                  spent_usd=spent))  # fmt: skip
-        org_cap = budget.get("org_monthly_usd")
-        if show_org and isinstance(org_cap, (int, float)):
-            orgs.setdefault(repo.split("/", 1)[0], float(org_cap))
-    for org, cap in sorted(orgs.items()):
-        spent = sum(r.cost_usd or 0.0 for r in month if r.repo.startswith(f"{org}/"))
-        out.append(BudgetLine(scope=f"{org} (org)", kind="org_monthly_usd", limit_usd=cap,
-                              spent_usd=spent))  # fmt: skip
+    for cap in sorted(caps, key=lambda c: (c.scope, c.name)):
+        if cap.limit_usd is None:
+            continue
+        if cap.scope == "repo" and viewer.sees(cap.name):
+            spent = [r for r in month if r.repo == cap.name]
+            scope = cap.name
+        elif cap.scope == "org" and viewer.operator:
+            spent = [r for r in month if r.repo.startswith(f"{cap.name}/")]
+            scope = f"{cap.name} (org)"
+        elif cap.scope == "requester" and (viewer.operator or cap.name == viewer.login):
+            spent = [r for r in month if r.requester == cap.name]
+            scope = f"{cap.name} (requester)"
+        else:
+            continue
+        total = sum(r.cost_usd or 0.0 for r in spent)
+        out.append(BudgetLine(scope=scope, kind=cap.scope, limit_usd=cap.limit_usd,
+                              spent_usd=total, source=cap.source))  # fmt: skip
     return out

@@ -7,7 +7,7 @@ viewer may see: a run elsewhere answers 404, exactly as a run that does not exis
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -15,7 +15,6 @@ from starlette.routing import Route
 from adapters.base import RunStatus
 from bot.dashboard import charts, filters, spend, timeline
 from bot.dashboard.pages import money, render, short_money
-from bot.store.views import RunQuery
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 # Events a running run's page asks for at most at once.
 EVENTS_PER_POLL = 500
-BUDGET_RUNS_LOOKED_AT = 3
 
 
 class Dashboard:
@@ -134,8 +132,9 @@ class Dashboard:
         store = self._store()
         rows = await store.spend_rows(repos=viewer.repos, since=spend.months_ago_start(now))
         summary = spend.summarise(rows, now=now)
-        budgets = await self._budgets(store, viewer, sorted({r.repo for r in rows}))
-        lines = spend.budget_lines(budgets, rows, now=now, show_org=viewer.operator)
+        # The month's spend of every repository under an org's or a requester's cap is summed
+        # from the rows the viewer may see; only the operator sees org caps.
+        lines = spend.budget_lines(await store.budget_caps(), rows, now=now, viewer=viewer)
         fmt = short_money
         return render(
             request, "spend.html", summary=summary, budgets=lines,
@@ -144,24 +143,6 @@ class Dashboard:
                                 fmt=fmt),
             by_month=charts.columns("Spend per month (UTC)", summary.by_month, fmt=fmt),
         )  # fmt: skip
-
-    async def _budgets(
-        self, store: Store, viewer: Viewer, repos: list[str]
-    ) -> dict[str, dict[str, Any]]:
-        """The budget each repository's latest runs were planned with (the config lives on
-        GitHub; the run's `started` event keeps what it was then)."""
-        found: dict[str, dict[str, Any]] = {}
-        for repo in repos:
-            recent = await store.query_runs(
-                RunQuery(repos=viewer.repos, repo=repo, limit=BUDGET_RUNS_LOOKED_AT)
-            )
-            for run in recent.runs:
-                started = [e for e in await store.events(run.id) if e.kind == "started"]
-                budget = started[-1].data.get("budget") if started else None
-                if isinstance(budget, dict):
-                    found[repo] = budget
-                    break
-        return found
 
     async def scoreboard(self, request: Request, viewer: Viewer) -> Response:
         """The slot of the agent scoreboard (bot/scoreboard renders into it once merged)."""

@@ -93,7 +93,6 @@ async def run_fix(state: RunState, gh: RepoGitHub, effective: Effective) -> None
             model=step.spec.model,
             network=step.spec.sandbox.network,
             attempt=state.ctx.attempt,
-            budget=config.budget.model_dump(),
         )
         if index > 0:
             state.notes.handover = decide.handover_text(chain[index - 1], failures[-1], agent)
