@@ -132,7 +132,7 @@ class Tracing:
         spans = self._runs.setdefault(rec.id, _RunSpans(last_ns=time.time_ns()))
         now = time.time_ns()
         if kind == "started":
-            self._end_agent(spans, rec)
+            self._end_agent(spans, rec, now)
             spans.agent = self._tracer.start_span(
                 f"invoke_agent {rec.agent}",
                 attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": rec.agent,
@@ -158,11 +158,12 @@ class Tracing:
                     "gen_ai.usage.output_tokens", usage.get("output_tokens", 0)
                 )
         if kind in _STEPS:
-            self._end_agent(spans, rec)
+            self._end_agent(spans, rec, now)
             step = self._tracer.start_span(_STEPS[kind], start_time=spans.last_ns)
             step.end(end_time=now)
         if kind == "ended":
-            self._end_agent(spans, rec, failed=data.get("status") not in {"success", None})
+            failed = data.get("status") not in {"success", None}
+            self._end_agent(spans, rec, now, failed=failed)
             if data.get("stage") != "agent":
                 self._runs.pop(rec.id, None)
         spans.last_ns = now
@@ -188,12 +189,14 @@ class Tracing:
             span.set_status(Status(StatusCode.ERROR, "the tool call failed"))
         span.end()
 
-    def _end_agent(self, spans: _RunSpans, rec: RunRecord, *, failed: bool = False) -> None:
+    def _end_agent(
+        self, spans: _RunSpans, rec: RunRecord, end_ns: int, *, failed: bool = False
+    ) -> None:
         from opentelemetry.trace import Status, StatusCode  # noqa: PLC0415
 
         for span in [*spans.tools.values(), spans.turn]:
             if span is not None:
-                span.end()
+                span.end(end_time=end_ns)
         spans.tools.clear()
         spans.turn = None
         agent, spans.agent = spans.agent, None
@@ -212,7 +215,7 @@ class Tracing:
         agent.set_attributes(attributes)
         if failed:
             agent.set_status(Status(StatusCode.ERROR, rec.status))
-        agent.end()
+        agent.end(end_time=end_ns)
 
     def shutdown(self) -> None:
         """Export what is left, then stop (the runtime's stop)."""
