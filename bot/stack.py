@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from bot import gitops
 from bot.app import Runtime, create_app
 from bot.github import InstallationToken
+from bot.localhub.hub_oauth import client_id_of
 from bot.localhub.server import LocalHubServer
 from config.settings import load_settings
 
@@ -109,6 +110,9 @@ class Stack:
         self._external_port = baton_port
         self.keys = make_keys()
         self.secret = secrets.token_hex(32)
+        # The dashboard's sign-in: the App's OAuth client secret, and an operator token.
+        self.client_secret = secrets.token_hex(20)
+        self.dashboard_token = secrets.token_urlsafe(24)
         self._settings = dict(settings or {})
         self._server_env = dict(server_env or {})
         self._auto_retry = github_auto_retry
@@ -137,6 +141,9 @@ class Stack:
             "BATON_APP_SLUG": APP_SLUG,
             "BATON_PRIVATE_KEY": self.keys.private_pem,
             "BATON_WEBHOOK_SECRET": self.secret,
+            "BATON_CLIENT_ID": client_id_of(APP_ID),
+            "BATON_CLIENT_SECRET": self.client_secret,
+            "BATON_DASHBOARD_TOKEN": self.dashboard_token,
             "BATON_GITHUB_URL": self.hub_server.api_url,
             "BATON_DATABASE_URL": f"sqlite:///{self.workdir / 'baton.db'}",
             "BATON_WORKDIR": str(self.workdir / "runs"),
@@ -156,6 +163,7 @@ class Stack:
             self.baton_url = f"http://127.0.0.1:{self._baton_sock.getsockname()[1]}"
             await self.start_baton()
         self.hub.register_app(APP_ID, APP_SLUG, self.keys.public_pem, f"{self.baton_url}/webhooks")
+        self.hub.oauth_client(APP_ID, secret=self.client_secret)
         return self
 
     async def start_baton(self) -> None:

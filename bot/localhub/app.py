@@ -20,6 +20,7 @@ from bot.localhub import (
     routes_graphql,
     routes_hook,
     routes_issues,
+    routes_oauth,
     routes_pulls,
     routes_repos,
     web_apps,
@@ -75,6 +76,7 @@ def create_localhub(
         *routes_pulls.ROUTES,
         *routes_checks.ROUTES,
         *web_apps.API_ROUTES,
+        *routes_oauth.API_ROUTES,
     ]
     app = Starlette(
         routes=[
@@ -82,6 +84,7 @@ def create_localhub(
             *routes_graphql.ROUTES,
             *admin.ROUTES,
             *web_apps.ROUTES,
+            *routes_oauth.WEB_ROUTES,
             *githttp.ROUTES,
         ],
         middleware=[Middleware(ApiMiddleware, hub=hub)],

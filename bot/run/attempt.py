@@ -198,7 +198,7 @@ async def attempt(
         elif not result.ok:
             reason = wall.check(decide.agent_failure_text(plan.agent, result), "agent's error")
             await state.save(error=reason, finished_at=time.time())
-            await state.event("ended", status=state.rec.status, reason=reason)
+            await state.event("ended", status=state.rec.status, reason=reason, stage="agent")
             out.left_behind = await partial_diff(wt)
             await s.workspaces.remove(t.repo, state.rec.id)
             return Outcome(reason=reason)

@@ -143,6 +143,19 @@ CREATE TABLE budget_caps (
 );
 """
 
+# Metric values: counts that worker processes add to and gauges they set (GitHub calls, the
+# rate limit, agent process failures), so the process serving `/metrics` reports every
+# worker's, on this machine or another.
+_METRIC_VALUES = """
+CREATE TABLE metric_values (
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (name, labels)
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="deliveries and jobs", sql=_DELIVERIES_AND_JOBS),
     Migration(version=2, name="runs ledger", sql=_RUNS_LEDGER),
@@ -164,4 +177,5 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(version=5, name="run events and claims", sql=_RUN_EVENTS_AND_CLAIMS),
     Migration(version=6, name="budgets and reservations", sql=_BUDGETS),
+    Migration(version=7, name="metric values", sql=_METRIC_VALUES),
 ]
