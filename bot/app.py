@@ -162,6 +162,7 @@ class Runtime:
             runner=self._runner,
             clock=self._clock,
             observer=self._observer,
+            queue=self.queue,
         )
         self._flusher = asyncio.create_task(self.tally.flush_every(self._services.store))
         if self.works:

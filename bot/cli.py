@@ -113,7 +113,18 @@ def _runs(args: argparse.Namespace) -> int:
 def _spend(args: argparse.Namespace) -> int:
     from bot.ledger_cli import print_spend  # noqa: PLC0415
 
-    return print_spend(read_settings(), repo=args.repo, out=sys.stdout)
+    try:
+        return print_spend(
+            read_settings(),
+            repo=args.repo,
+            out=sys.stdout,
+            by=args.by,
+            month=args.month,
+            as_json=args.json,
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"baton spend: {exc}\n")
+        return 2
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -207,8 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", dest="show_json", action="store_true", help="one JSON object")
     runs.set_defaults(func=_runs)
 
-    spend = sub.add_parser("spend", help="spend this month, from the ledger")
+    spend = sub.add_parser(
+        "spend", help="spend by UTC calendar month, from the ledger, with caps and what is left"
+    )
     spend.add_argument("--repo", help="only this owner/name")
+    spend.add_argument(
+        "--by",
+        choices=("repo", "org", "agent", "requester", "month"),
+        default="repo",
+        help="group by (default: repo; month: every month unless --month)",
+    )
+    spend.add_argument("--month", metavar="YYYY-MM", help="this UTC month (default: the current)")
+    spend.add_argument("--json", action="store_true", help="one JSON object")
     spend.set_defaults(func=_spend)
 
     # Both take the rest of the line as their own arguments: an option after the first word

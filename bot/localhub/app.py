@@ -13,6 +13,7 @@ from starlette.routing import Mount
 
 from bot.localhub import (
     admin,
+    forks,
     githttp,
     routes_app,
     routes_checks,
@@ -74,6 +75,7 @@ def create_localhub(
         *routes_issues.ROUTES,
         *routes_comments.ROUTES,
         *routes_pulls.ROUTES,
+        *forks.ROUTES,
         *routes_checks.ROUTES,
         *web_apps.API_ROUTES,
         *routes_oauth.API_ROUTES,

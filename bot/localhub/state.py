@@ -171,6 +171,8 @@ class Pull:
     draft: bool
     merged: bool = False
     merged_at: float | None = None
+    # The fork (owner/name) the head branch lives in; None when it is this repository's own.
+    head_repo: str | None = None
 
 
 @dataclass
@@ -226,6 +228,7 @@ class Repo:
     comments: dict[int, Comment] = field(default_factory=dict)
     review_comments: dict[int, ReviewComment] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
+    parent: str | None = None  # owner/name of the repository this one is a fork of
 
     @property
     def full_name(self) -> str:
