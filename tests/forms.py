@@ -54,9 +54,7 @@ def forms(page: httpx.Response) -> list[Form]:
     return parser.forms
 
 
-async def submit(
-    client: httpx.AsyncClient, page: httpx.Response, **filled: str
-) -> httpx.Response:
+async def submit(client: httpx.AsyncClient, page: httpx.Response, **filled: str) -> httpx.Response:
     """Submit the page's only form with its hidden fields and `filled`, as a browser would (the
     redirect is not followed: the test sees where it points)."""
     (form,) = forms(page)
