@@ -11,21 +11,13 @@ from typing import TYPE_CHECKING
 
 from bot.store.db import StoreError
 from config import dotenv
+from config.dotenv import read_settings
 from config.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from config.settings import Settings
-
     Command = Callable[[argparse.Namespace], int]
-
-
-def read_settings() -> Settings:
-    """The settings from the environment and, for what it lacks, from ./.env (which also gives
-    the process the model keys it holds)."""
-    dotenv.load(Path(dotenv.ENV_FILE))
-    return load_settings()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -260,11 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     agents.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     agents.set_defaults(func=_agents)
 
+    from bot.deliveries_cli import add_deliveries  # noqa: PLC0415
     from bot.doctor.report import add_doctor  # noqa: PLC0415
     from bot.register.cli import add_register  # noqa: PLC0415
 
     add_doctor(sub)
     add_register(sub)
+    add_deliveries(sub)
 
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -62,7 +62,8 @@ class App:
 
     @property
     def oauth_client_id(self) -> str:
-        return self.client_id or f"Iv1.localhub{self.id}"
+        # As `hub_oauth.client_id_of` makes them for apps registered without a manifest.
+        return self.client_id or f"Iv23.localhub{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
