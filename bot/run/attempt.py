@@ -139,8 +139,25 @@ async def attempt(
     into: Attempt | None = None,
 ) -> str | None:
     """One agent's attempt; None when it delivered, else why it did not."""
+    # Every line of the attempt names its agent (git and GitHub steps too), not only the CLI's.
+    with bound(run=state.rec.id, agent=plan.agent):
+        return await _attempt(
+            state, gh, plan, target, token, handoff=handoff, verify=verify, out=into or Attempt()
+        )
+
+
+async def _attempt(
+    state: RunState,
+    gh: RepoGitHub,
+    plan: RunPlan,
+    target: Target,
+    token: InstallationToken,
+    *,
+    handoff: Handoff | None,
+    verify: Verify | None,
+    out: Attempt,
+) -> str | None:
     s, t = state.services, state.trigger
-    out = into or Attempt()
     remote_now = (
         target.pr.head_sha
         if target.pr is not None
@@ -153,8 +170,7 @@ async def attempt(
         # replaced by a retry that would otherwise read it as the head to expect.
         await state.save(lease_sha=remote_now or "")
         wall = wall_for(s, token, plan.spec)
-        with bound(run=state.rec.id, agent=plan.agent):
-            result = await run_agent(state, plan, wt, handoff, wall)
+        result = await run_agent(state, plan, wt, handoff, wall)
         if not result.ok:
             reason = wall.check(decide.agent_failure_text(plan.agent, result), "agent's error")
             await state.save(error=reason, finished_at=time.time())

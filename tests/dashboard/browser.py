@@ -39,8 +39,13 @@ def chromium() -> WebDriver:
 
     options = Options()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--window-size=1440,1000", "--disable-dev-shm-usage",
-                 "--disable-gpu", "--hide-scrollbars"):  # fmt: skip
+    for flag in (
+        "--headless=new",
+        "--window-size=1440,1000",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--hide-scrollbars",
+    ):
         options.add_argument(flag)
     if os.geteuid() == 0:
         options.add_argument("--no-sandbox")

@@ -88,16 +88,18 @@ def browse(base: str, live_run: str, done_run: str, gate: Path) -> dict[str, obj
         driver.find_element(By.ID, "authorize").click()
         _wait(driver, "the runs list", lambda d: d.find_elements(By.ID, "runs"))
         seen["viewer"] = driver.find_element(By.ID, "viewer").text
-        seen["listed"] = [r.get_attribute("data-run") for r in
-                          driver.find_elements(By.CSS_SELECTOR, "tr.run")]  # fmt: skip
+        seen["listed"] = [
+            r.get_attribute("data-run") for r in driver.find_elements(By.CSS_SELECTOR, "tr.run")
+        ]
         driver.save_screenshot(str(shots / "01-runs.png"))
         # Filter: the scripted agent's finished runs only.
         driver.find_element(By.ID, "f-agent").send_keys("demo")
         Select(driver.find_element(By.ID, "f-status")).select_by_value("success")
         driver.find_element(By.ID, "apply").click()
         _wait(driver, "the filtered list", lambda d: "agent=demo" in d.current_url)
-        seen["filtered"] = [r.get_attribute("data-run") for r in
-                            driver.find_elements(By.CSS_SELECTOR, "tr.run")]  # fmt: skip
+        seen["filtered"] = [
+            r.get_attribute("data-run") for r in driver.find_elements(By.CSS_SELECTOR, "tr.run")
+        ]
         driver.save_screenshot(str(shots / "02-runs-filtered.png"))
         # The running run, from the list.
         driver.get(f"{base}/runs")
@@ -109,9 +111,15 @@ def browse(base: str, live_run: str, done_run: str, gate: Path) -> dict[str, obj
         seen["rows_before"] = rows_before
         driver.save_screenshot(str(shots / "03-run-live.png"))
         gate.write_text("go")
-        _wait(driver, "the timeline's end", lambda d: any(
-            "ended: success" in li.text for li in d.find_elements(By.CSS_SELECTOR, "#timeline li")
-        ), timeout_s=60)  # fmt: skip
+        _wait(
+            driver,
+            "the timeline's end",
+            lambda d: any(
+                "ended: success" in li.text
+                for li in d.find_elements(By.CSS_SELECTOR, "#timeline li")
+            ),
+            timeout_s=60,
+        )
         seen["rows_after"] = len(driver.find_elements(By.CSS_SELECTOR, "#timeline li"))
         seen["no_reload"] = driver.execute_script("return window.batonNoReload === true;")
         seen["status_after"] = driver.find_element(By.ID, "status").text
@@ -164,8 +172,9 @@ async def test_the_dashboard_in_chromium(stack: Stack, tmp_path: Path) -> None:
     live = await _running(stack, REPO, second)
     # The monthly cap as a run planned under `budget.monthly_usd: 5` remembers it (the budget
     # engine writes it; here it is written as it would be, so the page has one to show).
-    cap = BudgetCap(scope="repo", name=REPO, limit_usd=5.0, source="repo file .agents.yml",
-                    seen_at=time.time())  # fmt: skip
+    cap = BudgetCap(
+        scope="repo", name=REPO, limit_usd=5.0, source="repo file .agents.yml", seen_at=time.time()
+    )
     await stack.runtime.services.store.record_cap(cap)
     seen = await asyncio.to_thread(browse, stack.baton_url, live, done.id, gate)
     await stack.wait_final(REPO, second)
