@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -38,7 +39,7 @@ from bot.webhooks import WebhookEndpoint
 from config.guard import Operator
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
 
     from starlette.requests import Request
 
@@ -61,8 +62,10 @@ class Runtime:
         github_auto_retry: bool = True,
         works: bool = True,
         runner: Runner | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self._clock = clock  # budgets' months and reservations (a test's own, in tests)
         # False for a web process whose jobs a `baton worker` process runs: it only submits.
         self.works = works
         # Where agents run: from `BATON_SANDBOX`, unless a test hands in its own (a FakeRunner).
@@ -157,6 +160,7 @@ class Runtime:
             operator=Operator.from_settings(settings, self._env),
             outbound=self.outbound,
             runner=self._runner,
+            clock=self._clock,
             observer=self._observer,
         )
         self._flusher = asyncio.create_task(self.tally.flush_every(self._services.store))

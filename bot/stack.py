@@ -102,6 +102,7 @@ class Stack:
         baton_port: int | None = None,
         github_transport: Callable[[Starlette], httpx.AsyncBaseTransport] | None = None,
         runner: Runner | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         """`baton_port`: Baton runs elsewhere (a `baton serve` process the caller starts with
         `env()`) and listens there; otherwise it is served in this process."""
@@ -119,6 +120,7 @@ class Stack:
         # given; git still goes over the emulator's socket.
         self._transport = github_transport
         self._runner = runner  # where agents run (a FakeRunner in tests); else from settings
+        self._clock = clock  # what budgets count months by (a test's own); else the time
         self._exit = contextlib.AsyncExitStack()
         self.hub_server = LocalHubServer(
             data_dir=workdir / "hub", webhook_secret=self.secret.encode()
@@ -172,6 +174,7 @@ class Stack:
             server_env=self._server_env,
             github_auto_retry=self._auto_retry,
             runner=self._runner,
+            **({"clock": self._clock} if self._clock is not None else {}),
             github_transport=(
                 self._transport(self.hub_server.app) if self._transport is not None else None
             ),
@@ -287,13 +290,15 @@ class Stack:
         ]  # fmt: skip
 
     async def wait_final(self, repo: str, number: int, *, count: int = 1,
-                         timeout_s: float = 60.0) -> list[str]:  # fmt: skip
-        """Wait until `count` status comments on the target show a final state."""
+                         timeout_s: float = 60.0, marks: tuple[str, ...] = FINAL_MARKS,
+                         ) -> list[str]:  # fmt: skip
+        """Wait until `count` status comments on the target show a final state (or one of
+        `marks`: ⏸️ for a run that waits for approval)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             done = [
                 s for s in await self.status_comments(repo, number)
-                if any(mark in s.splitlines()[1] for mark in FINAL_MARKS)
+                if any(mark in s.splitlines()[1] for mark in marks)
             ]  # fmt: skip
             if len(done) >= count:
                 return done
