@@ -127,6 +127,7 @@ def browse(base: str, live_run: str, done_run: str, gate: Path) -> dict[str, obj
         driver.get(f"{base}/runs/{done_run}")
         seen["done_text"] = driver.find_element(By.ID, "timeline").text
         driver.save_screenshot(str(shots / "05-run-finished.png"))
+        driver.set_window_size(1440, 1700)  # the whole spend page in one screenshot
         driver.get(f"{base}/spend")
         seen["bars"] = {
             chart: len(driver.find_elements(By.CSS_SELECTOR, f"#{chart} svg rect"))
@@ -134,6 +135,7 @@ def browse(base: str, live_run: str, done_run: str, gate: Path) -> dict[str, obj
         }
         seen["budgets"] = driver.find_element(By.ID, "budgets").text
         driver.save_screenshot(str(shots / "06-spend.png"))
+        driver.set_window_size(1440, 1000)
         driver.get(f"{base}/scoreboard")
         seen["scoreboard"] = driver.find_element(By.ID, "scoreboard").text
         driver.save_screenshot(str(shots / "07-scoreboard.png"))
