@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from bot.stack import Stack
-from bot.store.base import BudgetCap
 from tests.dashboard.browser import artifacts, chromium
 from tests.e2e.repo_files import CALC, ISSUE_BODY, ISSUE_TITLE
 
@@ -172,12 +171,6 @@ async def test_the_dashboard_in_chromium(stack: Stack, tmp_path: Path) -> None:
     second = await stack.open_issue("octocat", REPO, "add() again", ISSUE_BODY)
     await stack.label("octocat", REPO, second, "agent:gated")  # names the agent
     live = await _running(stack, REPO, second)
-    # The monthly cap as a run planned under `budget.monthly_usd: 5` remembers it (the budget
-    # engine writes it; here it is written as it would be, so the page has one to show).
-    cap = BudgetCap(
-        scope="repo", name=REPO, limit_usd=5.0, source="repo file .agents.yml", seen_at=time.time()
-    )
-    await stack.runtime.services.store.record_cap(cap)
     seen = await asyncio.to_thread(browse, stack.baton_url, live, done.id, gate)
     await stack.wait_final(REPO, second)
     assert seen["viewer"] == "octocat (1 repository)"
