@@ -81,10 +81,16 @@ class Dashboard:
         page = await self._store().query_runs(chosen.query)
         pages = max(1, -(-page.total // filters.PAGE_SIZE))
         return render(
-            request, "runs.html", runs=page.runs, total=page.total, filters=chosen,
-            pages=pages, statuses=filters.STATUSES, link=filters.page_link,
+            request,
+            "runs.html",
+            runs=page.runs,
+            total=page.total,
+            filters=chosen,
+            pages=pages,
+            statuses=filters.STATUSES,
+            link=filters.page_link,
             repos=sorted(viewer.repos) if viewer.repos is not None else None,
-        )  # fmt: skip
+        )
 
     async def run(self, request: Request, viewer: Viewer) -> Response:
         run = await self._visible_run(viewer, request.path_params["run_id"])
@@ -101,13 +107,20 @@ class Dashboard:
         live = not RunStatus(run.status).final or not timeline.ended(events)
         rows = timeline.rows(events, mask=self._mask)
         return render(
-            request, "run.html", run=run, rows=rows, live=live and run.status != "refused",
-            last_seq=events[-1].seq if events else 0, before=before, after=after,
+            request,
+            "run.html",
+            run=run,
+            rows=rows,
+            live=live and run.status != "refused",
+            last_seq=events[-1].seq if events else 0,
+            before=before,
+            after=after,
             brief=timeline.brief(events, mask=self._mask),
             log=timeline.agent_log(events, mask=self._mask),
-            summary=self._mask(run.summary), error=self._mask(run.error),
+            summary=self._mask(run.summary),
+            error=self._mask(run.error),
             start=events[0].time if events else None,
-        )  # fmt: skip
+        )
 
     async def run_events(self, request: Request, viewer: Viewer) -> Response:
         """New timeline rows after `after` (the running run's page polls this)."""
@@ -122,10 +135,15 @@ class Dashboard:
         events = (await self._store().events(run.id, after_seq=after))[:EVENTS_PER_POLL]
         rows = timeline.rows(events, since=start, mask=self._mask)
         done = RunStatus(run.status).final and (timeline.ended(events) or not events)
-        return JSONResponse({
-            "rows": [r.as_json() for r in rows], "final": done, "status": run.status,
-            "cost": money(run.cost_usd), "tokens": run.input_tokens + run.output_tokens,
-        })  # fmt: skip
+        return JSONResponse(
+            {
+                "rows": [r.as_json() for r in rows],
+                "final": done,
+                "status": run.status,
+                "cost": money(run.cost_usd),
+                "tokens": run.input_tokens + run.output_tokens,
+            }
+        )
 
     async def spend(self, request: Request, viewer: Viewer) -> Response:
         now = self._clock()
@@ -137,12 +155,14 @@ class Dashboard:
         lines = spend.budget_lines(await store.budget_caps(), rows, now=now, viewer=viewer)
         fmt = short_money
         return render(
-            request, "spend.html", summary=summary, budgets=lines,
+            request,
+            "spend.html",
+            summary=summary,
+            budgets=lines,
             by_agent=charts.bars("Spend per agent (last 12 months)", summary.by_agent, fmt=fmt),
-            by_repo=charts.bars("Spend per repository (last 12 months)", summary.by_repo,
-                                fmt=fmt),
+            by_repo=charts.bars("Spend per repository (last 12 months)", summary.by_repo, fmt=fmt),
             by_month=charts.columns("Spend per month (UTC)", summary.by_month, fmt=fmt),
-        )  # fmt: skip
+        )
 
     async def scoreboard(self, request: Request, viewer: Viewer) -> Response:
         """The slot of the agent scoreboard (bot/scoreboard renders into it once merged)."""

@@ -64,13 +64,16 @@ class _Snapshot:
             "baton_tokens", "Tokens of finished runs by agent and kind.", labels=["agent", "kind"]
         )
         duration = HistogramMetricFamily(
-            "baton_run_duration_seconds", "Agent time of finished runs.",
-            labels=["agent", "status"], unit="",
-        )  # fmt: skip
-        cost = HistogramMetricFamily(
-            "baton_run_cost_usd", "Cost of finished runs whose cost is known (USD).",
+            "baton_run_duration_seconds",
+            "Agent time of finished runs.",
             labels=["agent", "status"],
-        )  # fmt: skip
+            unit="",
+        )
+        cost = HistogramMetricFamily(
+            "baton_run_cost_usd",
+            "Cost of finished runs whose cost is known (USD).",
+            labels=["agent", "status"],
+        )
         token_sums: dict[tuple[str, str], int] = {}
         for t in self.tallies:
             agent = t.agent or "none"
@@ -78,22 +81,25 @@ class _Snapshot:
             for kind in TOKEN_KINDS:
                 token_sums[(agent, kind)] = token_sums.get((agent, kind), 0) + t.tokens[kind]
             duration.add_metric(
-                [agent, t.status], _buckets(DURATION_BUCKETS, t.duration_le, t.duration_count),
+                [agent, t.status],
+                _buckets(DURATION_BUCKETS, t.duration_le, t.duration_count),
                 sum_value=t.duration_sum,
-            )  # fmt: skip
+            )
             cost.add_metric(
-                [agent, t.status], _buckets(COST_BUCKETS, t.cost_le, t.cost_count),
+                [agent, t.status],
+                _buckets(COST_BUCKETS, t.cost_le, t.cost_count),
                 sum_value=t.cost_sum,
-            )  # fmt: skip
+            )
         for (agent, kind), value in sorted(token_sums.items()):
             tokens.add_metric([agent, kind], value)
         yield from (runs, tokens, duration, cost)
         yield GaugeMetricFamily("baton_queue_depth", "Jobs waiting to run.", value=self.queued)
         yield GaugeMetricFamily("baton_queue_running", "Jobs running now.", value=self.running)
         yield GaugeMetricFamily(
-            "baton_queue_oldest_age_seconds", "Age of the oldest queued job (0: none waits).",
+            "baton_queue_oldest_age_seconds",
+            "Age of the oldest queued job (0: none waits).",
             value=self.oldest_age_s,
-        )  # fmt: skip
+        )
         yield from self._recorded()
 
     def _recorded(self) -> Iterator[Metric]:
