@@ -16,6 +16,7 @@ VERBS: dict[str, str] = {
     "compare": "race agents A B [C]: one draft PR each and a comparison table",
     "config": "the effective configuration with each key's source and locks",
     "budget": "spend this month and what is left",
+    "stats": "the agent scoreboard of this repository: merges, zero-touch, CI, cost per merged PR",
     "help": "this help",
 }
 # Verbs that start agent work (and so need an agent, a route or a PR to continue).

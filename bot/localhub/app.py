@@ -14,11 +14,13 @@ from starlette.routing import Mount
 from bot.localhub import (
     admin,
     githttp,
+    revert,
     routes_app,
     routes_checks,
     routes_comments,
     routes_hook,
     routes_issues,
+    routes_merge,
     routes_pulls,
     routes_repos,
 )
@@ -71,10 +73,16 @@ def create_localhub(
         *routes_issues.ROUTES,
         *routes_comments.ROUTES,
         *routes_pulls.ROUTES,
+        *routes_merge.ROUTES,
         *routes_checks.ROUTES,
     ]
     app = Starlette(
-        routes=[Mount(API_PREFIX, routes=api), *admin.ROUTES, *githttp.ROUTES],
+        routes=[
+            Mount(API_PREFIX, routes=api),
+            *admin.ROUTES,
+            *revert.ADMIN_ROUTES,
+            *githttp.ROUTES,
+        ],
         middleware=[Middleware(ApiMiddleware, hub=hub)],
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_exception},
         lifespan=lifespan,

@@ -20,10 +20,13 @@ from bot.database import open_database, open_existing_database
 from bot.store.base import RUN_FIELDS, RunEvent, RunRecord
 from bot.store.db import StoreError, applied_versions, transaction
 from bot.store.migrations import MIGRATIONS
+from bot.store.sqlite_pulls import add_pull_event, pull_events
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import TracebackType
+
+    from bot.store.pulls import PullEvent
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -272,6 +275,15 @@ class SQLiteStore:
 
     async def events(self, run_id: str, *, after_seq: int = 0) -> list[RunEvent]:
         return await self._run(events, run_id, after_seq)
+
+    async def add_pull_event(self, event: PullEvent) -> bool:
+        encoded = json.dumps(event.data, separators=(",", ":"), allow_nan=False)
+        return await self._run(add_pull_event, event, encoded, self._clock())
+
+    async def pull_events(
+        self, *, repo: str | None = None, number: int | None = None, since: float | None = None
+    ) -> list[PullEvent]:
+        return await self._run(pull_events, repo=repo, number=number, since=since)
 
     async def claim(self, key: str, owner: str, *, ttl_s: float) -> bool:
         if ttl_s <= 0:
