@@ -10,12 +10,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.store.db import StoreError
+from config import dotenv
 from config.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from config.settings import Settings
+
     Command = Callable[[argparse.Namespace], int]
+
+
+def read_settings() -> Settings:
+    """The settings from the environment and, for what it lacks, from ./.env (which also gives
+    the process the model keys it holds)."""
+    dotenv.load(Path(dotenv.ENV_FILE))
+    return load_settings()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -25,10 +35,14 @@ def _serve(args: argparse.Namespace) -> int:
     from bot import logs, serving, startup  # noqa: PLC0415
     from bot.app import create_app  # noqa: PLC0415
 
+    from_file = dotenv.load(Path(dotenv.ENV_FILE))
     settings = load_settings()
     startup.check(settings)
     logs.configure(settings.log_level, settings.log_format)
     announce = startup.serve_lines(settings, asyncio.run(startup.survey(settings)))
+    if from_file:
+        # Names only: where each setting came from, never a value.
+        announce.insert(0, f"settings from ./{dotenv.ENV_FILE}: {', '.join(from_file)}")
     app = create_app(settings)
     worker = None
     if settings.worker == "process":
@@ -53,7 +67,7 @@ def _worker(args: argparse.Namespace) -> int:
     from bot import logs, startup  # noqa: PLC0415
     from bot.worker import run_worker  # noqa: PLC0415
 
-    settings = load_settings()
+    settings = read_settings()
     startup.check(settings)
     logs.configure(settings.log_level, settings.log_format)
     return asyncio.run(run_worker(settings, parent_pid=args.parent))
@@ -89,7 +103,7 @@ def _config(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     from bot.ledger_cli import print_run, print_runs  # noqa: PLC0415
 
-    settings = load_settings()
+    settings = read_settings()
     if args.runs_command == "show":
         as_json = args.json or args.show_json
         return print_run(settings, args.run_id, out=sys.stdout, err=sys.stderr, as_json=as_json)
@@ -99,7 +113,7 @@ def _runs(args: argparse.Namespace) -> int:
 def _spend(args: argparse.Namespace) -> int:
     from bot.ledger_cli import print_spend  # noqa: PLC0415
 
-    return print_spend(load_settings(), repo=args.repo, out=sys.stdout)
+    return print_spend(read_settings(), repo=args.repo, out=sys.stdout)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -118,7 +132,7 @@ def _db(args: argparse.Namespace) -> int:
     from bot.database import open_database  # noqa: PLC0415
 
     del args
-    settings = load_settings()
+    settings = read_settings()
     open_database(settings.database_url).close()
     print(f"database at {settings.database_url} is up to date")  # noqa: T201
     return 0

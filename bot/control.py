@@ -16,7 +16,6 @@ from bot.plan import Refusal, authorize
 from bot.queue import JobContext, JobStatus
 from bot.render import format_cost, format_duration, status_comment
 from bot.run import acknowledge, run_id_for, status_claim
-from bot.run.state import routed_label
 from bot.scoreboard.read import stats_reply
 from bot.store.spend import monthly_spend
 from bot.trigger import Trigger
@@ -258,7 +257,7 @@ async def _queued_status(
             id=run_id, job_id=job_id, repo=trigger.repo, number=trigger.number,
             is_pull_request=trigger.is_pull_request, trigger=trigger.kind, verb=trigger.verb,
             requester=trigger.requester, status=RunStatus.QUEUED, created_at=time.time(),
-            agent=trigger.agent or "", label=routed_label(trigger, services.settings.label_prefix),
+            agent=trigger.agent or "", label=trigger.label or "",
         )  # fmt: skip
         comment_id = await gh.comment(trigger.number, status_comment(rec, detail=detail))
         await services.store.save_run(rec.with_(comment_id=comment_id), only_its_comment=True)

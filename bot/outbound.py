@@ -32,6 +32,8 @@ def server_secrets(settings: Settings, env: Mapping[str, str]) -> dict[str, str]
     found: dict[str, str] = {}
     if settings.webhook_secret is not None:
         found["the webhook secret"] = settings.webhook_secret.get_secret_value()
+    if settings.client_secret is not None and settings.client_secret.get_secret_value():
+        found["the App's client secret"] = settings.client_secret.get_secret_value()
     if settings.private_key is not None or settings.private_key_path is not None:
         # An unreadable key file is reported where it is used.
         with contextlib.suppress(SettingsError):

@@ -14,7 +14,7 @@ from config.issues import (
     suggest,
     type_at,
 )
-from config.schema import AgentsConfig, OrgConfig
+from config.schema import PAUSE_KEYS, AgentsConfig, OrgConfig, Pause
 from config.yamlpos import MAX_BYTES, Builder, Located, parse
 
 # Re-exported: callers import the config file's vocabulary from here, as before the split.
@@ -121,6 +121,11 @@ def load_org_file(text: str, *, file: str = "agents.yml") -> Located:
     for section in ("defaults", "enforce"):
         part = data.get(section)
         if isinstance(part, dict):
+            if section == "enforce":
+                # The kill switch lives beside the locked keys of `enforce`, not in a repo's file.
+                switch = {k: v for k, v in part.items() if k in PAUSE_KEYS}
+                _validate(builder, switch, Pause, prefix=(section,), partial=False)
+                part = {k: v for k, v in part.items() if k not in PAUSE_KEYS}
             _validate(builder, part, AgentsConfig, prefix=(section,), partial=True)
     repos = data.get("repos")
     if isinstance(repos, dict):

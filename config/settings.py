@@ -53,7 +53,14 @@ class Settings(BaseSettings):
     # Retries of a failed run job (GitHub 5xx, timeouts) before the failure is reported.
     job_max_attempts: int = Field(default=4, ge=1, le=20)
     job_retry_base_s: float = Field(default=5.0, ge=0.0)
+    # This server's public address: GitHub posts to PUBLIC_URL/webhooks.
     public_url: str = ""
+    # The App's OAuth client, for logging in to the dashboard (`baton register` writes both).
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    # Seconds between looks at the App's recent deliveries, to ask GitHub again for those that
+    # never reached Baton (also done once at start); 0 turns the catch-up off.
+    redeliver_interval_s: float = Field(default=300.0, ge=0.0)
     log_level: str = "INFO"
     # "json": one object per line, with the delivery, run, repository and agent where known.
     log_format: Literal["text", "json"] = "text"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.configsource import ORG_FILE
-from bot.doctor.result import Check, failed, passed, skipped
+from bot.doctor.result import Check, failed, note, passed, skipped
 from bot.gh import appinfo
 from bot.gh.errors import GitHubError
 from config.loader import ConfigError, load_org_file
@@ -95,12 +95,14 @@ async def _settings_repos(
             checks.append(failed(name, str(exc), "try again once GitHub answers"))
             continue
         if text is None:
+            # Most orgs have no settings repository: each repository's own .agents.yml (or the
+            # built-in config) is then the whole config, and Baton runs as it should.
             checks.append(
-                failed(
+                note(
                     name,
-                    f"{label} was not found",
-                    f"create the repository {inst.account}/{repo} with an {ORG_FILE} (the org's "
-                    "agents and budget) and install the App on it, or set BATON_SETTINGS_REPO",
+                    f"none ({label} not found, or the App is not installed on it): each "
+                    f"repository's own .agents.yml applies; for org-wide agents and budgets "
+                    f"create {inst.account}/{repo} with an {ORG_FILE} and install the App on it",
                 )
             )
             continue

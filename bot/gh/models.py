@@ -28,6 +28,7 @@ class PullRequest:
     draft: bool
     title: str = ""
     head_repo: str = ""  # owner/name the head branch lives in (another one for a fork)
+    node_id: str = ""  # its GraphQL id (the draft state can be changed only through GraphQL)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PullRequest:
@@ -43,6 +44,7 @@ class PullRequest:
             draft=bool(data.get("draft", False)),
             title=str(data.get("title") or ""),
             head_repo=str(head_repo),
+            node_id=str(data.get("node_id") or ""),
         )
 
 

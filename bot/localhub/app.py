@@ -18,11 +18,13 @@ from bot.localhub import (
     routes_app,
     routes_checks,
     routes_comments,
+    routes_graphql,
     routes_hook,
     routes_issues,
     routes_merge,
     routes_pulls,
     routes_repos,
+    web_apps,
 )
 from bot.localhub.http import API_PREFIX, ApiError, ApiMiddleware, on_api_error, on_http_exception
 from bot.localhub.hub import DEFAULT_RATE_LIMIT, Hub
@@ -75,12 +77,15 @@ def create_localhub(
         *routes_pulls.ROUTES,
         *routes_merge.ROUTES,
         *routes_checks.ROUTES,
+        *web_apps.API_ROUTES,
     ]
     app = Starlette(
         routes=[
             Mount(API_PREFIX, routes=api),
+            *routes_graphql.ROUTES,
             *admin.ROUTES,
             *revert.ADMIN_ROUTES,
+            *web_apps.ROUTES,
             *githttp.ROUTES,
         ],
         middleware=[Middleware(ApiMiddleware, hub=hub)],

@@ -56,6 +56,29 @@ class App:
     hook_id: int
     permissions: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_APP_PERMISSIONS))
     events: tuple[str, ...] = DEFAULT_APP_EVENTS
+    # An app registered from a manifest has its own webhook secret and OAuth client; the others
+    # sign with the emulator's secret and get a client id made from their id.
+    webhook_secret: bytes | None = None
+    client_id: str = ""
+    client_secret: str = ""
+    public: bool = True
+    description: str | None = None
+    homepage: str = ""
+    callback_urls: tuple[str, ...] = ()
+    setup_url: str = ""
+
+    @property
+    def oauth_client_id(self) -> str:
+        return self.client_id or f"Iv1.localhub{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApp:
+    """An app registered from a manifest whose credentials wait for the conversion call."""
+
+    app_id: int
+    pem: str
+    expires_at: float
 
 
 @dataclass

@@ -17,12 +17,6 @@ if TYPE_CHECKING:
     from bot.trigger import Trigger
 
 
-def routed_label(trigger: Trigger, label_prefix: str) -> str:
-    """The label a run is routed (and scored) by: its trigger label; a command routes like the
-    fix label."""
-    return trigger.label or f"{label_prefix}fix"
-
-
 def run_id_for(job_id: int, attempt_index: int = 0) -> str:
     """`r12` for a job's first agent, `r12-2` for its first fallback, and so on."""
     return f"r{job_id}" if attempt_index == 0 else f"r{job_id}-{attempt_index + 1}"
@@ -124,7 +118,7 @@ async def record_for(
         requester=t.requester,
         status=RunStatus.QUEUED,
         created_at=time.time(),
-        label=routed_label(t, services.settings.label_prefix),
+        label=t.label or "",
     )
     first = await store.get_run(run_id_for(ctx.job_id)) if index > 0 else None
     if first is not None:  # fallbacks share the job's status comment

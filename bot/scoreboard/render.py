@@ -76,7 +76,7 @@ def note(board: Scoreboard) -> str:
 
 
 def _key(row: Row, *, grouped: bool) -> list[str]:
-    return [row.agent, row.label or NONE, row.repo] if grouped else [row.agent]
+    return [row.agent, row.label or "(command)", row.repo] if grouped else [row.agent]
 
 
 def markdown(board: Scoreboard, *, title: str = "Agent scoreboard") -> str:

@@ -66,8 +66,9 @@ class RunRecord:
     finished_at: float | None = None
     duration_s: float | None = None
     network: str = ""  # the agent's sandbox network: "none" or "host"
-    # The label the run was routed by (`agent:fix`; a command routes like the fix label).
-    label: str = ""
+    label: str = ""  # the trigger label ("" for a command): runs alike for the history estimate
+    cost_cap_usd: float | None = None  # the dollar cap the run ran under (None: no cap)
+    cost_cap_by: str = ""  # which key or budget set that cap, and where, for people to read
 
     def with_(self, **changes: Any) -> RunRecord:
         return dataclasses.replace(self, **changes)
@@ -86,6 +87,46 @@ class RunEvent:
     time: float
     kind: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A running run's cost cap held against the monthly budgets of its repository, its owner
+    and its requester until it ends (or `expires_at`, should its worker die)."""
+
+    run_id: str
+    repo: str
+    owner: str
+    requester: str
+    amount_usd: float
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCap:
+    """A monthly cap as the last run under it saw it: `scope` is `repo`, `org` or `requester`,
+    `name` the repository, owner or login; `limit_usd` None when no layer sets one."""
+
+    scope: str
+    name: str
+    limit_usd: float | None
+    source: str  # which layer set it, e.g. "repo file .agents.yml:4:3"
+    seen_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CostBreakdown:
+    """Runs' costs kept apart by where each figure came from."""
+
+    reported_usd: float = 0.0  # the CLI said so
+    priced_usd: float = 0.0  # tokens x the price table
+    unknown_runs: int = 0  # agent runs whose cost nobody knows
+    runs: int = 0  # agent runs counted
+
+    @property
+    def known_usd(self) -> float:
+        return self.reported_usd + self.priced_usd
 
 
 class Store(Protocol):
@@ -136,6 +177,59 @@ class Store(Protocol):
     ) -> float:
         """Dollars of the runs created in `[since, until)` with a known cost, by repo, by
         org/owner (`owner/*`) and by requester; the filters given all apply."""
+        ...
+
+    async def cost_breakdown(
+        self,
+        *,
+        since: float,
+        until: float | None = None,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> CostBreakdown:
+        """The runs `spend` counts, with reported and priced dollars apart, and the agent runs
+        (those with an agent) whose cost is unknown counted."""
+        ...
+
+    async def history(
+        self, *, repo: str, agent: str, label: str, verb: str, limit: int
+    ) -> list[RunRecord]:
+        """The newest `limit` runs of `agent` on `repo` that ended after the agent ran (success,
+        failed, timed out, stopped at budget) with a known cost and duration, newest first:
+        those with the same `label` when it is not empty, else command runs of the same `verb`."""
+        ...
+
+    async def reserve(self, reservation: Reservation) -> None:
+        """Hold (or replace) the run's reservation."""
+        ...
+
+    async def release_reservation(self, run_id: str) -> bool:
+        """Drop the run's reservation (its row's cost counts from now on); False if none."""
+        ...
+
+    async def held(
+        self,
+        *,
+        now: float,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> float:
+        """Dollars the unexpired reservations still hold, by repo, owner or requester: each its
+        amount less what its run's row has cost so far, never below zero."""
+        ...
+
+    async def expire_reservations(self, *, now: float) -> int:
+        """Drop reservations whose time is past (their run's worker died); how many."""
+        ...
+
+    async def record_cap(self, cap: BudgetCap) -> None:
+        """Remember the monthly cap a scope last ran under (replacing the one before)."""
+        ...
+
+    async def budget_caps(self) -> list[BudgetCap]:
+        """Every remembered cap, ordered by scope and name."""
         ...
 
     async def append_event(

@@ -115,6 +115,34 @@ CREATE TABLE claims (
 );
 """
 
+# Budgets (issue 8): what a run's cost cap was and which key set it, its label (the history
+# estimate compares runs of the same label), reservations of running runs' caps against the
+# monthly budgets, and the monthly caps each scope last ran under (for `baton spend`).
+_BUDGETS = """
+ALTER TABLE runs ADD COLUMN label TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN cost_cap_usd DOUBLE PRECISION;
+ALTER TABLE runs ADD COLUMN cost_cap_by TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_by_agent ON runs (repo, agent, created_at);
+CREATE TABLE reservations (
+    run_id TEXT PRIMARY KEY,
+    repo TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    amount_usd DOUBLE PRECISION NOT NULL CHECK (amount_usd >= 0),
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX reservations_by_expiry ON reservations (expires_at);
+CREATE TABLE budget_caps (
+    scope TEXT NOT NULL CHECK (scope IN ('repo', 'org', 'requester')),
+    name TEXT NOT NULL,
+    limit_usd DOUBLE PRECISION,
+    source TEXT NOT NULL,
+    seen_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (scope, name)
+);
+"""
+
 # Facts about Baton's own pull requests from GitHub's webhooks (bot.store.pulls.PullEvent),
 # written once per key; the scoreboard folds them. Checks of a commit no PR had yet carry
 # number 0. `received_at` orders facts GitHub stamped with the same second.
@@ -153,11 +181,6 @@ MIGRATIONS: list[Migration] = [
         sql="ALTER TABLE runs ADD COLUMN network TEXT NOT NULL DEFAULT '';",
     ),
     Migration(version=5, name="run events and claims", sql=_RUN_EVENTS_AND_CLAIMS),
-    Migration(version=6, name="pull request facts", sql=_PULL_EVENTS),
-    # The label a run was routed by: the scoreboard's agent x label breakdown.
-    Migration(
-        version=7,
-        name="runs label",
-        sql="ALTER TABLE runs ADD COLUMN label TEXT NOT NULL DEFAULT '';",
-    ),
+    Migration(version=6, name="budgets and reservations", sql=_BUDGETS),
+    Migration(version=7, name="pull request facts", sql=_PULL_EVENTS),
 ]

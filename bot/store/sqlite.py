@@ -17,10 +17,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
 
 from bot.database import open_database, open_existing_database
-from bot.store.base import RUN_FIELDS, RunEvent, RunRecord
+from bot.store import sqlite_budget as budget_sql
+from bot.store.base import (
+    RUN_FIELDS,
+    BudgetCap,
+    CostBreakdown,
+    Reservation,
+    RunEvent,
+    RunRecord,
+)
 from bot.store.db import StoreError, applied_versions, transaction
 from bot.store.migrations import MIGRATIONS
 from bot.store.sqlite_pulls import add_pull_event, pull_events
+from bot.store.sqlite_rows import filters, select_runs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -32,7 +41,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _COLUMNS = ", ".join(RUN_FIELDS)
-_SELECT_RUNS = f"SELECT {_COLUMNS} FROM runs"  # noqa: S608 - constant column names
 
 
 def _take_new(name: str) -> str:
@@ -59,18 +67,6 @@ def save_run(conn: sqlite3.Connection, record: RunRecord, *, only_its_comment: b
     conn.execute(_UPSERT + updates, values)
 
 
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    data = dict(zip(RUN_FIELDS, row, strict=True))
-    data["is_pull_request"] = bool(data["is_pull_request"])
-    return RunRecord(**data)
-
-
-def select_runs(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[RunRecord]:
-    """`where` is a constant clause of the caller's; values go in `params` only."""
-    cursor = conn.execute(f"{_SELECT_RUNS} {where}", params)
-    return [_record(row) for row in cursor.fetchall()]
-
-
 def get_run(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
     rows = select_runs(conn, "WHERE id = ?", (run_id,))
     return rows[0] if rows else None
@@ -90,25 +86,6 @@ def runs_for_pull(conn: sqlite3.Connection, repo: str, pr_number: int) -> list[R
     )
 
 
-def _filters(
-    *,
-    since: float | None,
-    until: float | None,
-    repo: str | None,
-    owner: str | None = None,
-    requester: str | None = None,
-) -> tuple[list[str], list[object]]:
-    named = [
-        ("created_at >= ?", since),
-        ("created_at < ?", until),
-        ("repo = ?", repo),
-        ("repo LIKE ?", None if owner is None else f"{owner}/%"),
-        ("requester = ?", requester),
-    ]
-    given = [(clause, value) for clause, value in named if value is not None]
-    return [clause for clause, _ in given], [value for _, value in given]
-
-
 def list_runs(
     conn: sqlite3.Connection,
     *,
@@ -117,7 +94,7 @@ def list_runs(
     until: float | None,
     limit: int | None,
 ) -> list[RunRecord]:
-    clauses, params = _filters(since=since, until=until, repo=repo)
+    clauses, params = filters(since=since, until=until, repo=repo)
     where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
     # LIMIT -1: no limit.
     order = "ORDER BY created_at DESC, rowid DESC LIMIT ?"
@@ -133,9 +110,7 @@ def spend(
     owner: str | None,
     requester: str | None,
 ) -> float:
-    clauses, params = _filters(
-        since=since, until=until, repo=repo, owner=owner, requester=requester
-    )
+    clauses, params = filters(since=since, until=until, repo=repo, owner=owner, requester=requester)
     where = " AND ".join([*clauses, "cost_usd IS NOT NULL"])
     query = f"SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE {where}"  # noqa: S608
     return float(conn.execute(query, params).fetchone()[0])
@@ -264,6 +239,54 @@ class SQLiteStore:
         return await self._run(
             spend, since=since, until=until, repo=repo, owner=owner, requester=requester
         )
+
+    async def cost_breakdown(
+        self,
+        *,
+        since: float,
+        until: float | None = None,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> CostBreakdown:
+        return await self._run(
+            budget_sql.cost_breakdown,
+            since=since, until=until, repo=repo, owner=owner, requester=requester,
+        )  # fmt: skip
+
+    async def history(
+        self, *, repo: str, agent: str, label: str, verb: str, limit: int
+    ) -> list[RunRecord]:
+        return await self._run(
+            budget_sql.history, repo=repo, agent=agent, label=label, verb=verb, limit=limit
+        )
+
+    async def reserve(self, reservation: Reservation) -> None:
+        await self._run(budget_sql.reserve, reservation)
+
+    async def release_reservation(self, run_id: str) -> bool:
+        return await self._run(budget_sql.release_reservation, run_id)
+
+    async def held(
+        self,
+        *,
+        now: float,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> float:
+        return await self._run(
+            budget_sql.held, now=now, repo=repo, owner=owner, requester=requester
+        )
+
+    async def expire_reservations(self, *, now: float) -> int:
+        return await self._run(budget_sql.expire_reservations, now=now)
+
+    async def record_cap(self, cap: BudgetCap) -> None:
+        await self._run(budget_sql.record_cap, cap)
+
+    async def budget_caps(self) -> list[BudgetCap]:
+        return await self._run(budget_sql.budget_caps)
 
     async def append_event(
         self, run_id: str, kind: str, data: Mapping[str, Any] | None = None
