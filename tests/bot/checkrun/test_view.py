@@ -18,7 +18,7 @@ def view_of(*events: tuple[str, dict[str, Any], float]) -> LiveView:
 
 STARTED = ("started", {"agent": "claude", "model": "sonnet"}, 100.0)
 WORKSPACE = ("workspace", {"head": "abc123"}, 101.0)
-AGENT = ("agent_started", {}, 102.0)
+AGENT: tuple[str, dict[str, Any], float] = ("agent_started", {}, 102.0)
 
 
 def test_queued_until_the_agent_starts_then_in_progress() -> None:
