@@ -273,8 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     agents.set_defaults(func=_agents)
 
     from bot.doctor.report import add_doctor  # noqa: PLC0415
+    from bot.register.cli import add_register  # noqa: PLC0415
 
     add_doctor(sub)
+    add_register(sub)
 
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
+from bot import approve as approvals
 from bot.commands import Command, CommandError, parse, usage
 from bot.configsource import ConfigError, load_effective
 from bot.github import GitHubError
@@ -60,12 +61,13 @@ async def status_text(services: Services, queue: JobQueue, trigger: Trigger) -> 
     lines = []
     for status in (JobStatus.RUNNING, JobStatus.QUEUED):
         for job in await queue.list_jobs(status=status, lock=trigger.lock):
-            rec = await services.store.get_run(run_id_for(job.id))
+            run_id = str(job.args.get("run_id") or run_id_for(job.id))  # an approved run's own
+            rec = await services.store.get_run(run_id)
             elapsed = now - (job.started_at or job.created_at)
             agent = rec.agent if rec and rec.agent else str(job.args.get("agent") or "routed")
             cost = format_cost(rec.cost_usd, rec.cost_source) if rec else "unknown"
             lines.append(
-                f"| `r{job.id}` | {status.value} | {agent} | {format_duration(elapsed)} | {cost} |"
+                f"| `{run_id}` | {status.value} | {agent} | {format_duration(elapsed)} | {cost} |"
             )
     if not lines:
         recent = (await services.store.runs_for_target(trigger.repo, trigger.number))[-3:]
@@ -212,6 +214,8 @@ async def _answer(
         )
     if command.verb == "budget":
         return await budget_text(services, trigger, loaded.config)
+    if command.verb in {"approve", "deny"}:
+        return await approvals.answer(services, queue, gh, trigger, deny=command.verb == "deny")
     return usage(prefix, agents)
 
 
@@ -256,7 +260,7 @@ async def _queued_status(
         rec = RunRecord(
             id=run_id, job_id=job_id, repo=trigger.repo, number=trigger.number,
             is_pull_request=trigger.is_pull_request, trigger=trigger.kind, verb=trigger.verb,
-            requester=trigger.requester, status=RunStatus.QUEUED, created_at=time.time(),
+            requester=trigger.requester, status=RunStatus.QUEUED, created_at=services.clock(),
             agent=trigger.agent or "", label=trigger.label or "",
         )  # fmt: skip
         comment_id = await gh.comment(trigger.number, status_comment(rec, detail=detail))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.base import Limits
-from bot.budget import Monthly, Spend, cost_cap, monthly_budgets, too_little_left
+from bot.budget import Monthly, Spend, cost_cap, monthly_budgets, set_by, too_little_left
 from config.schema import AgentsConfig, AgentSpec, Policy, Route, permission_at_least
 
 if TYPE_CHECKING:
@@ -52,8 +52,11 @@ class RunPlan:
     # that set it), for messages; and that key.
     cost_cap_by: str = ""
     cost_cap_key: str = ""
+    timeout_by: str = ""  # `agents.<name>.timeout` and the layer that set it
     # The monthly budgets that apply, as they stood when the run was planned.
     budgets: tuple[Monthly, ...] = ()
+    # Which layer set each config key (for messages that say whom to ask).
+    sources: Mapping[str, Source] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=256)
@@ -257,7 +260,9 @@ def plan_agent(
         prices=prices,
         cost_cap_by=cap.by if cap else "",
         cost_cap_key=cap.key if cap else "",
+        timeout_by=set_by(f"agents.{agent}.timeout", sources),
         budgets=tuple(budgets),
+        sources=sources or {},
     )
 
 

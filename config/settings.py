@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # Seconds between looks at the App's recent deliveries, to ask GitHub again for those that
     # never reached Baton (also done once at start); 0 turns the catch-up off.
     redeliver_interval_s: float = Field(default=300.0, ge=0.0)
+    # The dashboard: an operator token that signs in without GitHub (and reads /metrics); the
+    # key its session cookies are signed with (unset: derived from the App's private key, the
+    # same in every process and replaced with the key).
+    dashboard_token: SecretStr | None = None
+    session_secret: SecretStr | None = None
     log_level: str = "INFO"
     # "json": one object per line, with the delivery, run, repository and agent where known.
     log_format: Literal["text", "json"] = "text"

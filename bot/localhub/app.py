@@ -22,6 +22,7 @@ from bot.localhub import (
     routes_hook,
     routes_issues,
     routes_merge,
+    routes_oauth,
     routes_pulls,
     routes_repos,
     web_apps,
@@ -78,6 +79,7 @@ def create_localhub(
         *routes_merge.ROUTES,
         *routes_checks.ROUTES,
         *web_apps.API_ROUTES,
+        *routes_oauth.API_ROUTES,
     ]
     app = Starlette(
         routes=[
@@ -86,6 +88,7 @@ def create_localhub(
             *admin.ROUTES,
             *revert.ADMIN_ROUTES,
             *web_apps.ROUTES,
+            *routes_oauth.WEB_ROUTES,
             *githttp.ROUTES,
         ],
         middleware=[Middleware(ApiMiddleware, hub=hub)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from adapters.sandbox import SandboxUnavailable
@@ -14,6 +15,7 @@ from bot.plan import policy_violation
 from bot.run import decide
 from bot.run.agent import run_agent, wall_for
 from bot.run.deliver import execute, plan_delivery, remote_facts
+from bot.run.stops import is_limit, limit_action, stop_text
 from bot.verify import run_verify
 from config.errors import BatonError
 
@@ -32,6 +34,21 @@ MAX_FINDINGS_SHOWN = 5
 
 class RunFailed(BatonError):
     """The run ends without a PR for a reason the user should read (already user-facing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one agent's attempt ended: it delivered (`reason` empty), or why it did not. `limit`
+    is the status when the agent was stopped at its cost cap or timeout, and `kept` whether
+    its work so far was pushed to the branch and a draft PR."""
+
+    reason: str = ""
+    limit: str = ""
+    kept: bool = False
+
+    @property
+    def delivered(self) -> bool:
+        return not self.reason
 
 
 class Attempt:
@@ -127,6 +144,18 @@ async def _commit(
     await state.save(commit_sha=sha, branch=target.branch)
 
 
+async def _keep(
+    state: RunState, plan: RunPlan, wt: gitops.Worktree, target: Target, wall: Outbound
+) -> bool:
+    """At its limit the agent's work so far is committed like any finished work (the same
+    policy and secret checks); False when it had written nothing."""
+    staged = await gitchange.stage_changes(wt)
+    if not staged.changed:
+        return False
+    await _commit(state, plan, wt, target, wall)
+    return True
+
+
 async def attempt(
     state: RunState,
     gh: RepoGitHub,
@@ -137,8 +166,11 @@ async def attempt(
     handoff: Handoff | None,
     verify: Verify | None = None,
     into: Attempt | None = None,
-) -> str | None:
-    """One agent's attempt; None when it delivered, else why it did not."""
+    next_agent: bool = False,
+) -> Outcome:
+    """One agent's attempt: delivered, failed, or stopped at its limit with its work kept.
+    `next_agent`: the chain has one after this, which takes over from a stop at a limit when
+    this agent's `on_budget`/`on_timeout` says `handoff` (and then says so itself)."""
     s, t = state.services, state.trigger
     out = into or Attempt()
     remote_now = (
@@ -155,29 +187,43 @@ async def attempt(
         wall = wall_for(s, token, plan.spec)
         with bound(run=state.rec.id, agent=plan.agent):
             result = await run_agent(state, plan, wt, handoff, wall)
-        if not result.ok:
+        if is_limit(result.status):
+            kept = await _keep(state, plan, wt, target, wall)
+            text = stop_text(rec=state.rec, plan=plan, command=s.settings.command, kept=kept)
+            await state.save(error=wall.check(text, "stop report"), finished_at=time.time())
+            if not kept:
+                await state.event("ended", status=state.rec.status, reason=state.rec.error)
+                await s.workspaces.remove(t.repo, state.rec.id)
+                return Outcome(reason=state.rec.error, limit=state.rec.status)
+        elif not result.ok:
             reason = wall.check(decide.agent_failure_text(plan.agent, result), "agent's error")
             await state.save(error=reason, finished_at=time.time())
-            await state.event("ended", status=state.rec.status, reason=reason)
+            await state.event("ended", status=state.rec.status, reason=reason, stage="agent")
             out.left_behind = await partial_diff(wt)
             await s.workspaces.remove(t.repo, state.rec.id)
-            return reason
-        await _commit(state, plan, wt, target, wall)
+            return Outcome(reason=reason)
+        else:
+            await _commit(state, plan, wt, target, wall)
     out.diffstat = await gitops.diffstat(wt)
-    if verify is not None:
+    stopped = is_limit(state.rec.status)
+    if verify is not None and not stopped:
         try:
             out.verify_passed = await run_verify(verify, wt.path, runner=s.runner)
         except SandboxUnavailable as exc:
             log.warning("verify not run: %s", exc)
     remote = await remote_facts(state, gh, wt, target)
+    detail = state.notes.text(state.rec.error) if stopped else detail_text(state, handoff)
     actions = plan_delivery(
         rec=state.rec,
         target=target,
         remote=remote,
         base=t.default_branch,
         draft=plan.policy.draft,
-        detail=detail_text(state, handoff),
+        detail=detail,
+        announce=not (next_agent and limit_action(plan.spec, state.rec.status) == "handoff"),
     )
     await execute(state, gh, wt, actions)
     await s.workspaces.remove(t.repo, state.rec.id)
-    return None
+    if stopped:
+        return Outcome(reason=state.rec.error, limit=state.rec.status, kept=True)
+    return Outcome()

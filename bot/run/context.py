@@ -10,6 +10,7 @@ from config.schema import permission_at_least
 
 if TYPE_CHECKING:
     from bot.github import InstallationToken, RepoGitHub, ReviewComment
+    from bot.ledger import RunRecord
     from bot.run.state import RunState
     from bot.run.target import Target
     from config.schema import AgentsConfig
@@ -50,9 +51,15 @@ async def gather_handoff(
     s, t = state.services, state.trigger
     instruction = state.cmd.instruction if state.cmd is not None else ""
     if target.pr is None:
-        if not instruction:
+        earlier: tuple[RunRecord, ...] = ()
+        if state.cmd is not None and state.cmd.verb == "continue":
+            # The stopped run opened no PR (it wrote nothing): its session is still the one
+            # to resume.
+            rows = await s.store.runs_for_target(t.repo, t.number)
+            earlier = tuple(r for r in rows if r.job_id != state.ctx.job_id and r.agent)
+        if not instruction and not earlier:
             return None
-        return Handoff(task_ref=f"issue #{t.number}", instruction=instruction)
+        return Handoff(task_ref=f"issue #{t.number}", earlier_runs=earlier, instruction=instruction)
     pr = target.pr
     on_pull = await s.store.runs_for_pull(t.repo, pr.number)
     earlier = tuple(r for r in on_pull if r.job_id != state.ctx.job_id and r.agent)

@@ -3,7 +3,6 @@ the status comment says besides the row's facts."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,12 +25,15 @@ def run_id_for(job_id: int, attempt_index: int = 0) -> str:
 class Notes:
     """Lines of the status comment that are not the row's facts."""
 
+    approval: str = ""  # who approved a run above `budget.approve_above_usd`
+    estimate: str = ""  # what runs like this one cost and took here
     limit: str = ""  # why a flag's limit did not apply as asked
     handover: str = ""  # why the agent now working took over from the one before
     safety: list[str] = field(default_factory=list)  # what Baton removed or withheld
 
     def text(self, *extra: str) -> str:
-        return "\n\n".join(p for p in (self.limit, self.handover, *self.safety, *extra) if p)
+        parts = (self.approval, self.estimate, self.limit, self.handover, *self.safety, *extra)
+        return "\n\n".join(p for p in parts if p)
 
 
 class RunState:
@@ -94,6 +96,7 @@ class RunState:
         """One line of the run's timeline (the dashboard, live check run and `baton runs show`
         read it)."""
         await self.services.store.append_event(self.rec.id, kind, data)
+        self.services.observer.on_event(self.rec, kind, data)
 
 
 async def record_for(
@@ -102,10 +105,15 @@ async def record_for(
     """The row of the chain's `index`th agent: stored (a retried job), or a new one."""
     store = services.store
     run_id = run_id_for(ctx.job_id, index)
+    if t.run_id:  # an approved run carries on under the id it waited with
+        run_id = t.run_id if index == 0 else f"{t.run_id}-{index + 1}"
     if contestant:
         run_id = f"{run_id}-{contestant}"
     existing = await store.get_run(run_id)
     if existing is not None:
+        if existing.job_id != ctx.job_id and t.run_id:
+            existing = existing.with_(job_id=ctx.job_id)  # the approved job runs it now
+            await store.save_run(existing)
         return existing
     rec = RunRecord(
         id=run_id,
@@ -116,11 +124,11 @@ async def record_for(
         trigger=t.kind,
         verb=t.verb,
         requester=t.requester,
-        status=RunStatus.QUEUED,
-        created_at=time.time(),
         label=t.label or "",
+        status=RunStatus.QUEUED,
+        created_at=services.clock(),  # the clock monthly budgets count by
     )
-    first = await store.get_run(run_id_for(ctx.job_id)) if index > 0 else None
+    first = await store.get_run(t.run_id or run_id_for(ctx.job_id)) if index > 0 else None
     if first is not None:  # fallbacks share the job's status comment
         rec = rec.with_(comment_id=first.comment_id)
     return rec

@@ -143,6 +143,19 @@ CREATE TABLE budget_caps (
 );
 """
 
+# Metric values: counts that worker processes add to and gauges they set (GitHub calls, the
+# rate limit, agent process failures), so the process serving `/metrics` reports every
+# worker's, on this machine or another.
+_METRIC_VALUES = """
+CREATE TABLE metric_values (
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (name, labels)
+);
+"""
+
 # Facts about Baton's own pull requests from GitHub's webhooks (bot.store.pulls.PullEvent),
 # written once per key; the scoreboard folds them. Checks of a commit no PR had yet carry
 # number 0. `received_at` orders facts GitHub stamped with the same second.
@@ -182,5 +195,6 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(version=5, name="run events and claims", sql=_RUN_EVENTS_AND_CLAIMS),
     Migration(version=6, name="budgets and reservations", sql=_BUDGETS),
-    Migration(version=7, name="pull request facts", sql=_PULL_EVENTS),
+    Migration(version=7, name="metric values", sql=_METRIC_VALUES),
+    Migration(version=8, name="pull request facts", sql=_PULL_EVENTS),
 ]

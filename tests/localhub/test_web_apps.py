@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +15,7 @@ from githubkit import AppAuthStrategy, GitHub
 from githubkit.cache import MemCacheStrategy
 from githubkit_schemas.latest.models import AppManifestsCodeConversionsPostResponse201
 
+from tests.forms import forms, submit
 from tests.localhub.conftest import BASE, OWNER, RECEIVER, Env
 
 pytestmark = pytest.mark.anyio
@@ -53,9 +53,7 @@ async def register(
             path, params={"state": "s-123"}, data={"manifest": json.dumps(data)}
         )
         assert shown.status_code == 200, shown.text
-        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', shown.text))
-        fields = {k: v.replace("&quot;", '"').replace("&amp;", "&") for k, v in fields.items()}
-        return await client.post("/settings/apps/new/confirm", data={**fields, "login": login})
+        return await submit(client, shown, login=login)
 
 
 async def convert(env: Env, code: str) -> httpx.Response:
@@ -121,7 +119,7 @@ async def test_an_org_app_is_the_orgs_and_private_apps_install_there_only(env: E
         elsewhere = await client.post(f"/apps/{slug}/installations/new", data={"account": OWNER})
         there = await client.post(f"/apps/{slug}/installations/new", data={"account": ORG})
 
-    assert re.findall(r'<option value="([^"]+)"', offered.text) == [ORG]
+    assert [f.options for f in forms(offered)] == [{"account": [ORG]}]
     assert elsewhere.status_code == 403
     assert there.status_code == 200
     assert env.hub.installation_for(created["id"], ORG) is not None
