@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.render import format_duration
@@ -77,6 +78,19 @@ def note(board: Scoreboard) -> str:
 
 def _key(row: Row, *, grouped: bool) -> list[str]:
     return [row.agent, row.label or "(command)", row.repo] if grouped else [row.agent]
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    """A row as a page lays it out: its key (agent; or agent, label, repository), its cells."""
+
+    key: tuple[str, ...]
+    cells: tuple[str, ...]
+
+
+def table_rows(rows: tuple[Row, ...], *, grouped: bool) -> list[TableRow]:
+    """The rows for a page's table, under `HEADERS` (the dashboard's scoreboard)."""
+    return [TableRow(tuple(_key(r, grouped=grouped)), tuple(cells(r.figures))) for r in rows]
 
 
 def markdown(board: Scoreboard, *, title: str = "Agent scoreboard") -> str:
