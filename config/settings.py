@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # Comma-separated model endpoints (base URLs) agents may be relayed to, on top of the
     # vendors' own and the base URLs set in the server's environment.
     model_endpoints: Annotated[tuple[str, ...], NoDecode] = ()
+    # The scoreboard counts an open (ready) pull request in its rates once it is this old.
+    stats_window_days: float = Field(default=7.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod
