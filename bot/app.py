@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -15,23 +17,33 @@ from starlette.routing import Route
 from adapters.base import Resources
 from adapters.runner import runner_for
 from bot import gitops
+from bot.catchup import CatchUp
 from bot.control import ack_job, control_job
+from bot.dashboard.routes import web_routes
 from bot.database import open_database
+from bot.gh.user import web_url
 from bot.github import GitHubApp
 from bot.intake import intake_router
 from bot.outbound import MaskingFilter, Outbound, server_secrets
+from bot.pulljob import pull_job
+from bot.pullnote import PULL_TASK
 from bot.queue import JobContext, JobStatus
 from bot.queue.sqlite import SQLiteJobQueue
 from bot.run import Services, run_job
 from bot.store.db import StoreError
 from bot.store.sqlite import SQLiteStore
+from bot.telemetry.intake import observed
+from bot.telemetry.metrics import Metrics
+from bot.telemetry.observer import FailureCounter, Observers, RunObserver
+from bot.telemetry.tally import Tally
+from bot.telemetry.tracing import tracing_from
+from bot.telemetry.transport import MeteredTransport
 from bot.webhooks import WebhookEndpoint
 from config.guard import Operator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
 
-    import httpx
     from starlette.requests import Request
 
     from adapters.runner import Runner
@@ -73,18 +85,34 @@ class Runtime:
         self._env = env
         self.outbound = Outbound(server_secrets(settings, env))
         self._mask = MaskingFilter(self.outbound)
+        # Telemetry: counts this process flushes to the store, `/metrics` (served by the web
+        # process), and traces when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        self.tally = Tally()
+        self.metrics = Metrics()
+        self.tracing = tracing_from(env)
+        observers: list[RunObserver] = [FailureCounter(self.tally)]
+        if self.tracing is not None:
+            observers.append(self.tracing)
+        self._observer = Observers(observers)
+        # One transport for every GitHub client, so every call is counted; githubkit closes a
+        # client's transport with the client, so the meter's close leaves this one open.
+        self._github_transport = github_transport or httpx.AsyncHTTPTransport(
+            verify=httpx.create_ssl_context()
+        )
+        self._flusher: asyncio.Task[None] | None = None
         self.github = GitHubApp(
             outbound=self.outbound,
             app_id=settings.app_id or "",
             private_key=settings.private_key_pem(),
             base_url=settings.github_url,
             auto_retry=github_auto_retry,
-            transport=github_transport,
+            transport=MeteredTransport(self._github_transport, self.tally),
         )
         self._services: Services | None = None  # built by `start`, with the store
         self.queue.register("run", self._run)
         self.queue.register("control", self._control)
         self.queue.register("ack", self._ack)
+        self.queue.register(PULL_TASK, self._pull)
         self.endpoint = WebhookEndpoint(
             settings=settings, router=intake_router(), queue=self.queue,
             max_attempts=settings.job_max_attempts,
@@ -97,13 +125,29 @@ class Runtime:
         return self._services
 
     async def _run(self, ctx: JobContext) -> None:
-        await run_job(self.services, ctx)
+        if self.tracing is None:
+            await run_job(self.services, ctx)
+            return
+        job = await self.queue.get(ctx.job_id)
+        args = ctx.args
+        with self.tracing.run(
+            delivery_id=str(args.get("delivery_id", "")),
+            job_id=ctx.job_id,
+            attempt=ctx.attempt,
+            repo=str(args.get("repo", "")),
+            number=int(args.get("number", 0)),
+            queued_at=job.created_at if job is not None else 0.0,
+        ):
+            await run_job(self.services, ctx)
 
     async def _control(self, ctx: JobContext) -> None:
         await control_job(self.services, self.queue, ctx)
 
     async def _ack(self, ctx: JobContext) -> None:
         await ack_job(self.services, self.queue, ctx)
+
+    async def _pull(self, ctx: JobContext) -> None:
+        await pull_job(self.services, ctx)
 
     async def start(self) -> None:
         for handler in logging.getLogger().handlers:
@@ -124,8 +168,10 @@ class Runtime:
             outbound=self.outbound,
             runner=self._runner,
             clock=self._clock,
+            observer=self._observer,
             queue=self.queue,
         )
+        self._flusher = asyncio.create_task(self.tally.flush_every(self._services.store))
         if self.works:
             # Areas a worker that died (kill -9, power loss) left mounted go before any job runs.
             await self._services.workspaces.sweep()
@@ -134,6 +180,12 @@ class Runtime:
     async def stop(self) -> None:
         if self.works:
             await self.queue.stop()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
+        await self._github_transport.aclose()
         if self._services is not None:
             await self._services.workspaces.close()
             await self._services.store.close()
@@ -153,14 +205,23 @@ def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
         app.state.runtime = runtime
         await runtime.start()
         log.info("Baton's runtime is up: queue and store open")
+        # Deliveries that never reached this server (it was down) are asked for again.
+        catch_up = CatchUp(
+            github=runtime.github,
+            store=runtime.services.store,
+            interval_s=settings.redeliver_interval_s,
+        )
+        catch_up.start()
         try:
             yield
         finally:
+            await catch_up.stop()
             await runtime.stop()
 
     async def webhooks(request: Request) -> Response:
-        endpoint: WebhookEndpoint = request.app.state.runtime.endpoint
-        return await endpoint.handle(request)
+        runtime: Runtime = request.app.state.runtime
+        handle = runtime.endpoint.handle
+        return await observed(request, handle, metrics=runtime.metrics, tracing=runtime.tracing)
 
     async def healthz(request: Request) -> Response:
         """The process is up: cheap, two counts (no job is loaded)."""
@@ -182,11 +243,18 @@ def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
             return JSONResponse({"ready": False, "reason": reason}, status_code=503)
         return JSONResponse({"ready": True})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/webhooks", webhooks, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *web_routes(
+                settings,
+                lambda: app.state.runtime,
+                github_transport=runtime_options.get("github_transport"),
+            ),
         ],
         lifespan=lifespan,
     )
+    app.state.github_web = web_url(settings.github_url)
+    return app

@@ -18,6 +18,7 @@ from bot.plan import Refusal, authorize
 from bot.queue import JobContext, JobStatus
 from bot.render import format_cost, format_duration, status_comment
 from bot.run import acknowledge, run_id_for, status_claim
+from bot.scoreboard.read import stats_reply
 from bot.store.spend import month_bounds
 from bot.trigger import Trigger
 from config.render import render_effective
@@ -200,6 +201,11 @@ async def _answer(
         return await status_text(services, queue, trigger)
     if command.verb == "cancel":
         return await _cancel(services, queue, trigger, gh)
+    if command.verb == "stats":
+        window_s = services.settings.stats_window_days * 86400
+        return await stats_reply(
+            services.store, repo=trigger.repo, now=services.clock(), window_s=window_s
+        )
     if isinstance(loaded, ConfigError):
         return f"The agent configuration is invalid:\n\n```\n{_config_error_lines(loaded)}\n```"
     if command.verb == "config":
@@ -256,7 +262,7 @@ async def _queued_status(
             id=run_id, job_id=job_id, repo=trigger.repo, number=trigger.number,
             is_pull_request=trigger.is_pull_request, trigger=trigger.kind, verb=trigger.verb,
             requester=trigger.requester, status=RunStatus.QUEUED, created_at=services.clock(),
-            agent=trigger.agent or "",
+            agent=trigger.agent or "", label=trigger.label or "",
         )  # fmt: skip
         comment_id = await gh.comment(trigger.number, status_comment(rec, detail=detail))
         await services.store.save_run(rec.with_(comment_id=comment_id), only_its_comment=True)

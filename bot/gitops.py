@@ -278,6 +278,32 @@ async def push_ref(
               token=token)  # fmt: skip
 
 
+async def delete_branch(
+    *, clone_url: str, token: InstallationToken, branch: str, expected: str, scratch: Path
+) -> bool:
+    """Delete the remote `branch` only while its head is `expected` (git checks the lease under
+    the ref's lock, so a push that lands meanwhile keeps the branch); False when it moved or is
+    gone already. `scratch`: an empty directory git may use as its repository."""
+    await git("init", "--quiet", str(scratch), cwd=scratch.parent)
+    lease = f"--force-with-lease=refs/heads/{branch}:{expected}"
+    try:
+        await git(
+            "push",
+            "--quiet",
+            "--no-verify",
+            lease,
+            clone_url,
+            f":refs/heads/{branch}",
+            cwd=scratch,
+            token=token,
+        )
+    except GitError as exc:
+        if "stale info" in str(exc) or "remote ref does not exist" in str(exc):
+            return False
+        raise
+    return True
+
+
 async def ls_remote(
     *, cwd: Path, clone_url: str, token: InstallationToken, branch: str
 ) -> str | None:

@@ -34,6 +34,12 @@ def server_secrets(settings: Settings, env: Mapping[str, str]) -> dict[str, str]
         found["the webhook secret"] = settings.webhook_secret.get_secret_value()
     if settings.client_secret is not None and settings.client_secret.get_secret_value():
         found["the App's client secret"] = settings.client_secret.get_secret_value()
+    for label, value in (
+        ("the dashboard token", settings.dashboard_token),
+        ("the session secret", settings.session_secret),
+    ):
+        if value is not None and value.get_secret_value():
+            found[label] = value.get_secret_value()
     if settings.private_key is not None or settings.private_key_path is not None:
         # An unreadable key file is reported where it is used.
         with contextlib.suppress(SettingsError):

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from bot.localhub.hub_oauth import Grant, OAuthClient, UserToken
     from bot.localhub.state import Account, App, Installation, PendingApp, Repo, Token
 
 
@@ -40,6 +41,10 @@ class HubWorld:
         self.repos: dict[str, Repo] = {}
         # Codes of the manifest flow, exchanged once for the new app's credentials.
         self.manifest_codes: dict[str, PendingApp] = {}
+        # The OAuth web flow (`hub_oauth`): client credentials, pending codes, user tokens.
+        self.oauth_clients: dict[str, OAuthClient] = {}
+        self.oauth_grants: dict[str, Grant] = {}
+        self.user_tokens: dict[str, UserToken] = {}
         self.dispatcher = Dispatcher(secret=webhook_secret, transport=webhook_transport)
         self._ids = itertools.count(1001)
         self._ids_lock = threading.Lock()

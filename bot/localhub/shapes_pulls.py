@@ -81,7 +81,7 @@ def pull(w: World, repo: Repo, item: Issue, stats: PullStats | None = None) -> J
         "updated_at": iso(item.updated_at),
         "closed_at": iso(item.closed_at) if item.closed_at is not None else None,
         "merged_at": iso(pr.merged_at) if pr.merged_at is not None else None,
-        "merge_commit_sha": None,
+        "merge_commit_sha": pr.merge_sha,
         "assignee": None,
         "assignees": [],
         "requested_reviewers": [],
@@ -99,7 +99,7 @@ def pull(w: World, repo: Repo, item: Issue, stats: PullStats | None = None) -> J
             "mergeable": stats.mergeable if item.state == "open" else None,
             "rebaseable": stats.mergeable if item.state == "open" else None,
             "mergeable_state": _mergeable_state(item, stats),
-            "merged_by": None,
+            "merged_by": user(w, pr.merged_by) if pr.merged_by else None,
             "comments": len(item.comments),
             "review_comments": sum(
                 1 for c in repo.review_comments.values() if c.number == item.number

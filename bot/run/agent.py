@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 # How often streamed usage is written to the ledger while an agent runs.
 USAGE_SAVE_INTERVAL_S = 2.0
+BRIEF_KEPT = 200_000  # characters of the brief the run's event log keeps
 
 
 def wall_for(services: Services, token: InstallationToken, spec: AgentSpec) -> Outbound:
@@ -117,6 +118,8 @@ async def run_agent(
         model=plan.spec.model,
         resume_session_id=resume_session(handoff, plan.agent),
     )
+    # The brief as the agent got it, for the dashboard (masked like every logged text).
+    await state.event("brief", text=wall.mask(task.prompt[:BRIEF_KEPT]))
     last_save = 0.0
 
     async def sink(event: AgentEvent) -> None:

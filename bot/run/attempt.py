@@ -176,8 +176,36 @@ async def attempt(
     `next_agent`: the chain has one after this, which takes over from a stop at a limit when
     this agent's `on_budget`/`on_timeout` says `handoff` (and then says so itself). `look`:
     asked now and then while the agent runs, for a reason to stop it (the org's pause)."""
+    # Every line of the attempt names its agent (git and GitHub steps too), not only the CLI's.
+    with bound(run=state.rec.id, agent=plan.agent):
+        return await _attempt(
+            state,
+            gh,
+            plan,
+            target,
+            token,
+            handoff=handoff,
+            verify=verify,
+            out=into or Attempt(),
+            next_agent=next_agent,
+            look=look,
+        )
+
+
+async def _attempt(
+    state: RunState,
+    gh: RepoGitHub,
+    plan: RunPlan,
+    target: Target,
+    token: InstallationToken,
+    *,
+    handoff: Handoff | None,
+    verify: Verify | None,
+    out: Attempt,
+    next_agent: bool,
+    look: Callable[[], Awaitable[str | None]] | None,
+) -> Outcome:
     s, t = state.services, state.trigger
-    out = into or Attempt()
     remote_now = (
         target.pr.head_sha
         if target.pr is not None
@@ -190,8 +218,7 @@ async def attempt(
         # replaced by a retry that would otherwise read it as the head to expect.
         await state.save(lease_sha=remote_now or "")
         wall = wall_for(s, token, plan.spec)
-        with bound(run=state.rec.id, agent=plan.agent):
-            result = await run_agent(state, plan, wt, handoff, wall, look=look)
+        result = await run_agent(state, plan, wt, handoff, wall, look=look)
         if is_limit(result.status):
             kept = await _keep(state, plan, wt, target, wall)
             text = stop_text(rec=state.rec, plan=plan, command=s.settings.command, kept=kept)
@@ -203,7 +230,7 @@ async def attempt(
         elif not result.ok:
             reason = wall.check(decide.agent_failure_text(plan.agent, result), "agent's error")
             await state.save(error=reason, finished_at=time.time())
-            await state.event("ended", status=state.rec.status, reason=reason)
+            await state.event("ended", status=state.rec.status, reason=reason, stage="agent")
             out.left_behind = await partial_diff(wt)
             await s.workspaces.remove(t.repo, state.rec.id)
             return Outcome(reason=reason)

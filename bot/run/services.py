@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from adapters.runner import Runner, SandboxRunner
 from bot.outbound import Outbound
 from bot.store.base import claimed
+from bot.telemetry.observer import NoObserver, RunObserver
 from config.guard import Operator
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class Services:
     runner: Runner = field(default_factory=SandboxRunner)
     # The clock monthly budgets are counted by (a test's own, in tests).
     clock: Callable[[], float] = time.time
+    # Hears every event of every run (metrics, traces): see bot/telemetry/observer.py.
+    observer: RunObserver = field(default_factory=NoObserver)
     # Where a run waiting out the org's pause queues itself again (None: it cannot wait).
     queue: JobQueue | None = None
 

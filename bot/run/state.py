@@ -106,6 +106,7 @@ class RunState:
         """One line of the run's timeline (the dashboard, live check run and `baton runs show`
         read it)."""
         await self.services.store.append_event(self.rec.id, kind, data)
+        self.services.observer.on_event(self.rec, kind, data)
 
 
 async def record_for(
@@ -133,6 +134,7 @@ async def record_for(
         trigger=t.kind,
         verb=t.verb,
         requester=t.requester,
+        label=t.label or "",
         status=RunStatus.QUEUED,
         created_at=services.clock(),  # the clock monthly budgets count by
     )

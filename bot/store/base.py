@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.base import RunStatus
+from bot.store.pulls import PullEvent
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Mapping, Sequence
+
+    from bot.store.views import MetricValue, RunPage, RunQuery, RunTally, SpendRow
 
 # Kept for old imports: the statuses are `adapters.base.RunStatus`, one enum for all of them.
 QUEUED, RUNNING, REFUSED = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.REFUSED
@@ -240,6 +243,50 @@ class Store(Protocol):
 
     async def events(self, run_id: str, *, after_seq: int = 0) -> list[RunEvent]:
         """The run's events with `seq > after_seq`, in sequence order."""
+        ...
+
+    async def add_pull_event(self, event: PullEvent) -> bool:
+        """Record a fact about one of Baton's pull requests; False (and nothing written) when
+        the repository has a fact under its key already (a redelivery, a retried job)."""
+        ...
+
+    async def pull_events(
+        self, *, repo: str | None = None, number: int | None = None, since: float | None = None
+    ) -> list[PullEvent]:
+        """The facts of one repository (or all), of one pull request (or all), with `at >=
+        since`, oldest first (by `at`, then in the order they were recorded)."""
+        ...
+
+    async def query_runs(self, query: RunQuery) -> RunPage:
+        """The page of runs `query` asks for (newest first) and how many match in all."""
+        ...
+
+    async def spend_rows(
+        self, *, repos: frozenset[str] | None, since: float | None = None
+    ) -> list[SpendRow]:
+        """Every run created since `since` in `repos` (None: all), newest first, as spend
+        charts count them."""
+        ...
+
+    async def run_tallies(
+        self, *, duration_buckets: Sequence[float], cost_buckets: Sequence[float]
+    ) -> list[RunTally]:
+        """Finished runs (any status but queued and running) per agent and status, with their
+        durations and costs counted into these bucket bounds (ascending)."""
+        ...
+
+    async def record_metrics(
+        self,
+        *,
+        add: Mapping[tuple[str, str], float] | None = None,
+        set_to: Mapping[tuple[str, str], float] | None = None,
+    ) -> None:
+        """In one transaction, add to counts and set gauges, keyed by (name, labels as JSON
+        with sorted keys); other processes' additions to the same key are never lost."""
+        ...
+
+    async def metric_values(self) -> list[MetricValue]:
+        """Every count and gauge recorded, by name then labels."""
         ...
 
     async def claim(self, key: str, owner: str, *, ttl_s: float) -> bool:

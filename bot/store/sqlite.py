@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
 
 from bot.database import open_database, open_existing_database
 from bot.store import sqlite_budget as budget_sql
+from bot.store import sqlite_views as views
 from bot.store.base import (
     RUN_FIELDS,
     BudgetCap,
@@ -28,11 +29,15 @@ from bot.store.base import (
 )
 from bot.store.db import StoreError, applied_versions, transaction
 from bot.store.migrations import MIGRATIONS
+from bot.store.sqlite_pulls import add_pull_event, pull_events
 from bot.store.sqlite_rows import filters, select_runs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from types import TracebackType
+
+    from bot.store.pulls import PullEvent
+    from bot.store.views import MetricValue, RunPage, RunQuery, RunTally, SpendRow
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -295,6 +300,45 @@ class SQLiteStore:
 
     async def events(self, run_id: str, *, after_seq: int = 0) -> list[RunEvent]:
         return await self._run(events, run_id, after_seq)
+
+    async def add_pull_event(self, event: PullEvent) -> bool:
+        encoded = json.dumps(event.data, separators=(",", ":"), allow_nan=False)
+        return await self._run(add_pull_event, event, encoded, self._clock())
+
+    async def pull_events(
+        self, *, repo: str | None = None, number: int | None = None, since: float | None = None
+    ) -> list[PullEvent]:
+        return await self._run(pull_events, repo=repo, number=number, since=since)
+
+    async def query_runs(self, query: RunQuery) -> RunPage:
+        return await self._run(views.query_runs, query, select_runs)
+
+    async def spend_rows(
+        self, *, repos: frozenset[str] | None, since: float | None = None
+    ) -> list[SpendRow]:
+        return await self._run(views.spend_rows, repos=repos, since=since)
+
+    async def run_tallies(
+        self, *, duration_buckets: Sequence[float], cost_buckets: Sequence[float]
+    ) -> list[RunTally]:
+        return await self._run(
+            views.run_tallies, duration_buckets=duration_buckets, cost_buckets=cost_buckets
+        )
+
+    async def record_metrics(
+        self,
+        *,
+        add: Mapping[tuple[str, str], float] | None = None,
+        set_to: Mapping[tuple[str, str], float] | None = None,
+    ) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                views.record_metrics(conn, dict(add or {}), dict(set_to or {}), self._clock())
+
+        await self._run(write)
+
+    async def metric_values(self) -> list[MetricValue]:
+        return await self._run(views.metric_values)
 
     async def claim(self, key: str, owner: str, *, ttl_s: float) -> bool:
         if ttl_s <= 0:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +15,7 @@ from githubkit import AppAuthStrategy, GitHub
 from githubkit.cache import MemCacheStrategy
 from githubkit_schemas.latest.models import AppManifestsCodeConversionsPostResponse201
 
+from tests.forms import forms, submit
 from tests.localhub.conftest import BASE, OWNER, RECEIVER, Env
 
 pytestmark = pytest.mark.anyio
@@ -30,7 +30,7 @@ def manifest(**changes: Any) -> dict[str, Any]:
         "url": "https://baton.example.org",
         "hook_attributes": {"url": RECEIVER, "active": True},
         "redirect_url": REDIRECT,
-        "callback_urls": ["https://baton.example.org/login/callback"],
+        "callback_urls": ["https://baton.example.org/auth/callback"],
         "public": False,
         "default_events": ["issues", "issue_comment"],
         "default_permissions": {"issues": "write", "contents": "write"},
@@ -53,9 +53,7 @@ async def register(
             path, params={"state": "s-123"}, data={"manifest": json.dumps(data)}
         )
         assert shown.status_code == 200, shown.text
-        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', shown.text))
-        fields = {k: v.replace("&quot;", '"').replace("&amp;", "&") for k, v in fields.items()}
-        return await client.post("/settings/apps/new/confirm", data={**fields, "login": login})
+        return await submit(client, shown, login=login)
 
 
 async def convert(env: Env, code: str) -> httpx.Response:
@@ -121,7 +119,7 @@ async def test_an_org_app_is_the_orgs_and_private_apps_install_there_only(env: E
         elsewhere = await client.post(f"/apps/{slug}/installations/new", data={"account": OWNER})
         there = await client.post(f"/apps/{slug}/installations/new", data={"account": ORG})
 
-    assert re.findall(r'<option value="([^"]+)"', offered.text) == [ORG]
+    assert [f.options for f in forms(offered)] == [{"account": [ORG]}]
     assert elsewhere.status_code == 403
     assert there.status_code == 200
     assert env.hub.installation_for(created["id"], ORG) is not None
@@ -177,3 +175,13 @@ async def test_the_manifest_is_shown_escaped(env: Env) -> None:
     assert "&lt;script&gt;x&lt;/script&gt;" in shown.text
     assert "script-src" not in shown.headers["content-security-policy"]
     assert "default-src 'none'" in shown.headers["content-security-policy"]
+
+
+async def test_users_log_in_with_the_client_the_conversion_handed_over(env: Env) -> None:
+    created = (await convert(env, code_of(await register(env, manifest())))).json()
+    callback = "https://baton.example.org/auth/callback"
+
+    code = env.hub.grant(created["client_id"], OWNER, callback)
+    token = env.hub.exchange(created["client_id"], created["client_secret"], code, callback)
+
+    assert (token.app_id, token.login) == (created["id"], OWNER)
