@@ -17,6 +17,7 @@ from starlette.routing import Route
 from adapters.base import Resources
 from adapters.runner import runner_for
 from bot import gitops
+from bot.catchup import CatchUp
 from bot.control import ack_job, control_job
 from bot.dashboard.routes import web_routes
 from bot.database import open_database
@@ -24,6 +25,8 @@ from bot.gh.user import web_url
 from bot.github import GitHubApp
 from bot.intake import intake_router
 from bot.outbound import MaskingFilter, Outbound, server_secrets
+from bot.pulljob import pull_job
+from bot.pullnote import PULL_TASK
 from bot.queue import JobContext, JobStatus
 from bot.queue.sqlite import SQLiteJobQueue
 from bot.run import Services, run_job
@@ -109,6 +112,7 @@ class Runtime:
         self.queue.register("run", self._run)
         self.queue.register("control", self._control)
         self.queue.register("ack", self._ack)
+        self.queue.register(PULL_TASK, self._pull)
         self.endpoint = WebhookEndpoint(
             settings=settings, router=intake_router(), queue=self.queue,
             max_attempts=settings.job_max_attempts,
@@ -142,6 +146,9 @@ class Runtime:
     async def _ack(self, ctx: JobContext) -> None:
         await ack_job(self.services, self.queue, ctx)
 
+    async def _pull(self, ctx: JobContext) -> None:
+        await pull_job(self.services, ctx)
+
     async def start(self) -> None:
         for handler in logging.getLogger().handlers:
             handler.addFilter(self._mask)
@@ -162,6 +169,7 @@ class Runtime:
             runner=self._runner,
             clock=self._clock,
             observer=self._observer,
+            queue=self.queue,
         )
         self._flusher = asyncio.create_task(self.tally.flush_every(self._services.store))
         if self.works:
@@ -197,9 +205,17 @@ def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
         app.state.runtime = runtime
         await runtime.start()
         log.info("Baton's runtime is up: queue and store open")
+        # Deliveries that never reached this server (it was down) are asked for again.
+        catch_up = CatchUp(
+            github=runtime.github,
+            store=runtime.services.store,
+            interval_s=settings.redeliver_interval_s,
+        )
+        catch_up.start()
         try:
             yield
         finally:
+            await catch_up.stop()
             await runtime.stop()
 
     async def webhooks(request: Request) -> Response:

@@ -38,7 +38,10 @@ def web_routes(
     key = functools.cache(lambda: session_key(settings))
     auth = Auth(settings=settings, key=key, transport=github_transport)
     dashboard = Dashboard(
-        auth=auth, store=lambda: runtime().services.store, outbound=lambda: runtime().outbound
+        auth=auth,
+        store=lambda: runtime().services.store,
+        outbound=lambda: runtime().outbound,
+        stats_window_s=settings.stats_window_days * 86400,
     )
 
     async def metrics(request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""The dashboard's pages: runs, a run (with its live timeline), spend, and the scoreboard's slot.
+"""The dashboard's pages: runs, a run (with its live timeline), spend, and the agent scoreboard.
 
 Every page asks `Auth.viewer_of` first and reads the store only through the repositories that
 viewer may see: a run elsewhere answers 404, exactly as a run that does not exist.
@@ -15,6 +15,9 @@ from starlette.routing import Route
 from adapters.base import RunStatus
 from bot.dashboard import charts, filters, spend, timeline
 from bot.dashboard.pages import money, render, short_money
+from bot.scoreboard import render as score
+from bot.scoreboard.compute import DEFAULT_WINDOW_S
+from bot.scoreboard.read import load_scoreboard
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -40,8 +43,10 @@ class Dashboard:
         store: Callable[[], Store],
         outbound: Callable[[], Outbound],
         clock: Callable[[], float] = time.time,
+        stats_window_s: float = DEFAULT_WINDOW_S,
     ) -> None:
         self._auth = auth
+        self._stats_window_s = stats_window_s
         # The runtime's, once its lifespan has opened them.
         self._store = store
         self._outbound = outbound
@@ -165,9 +170,15 @@ class Dashboard:
         )
 
     async def scoreboard(self, request: Request, viewer: Viewer) -> Response:
-        """The slot of the agent scoreboard (bot/scoreboard renders into it once merged)."""
-        del viewer
-        return render(request, "scoreboard.html")
+        """The agent scoreboard of the repositories the viewer may see, with what it counts."""
+        board = await load_scoreboard(
+            self._store(), now=self._clock(), repos=viewer.repos, window_s=self._stats_window_s
+        )
+        return render(
+            request, "scoreboard.html", headers=score.HEADERS, note=score.note(board),
+            by_agent=score.table_rows(board.by_agent, grouped=False),
+            by_group=score.table_rows(board.by_agent_label_repo, grouped=True),
+        )  # fmt: skip
 
     def routes(self) -> list[Route]:
         return [
