@@ -18,6 +18,9 @@ class RunStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     REFUSED = "refused"
+    # Its cost cap is above `budget.approve_above_usd`: it waits, holding nothing, for
+    # `/agent approve` (which queues it again) or `/agent deny` (which refuses it).
+    AWAITING_APPROVAL = "awaiting_approval"
     SUCCESS = "success"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
@@ -26,7 +29,7 @@ class RunStatus(enum.StrEnum):
 
     @property
     def final(self) -> bool:
-        return self not in {RunStatus.QUEUED, RunStatus.RUNNING}
+        return self not in {RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL}
 
 
 class CostSource(enum.StrEnum):

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -16,20 +18,30 @@ from adapters.base import Resources
 from adapters.runner import runner_for
 from bot import gitops, maintenance, offboard
 from bot.backends import backend_for
+from bot.catchup import CatchUp
 from bot.control import ack_job, control_job
+from bot.dashboard.routes import web_routes
+from bot.gh.user import web_url
 from bot.github import GitHubApp
 from bot.intake import intake_router
 from bot.outbound import MaskingFilter, Outbound, server_secrets
+from bot.pulljob import pull_job
+from bot.pullnote import PULL_TASK
 from bot.queue import JobContext, JobStatus
 from bot.run import Services, run_job
 from bot.store.db import StoreError
+from bot.telemetry.intake import observed
+from bot.telemetry.metrics import Metrics
+from bot.telemetry.observer import FailureCounter, Observers, RunObserver
+from bot.telemetry.tally import Tally
+from bot.telemetry.tracing import tracing_from
+from bot.telemetry.transport import MeteredTransport
 from bot.webhooks import WebhookEndpoint
 from config.guard import Operator
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
 
-    import httpx
     from starlette.requests import Request
 
     from adapters.runner import Runner
@@ -50,8 +62,10 @@ class Runtime:
         github_auto_retry: bool = True,
         works: bool = True,
         runner: Runner | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self._clock = clock  # budgets' months and reservations (a test's own, in tests)
         # False for a web process whose jobs a `baton worker` process runs: it only submits.
         self.works = works
         # Where agents run: from `BATON_SANDBOX`, unless a test hands in its own (a FakeRunner).
@@ -63,18 +77,34 @@ class Runtime:
         self._env = env
         self.outbound = Outbound(server_secrets(settings, env))
         self._mask = MaskingFilter(self.outbound)
+        # Telemetry: counts this process flushes to the store, `/metrics` (served by the web
+        # process), and traces when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        self.tally = Tally()
+        self.metrics = Metrics()
+        self.tracing = tracing_from(env)
+        observers: list[RunObserver] = [FailureCounter(self.tally)]
+        if self.tracing is not None:
+            observers.append(self.tracing)
+        self._observer = Observers(observers)
+        # One transport for every GitHub client, so every call is counted; githubkit closes a
+        # client's transport with the client, so the meter's close leaves this one open.
+        self._github_transport = github_transport or httpx.AsyncHTTPTransport(
+            verify=httpx.create_ssl_context()
+        )
+        self._flusher: asyncio.Task[None] | None = None
         self.github = GitHubApp(
             outbound=self.outbound,
             app_id=settings.app_id or "",
             private_key=settings.private_key_pem(),
             base_url=settings.github_url,
             auto_retry=github_auto_retry,
-            transport=github_transport,
+            transport=MeteredTransport(self._github_transport, self.tally),
         )
         self._services: Services | None = None  # built by `start`, with the store
         self.queue.register("run", self._run)
         self.queue.register("control", self._control)
         self.queue.register("ack", self._ack)
+        self.queue.register(PULL_TASK, self._pull)
         self.queue.register(maintenance.CLEANUP_TASK, self._cleanup)
         self.queue.register(offboard.TASK, self._offboard)
         self._maintenance: asyncio.Task[None] | None = None
@@ -90,13 +120,29 @@ class Runtime:
         return self._services
 
     async def _run(self, ctx: JobContext) -> None:
-        await run_job(self.services, ctx)
+        if self.tracing is None:
+            await run_job(self.services, ctx)
+            return
+        job = await self.queue.get(ctx.job_id)
+        args = ctx.args
+        with self.tracing.run(
+            delivery_id=str(args.get("delivery_id", "")),
+            job_id=ctx.job_id,
+            attempt=ctx.attempt,
+            repo=str(args.get("repo", "")),
+            number=int(args.get("number", 0)),
+            queued_at=job.created_at if job is not None else 0.0,
+        ):
+            await run_job(self.services, ctx)
 
     async def _control(self, ctx: JobContext) -> None:
         await control_job(self.services, self.queue, ctx)
 
     async def _ack(self, ctx: JobContext) -> None:
         await ack_job(self.services, self.queue, ctx)
+
+    async def _pull(self, ctx: JobContext) -> None:
+        await pull_job(self.services, ctx)
 
     async def _offboard(self, ctx: JobContext) -> None:
         await offboard.offboard_job(self.services, self.queue, ctx)
@@ -123,7 +169,11 @@ class Runtime:
             operator=Operator.from_settings(settings, self._env),
             outbound=self.outbound,
             runner=self._runner,
+            clock=self._clock,
+            observer=self._observer,
+            queue=self.queue,
         )
+        self._flusher = asyncio.create_task(self.tally.flush_every(self._services.store))
         if self.works:
             # Areas a worker that died (kill -9, power loss) left mounted go before any job runs.
             await self._services.workspaces.sweep()
@@ -140,6 +190,12 @@ class Runtime:
             await asyncio.gather(self._maintenance, return_exceptions=True)
         if self.works:
             await self.queue.stop(grace_s=grace_s)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
+        await self._github_transport.aclose()
         if self._services is not None:
             await self._services.workspaces.close()
             await self._services.store.close()
@@ -159,14 +215,23 @@ def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
         app.state.runtime = runtime
         await runtime.start()
         log.info("Baton's runtime is up: queue and store open")
+        # Deliveries that never reached this server (it was down) are asked for again.
+        catch_up = CatchUp(
+            github=runtime.github,
+            store=runtime.services.store,
+            interval_s=settings.redeliver_interval_s,
+        )
+        catch_up.start()
         try:
             yield
         finally:
+            await catch_up.stop()
             await runtime.stop()
 
     async def webhooks(request: Request) -> Response:
-        endpoint: WebhookEndpoint = request.app.state.runtime.endpoint
-        return await endpoint.handle(request)
+        runtime: Runtime = request.app.state.runtime
+        handle = runtime.endpoint.handle
+        return await observed(request, handle, metrics=runtime.metrics, tracing=runtime.tracing)
 
     async def healthz(request: Request) -> Response:
         """The process is up: cheap, two counts (no job is loaded)."""
@@ -188,11 +253,18 @@ def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
             return JSONResponse({"ready": False, "reason": reason}, status_code=503)
         return JSONResponse({"ready": True})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/webhooks", webhooks, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *web_routes(
+                settings,
+                lambda: app.state.runtime,
+                github_transport=runtime_options.get("github_transport"),
+            ),
         ],
         lifespan=lifespan,
     )
+    app.state.github_web = web_url(settings.github_url)
+    return app

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.store.db import StoreError
+from config import dotenv
+from config.dotenv import read_settings
 from config.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -25,10 +27,14 @@ def _serve(args: argparse.Namespace) -> int:
     from bot import logs, serving, startup  # noqa: PLC0415
     from bot.app import create_app  # noqa: PLC0415
 
+    from_file = dotenv.load(Path(dotenv.ENV_FILE))
     settings = load_settings()
     startup.check(settings)
     logs.configure(settings.log_level, settings.log_format)
     announce = startup.serve_lines(settings, asyncio.run(startup.survey(settings)))
+    if from_file:
+        # Names only: where each setting came from, never a value.
+        announce.insert(0, f"settings from ./{dotenv.ENV_FILE}: {', '.join(from_file)}")
     app = create_app(settings)
     worker = None
     if settings.worker == "process":
@@ -55,7 +61,7 @@ def _worker(args: argparse.Namespace) -> int:
     from bot import logs, startup  # noqa: PLC0415
     from bot.worker import run_worker  # noqa: PLC0415
 
-    settings = load_settings()
+    settings = read_settings()
     if args.concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     startup.check(settings)
@@ -93,7 +99,7 @@ def _config(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     from bot.ledger_cli import print_run, print_runs  # noqa: PLC0415
 
-    settings = load_settings()
+    settings = read_settings()
     if args.runs_command == "show":
         as_json = args.json or args.show_json
         return print_run(settings, args.run_id, out=sys.stdout, err=sys.stderr, as_json=as_json)
@@ -103,7 +109,30 @@ def _runs(args: argparse.Namespace) -> int:
 def _spend(args: argparse.Namespace) -> int:
     from bot.ledger_cli import print_spend  # noqa: PLC0415
 
-    return print_spend(load_settings(), repo=args.repo, out=sys.stdout)
+    try:
+        return print_spend(
+            read_settings(),
+            repo=args.repo,
+            out=sys.stdout,
+            by=args.by,
+            month=args.month,
+            as_json=args.json,
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"baton spend: {exc}\n")
+        return 2
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from bot.stats_cli import print_stats  # noqa: PLC0415
+
+    return print_stats(
+        load_settings(),
+        repo=args.repo,
+        out=sys.stdout,
+        as_json_=args.json,
+        window_days=args.window_days,
+    )
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -111,7 +140,7 @@ def _db(args: argparse.Namespace) -> int:
     from bot.store.url import shown  # noqa: PLC0415
 
     del args
-    settings = load_settings()
+    settings = read_settings()
     applied = upgrade(settings.database_url)
     where = shown(settings.database_url)
     if applied:
@@ -125,7 +154,7 @@ def _db(args: argparse.Namespace) -> int:
 def _purge(args: argparse.Namespace) -> int:
     from bot.ledger_cli import purge_installation  # noqa: PLC0415
 
-    return purge_installation(load_settings(), args.installation, out=sys.stdout, err=sys.stderr)
+    return purge_installation(read_settings(), args.installation, out=sys.stdout, err=sys.stderr)
 
 
 def _agent(args: argparse.Namespace) -> int:
@@ -222,9 +251,40 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", dest="show_json", action="store_true", help="one JSON object")
     runs.set_defaults(func=_runs)
 
-    spend = sub.add_parser("spend", help="spend this month, from the ledger")
+    spend = sub.add_parser(
+        "spend", help="spend by UTC calendar month, from the ledger, with caps and what is left"
+    )
     spend.add_argument("--repo", help="only this owner/name")
+    spend.add_argument(
+        "--by",
+        choices=("repo", "org", "agent", "requester", "month"),
+        default="repo",
+        help="group by (default: repo; month: every month unless --month)",
+    )
+    spend.add_argument("--month", metavar="YYYY-MM", help="this UTC month (default: the current)")
+    spend.add_argument("--json", action="store_true", help="one JSON object")
     spend.set_defaults(func=_spend)
+
+    stats = sub.add_parser(
+        "stats",
+        help="the agent scoreboard: merges, zero-touch merges, CI, cost per merged PR",
+        description="Per agent, and per agent, label and repository: runs; pull requests "
+        "opened, merged, closed unmerged and still open; merge rate, zero-touch merges, "
+        "first-try CI passes, review rounds, reverts within 14 days, median time to merge and "
+        "cost per merged PR (failed, stopped and refused runs counted in). Rates count only "
+        "pull requests old enough to have an outcome; drafts are left out until ready.",
+    )
+    stats.add_argument("--repo", help="only this owner/name")
+    stats.add_argument(
+        "--json", action="store_true", help="one JSON object, with each run's own figures"
+    )
+    stats.add_argument(
+        "--window-days",
+        type=float,
+        metavar="DAYS",
+        help="count an open PR once it is this old (default: BATON_STATS_WINDOW_DAYS, 7)",
+    )
+    stats.set_defaults(func=_stats)
 
     # Both take the rest of the line as their own arguments: an option after the first word
     # (`agent run X --help`) is theirs, and only `--help` before it is answered here.
@@ -254,9 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     agents.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     agents.set_defaults(func=_agents)
 
+    from bot.deliveries_cli import add_deliveries  # noqa: PLC0415
     from bot.doctor.report import add_doctor  # noqa: PLC0415
+    from bot.register.cli import add_register  # noqa: PLC0415
 
     add_doctor(sub)
+    add_register(sub)
+    add_deliveries(sub)
 
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -11,15 +11,20 @@ from config.schema import parse_duration
 VERBS: dict[str, str] = {
     "fix": "do the task (on an issue) or a follow-up change (on a PR)",
     "retry": "another attempt on this PR, with everything earlier runs left as context",
+    "continue": "pick up a run stopped at its cost limit or timeout: the same agent resumes "
+    "where it stopped, on the same draft PR (`--max-cost=X` gives it more room)",
     "cancel": "stop the running job; nothing more is pushed",
     "status": "queued and running runs here, with elapsed time and cost so far",
     "compare": "race agents A B [C]: one draft PR each and a comparison table",
     "config": "the effective configuration with each key's source and locks",
     "budget": "spend this month and what is left",
+    "approve": "start a run that waits for approval (maintain or admin permission)",
+    "deny": "end a run that waits for approval without running it",
+    "stats": "the agent scoreboard of this repository: merges, zero-touch, CI, cost per merged PR",
     "help": "this help",
 }
 # Verbs that start agent work (and so need an agent, a route or a PR to continue).
-RUN_VERBS = frozenset({"fix", "retry", "compare"})
+RUN_VERBS = frozenset({"fix", "retry", "continue", "compare"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,14 @@ def server_secrets(settings: Settings, env: Mapping[str, str]) -> dict[str, str]
     found: dict[str, str] = {}
     if settings.webhook_secret is not None:
         found["the webhook secret"] = settings.webhook_secret.get_secret_value()
+    if settings.client_secret is not None and settings.client_secret.get_secret_value():
+        found["the App's client secret"] = settings.client_secret.get_secret_value()
+    for label, value in (
+        ("the dashboard token", settings.dashboard_token),
+        ("the session secret", settings.session_secret),
+    ):
+        if value is not None and value.get_secret_value():
+            found[label] = value.get_secret_value()
         # While rotating, `new,old`: each secret on its own.
         parts = [p.strip() for p in found["the webhook secret"].split(",") if p.strip()]
         if len(parts) > 1:

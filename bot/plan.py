@@ -9,12 +9,27 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.base import Limits
+from bot.budget import Monthly, Spend, cost_cap, monthly_budgets, set_by, too_little_left
 from config.schema import AgentsConfig, AgentSpec, Policy, Route, permission_at_least
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from bot.trigger import Trigger
+    from config.layers import Source
+
+__all__ = [
+    "Refusal",
+    "RunPlan",
+    "Spend",
+    "authorize",
+    "choose_agent",
+    "glob_match",
+    "paths_in_text",
+    "plan_agent",
+    "plan_run",
+    "policy_violation",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +48,15 @@ class RunPlan:
     policy: Policy
     # The org's or repo's negotiated rates (USD per million tokens), laid over the price table.
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    # Which limit set `limits.max_cost_usd` (a config key or a monthly budget), for messages.
+    # Which limit set `limits.max_cost_usd` (a config key or a monthly budget, and the layer
+    # that set it), for messages; and that key.
     cost_cap_by: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Spend:
-    """Dollars spent this month, as the ledger counts them."""
-
-    repo_month: float = 0.0
-    owner_month: float = 0.0
-    requester_month: float = 0.0
+    cost_cap_key: str = ""
+    timeout_by: str = ""  # `agents.<name>.timeout` and the layer that set it
+    # The monthly budgets that apply, as they stood when the run was planned.
+    budgets: tuple[Monthly, ...] = ()
+    # Which layer set each config key (for messages that say whom to ask).
+    sources: Mapping[str, Source] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=256)
@@ -177,9 +190,18 @@ def choose_agent(
 
 
 def plan_run(
-    *, trigger: Trigger, config: AgentsConfig, paths: Sequence[str], spend: Spend
+    *,
+    trigger: Trigger,
+    config: AgentsConfig,
+    paths: Sequence[str],
+    spend: Spend,
+    sources: Mapping[str, Source] | None = None,
+    now: float = 0.0,
 ) -> RunPlan | Refusal:
-    """Which agent runs, with what time and cost limits; or why nothing runs."""
+    """Which agent runs, with what time and cost limits; or why nothing runs.
+
+    `sources` say which layer set each key (for messages); `now` is the clock budgets count by.
+    """
     chosen = choose_agent(trigger=trigger, config=config, paths=paths)
     if isinstance(chosen, Refusal):
         return chosen
@@ -187,37 +209,61 @@ def plan_run(
     refused = _not_allowed((agent, *fallback), config.allowed_agents)
     if refused is not None:
         return refused
+    return plan_agent(
+        agent=agent,
+        fallback=fallback,
+        trigger=trigger,
+        config=config,
+        spend=spend,
+        sources=sources,
+        now=now,
+    )
+
+
+def plan_agent(
+    *,
+    agent: str,
+    fallback: tuple[str, ...],
+    trigger: Trigger,
+    config: AgentsConfig,
+    spend: Spend,
+    sources: Mapping[str, Source] | None = None,
+    now: float = 0.0,
+) -> RunPlan | Refusal:
+    """`agent`'s limits: its timeout, and a cost cap that is the smallest of its `max_cost_usd`,
+    `budget.per_run_usd` and what is left of each monthly budget. A monthly budget with less
+    than `budget.min_run_usd` left refuses the run, saying who set it and how to raise it."""
     spec = config.agents[agent]
-    budget = config.budget
-    named = ((spec.max_cost_usd, f"`agents.{agent}.max_cost_usd`"),
-             (budget.per_run_usd, "`budget.per_run_usd`"))  # fmt: skip
-    caps = [(c, what) for c, what in named if c is not None]
-    left: list[tuple[float, str]] = []
-    if budget.monthly_usd is not None:
-        left.append((budget.monthly_usd - spend.repo_month, "this repository's monthly budget"))
-    if budget.org_monthly_usd is not None:
-        left.append(
-            (budget.org_monthly_usd - spend.owner_month, "the organization's monthly budget")
-        )
-    if budget.per_requester_monthly_usd is not None:
-        left.append(
-            (budget.per_requester_monthly_usd - spend.requester_month,
-             f"@{trigger.requester}'s monthly budget")
-        )  # fmt: skip
-    for remaining, what in left:
-        if remaining <= 0:
-            return Refusal(
-                f"{what[0].upper()}{what[1:]} is spent; no run starts until next month or "
-                "until the budget in `.agents.yml` is raised."
-            )
-        caps.append((remaining, what))
-    cap, cap_by = min(caps) if caps else (None, "")
-    limits = Limits(timeout_s=spec.timeout, max_cost_usd=cap)
+    budgets = monthly_budgets(
+        config=config,
+        sources=sources,
+        repo=trigger.repo,
+        owner=trigger.owner,
+        requester=trigger.requester,
+        spend=spend,
+    )
+    floor = config.budget.min_run_usd
+    for budget in budgets:
+        if budget.left_usd <= 0 or budget.left_usd < floor:
+            return Refusal(too_little_left(budget, min_run_usd=floor, sources=sources, now=now))
+    cap = cost_cap(
+        agent=agent, agent_cap=spec.max_cost_usd, config=config, sources=sources, budgets=budgets
+    )
+    limits = Limits(timeout_s=spec.timeout, max_cost_usd=cap.usd if cap is not None else None)
     prices = {model: price.model_dump(exclude_none=True) for model, price in config.prices.items()}
     return RunPlan(
-        agent=agent, spec=spec, limits=limits, fallback=fallback, policy=config.policy,
-        prices=prices, cost_cap_by=cap_by,
-    )  # fmt: skip
+        agent=agent,
+        spec=spec,
+        limits=limits,
+        fallback=fallback,
+        policy=config.policy,
+        prices=prices,
+        cost_cap_by=cap.by if cap else "",
+        cost_cap_key=cap.key if cap else "",
+        timeout_by=set_by(f"agents.{agent}.timeout", sources),
+        budgets=tuple(budgets),
+        sources=sources or {},
+    )
 
 
 def _not_allowed(agents: Sequence[str], allowed: Sequence[str] | None) -> Refusal | None:
@@ -235,10 +281,13 @@ def _not_allowed(agents: Sequence[str], allowed: Sequence[str] | None) -> Refusa
     )
 
 
-def policy_violation(changed: Sequence[str], policy: Policy, *, lines: int = 0) -> str | None:
+def policy_violation(
+    changed: Sequence[str], policy: Policy, *, lines: int | Mapping[str, int] = 0
+) -> str | None:
     """Why the diff may not be pushed, or None. Checked before anything leaves the machine.
 
-    `lines`: lines the change adds and removes together (binary files count none)."""
+    `lines`: lines the change adds and removes together (binary files count none), in all or
+    per file (then the message names the files that changed most)."""
     if not changed:
         return "The agent finished without changing any file, so there is nothing to push."
     protected = sorted(p for p in changed if any(glob_match(g, p) for g in policy.protected_paths))
@@ -254,9 +303,14 @@ def policy_violation(changed: Sequence[str], policy: Policy, *, lines: int = 0) 
             f"({policy.max_changed_files}); nothing was pushed."
         )
     cap = policy.max_changed_lines
-    if cap is not None and lines > cap:
+    total = lines if isinstance(lines, int) else sum(lines.values())
+    if cap is not None and total > cap:
+        most = ""
+        if not isinstance(lines, int):
+            top = sorted(lines.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            most = ", most in " + ", ".join(f"`{path}` ({n})" for path, n in top)
         return (
-            f"The agent changed {lines} lines, more than `policy.max_changed_lines` ({cap}); "
-            "nothing was pushed."
+            f"The agent changed {total} lines, more than `policy.max_changed_lines` ({cap})"
+            f"{most}; nothing was pushed."
         )
     return None

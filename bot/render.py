@@ -25,6 +25,7 @@ _PHASE_ICON = {
     "stopped_at_budget": "💸",
     "cancelled": "🛑",
     "refused": "🚫",
+    "awaiting_approval": "⏸️",
 }
 
 
@@ -57,6 +58,10 @@ def status_marker(run_id: str) -> str:
     return STATUS_MARKER.format(run_id=run_id)
 
 
+def _kept_in(pr_url: str) -> str:
+    return f"; its work so far is in draft {pr_url}" if pr_url else ""
+
+
 def status_comment(rec: RunRecord, *, detail: str = "", pr_url: str = "") -> str:
     """The one comment per run, edited in place from queued to done or failed."""
     icon = _PHASE_ICON.get(rec.status, "•")
@@ -66,15 +71,19 @@ def status_comment(rec: RunRecord, *, detail: str = "", pr_url: str = "") -> str
         "running": f"{icon} Running: {agent} is working on this.",
         "success": f"{icon} Done: {agent} opened {pr_url or 'a pull request'}.",
         "failed": f"{icon} Failed: {agent or 'the run'} did not produce a pull request.",
-        "timed_out": f"{icon} Timed out: {agent} ran out of time.",
-        "stopped_at_budget": f"{icon} Stopped at budget: {agent} reached its cost limit.",
-        "cancelled": f"{icon} Cancelled.",
+        "timed_out": f"{icon} Timed out: {agent} ran out of time{_kept_in(pr_url)}.",
+        "stopped_at_budget": (
+            f"{icon} Stopped at budget: {agent} reached its cost limit{_kept_in(pr_url)}."
+        ),
+        "cancelled": f"{icon} Cancelled{_kept_in(pr_url)}.",
         "refused": f"{icon} Not started.",
+        "awaiting_approval": f"{icon} Awaiting approval: {agent or 'an agent'} will work on this "
+        "once someone approves it.",
     }.get(rec.status, f"{icon} {rec.status}")
     lines = [status_marker(rec.id), f"**Baton** · {headline}"]
     if detail:
         lines += ["", detail]
-    if rec.status not in {"queued", "refused"} and rec.agent:
+    if rec.status not in {"queued", "refused", "awaiting_approval"} and rec.agent:
         lines += [
             "",
             "| agent | model | cost | tokens | duration | run |",
@@ -125,9 +134,13 @@ def previous_tag(number: int, sha: str) -> str:
     return f"baton/previous/{number}-{sha[:12]}"
 
 
-def pr_body(*, summary: str, issue_number: int | None, runs: Sequence[RunRecord]) -> str:
-    """The PR description: the agent's summary, `Fixes #N`, and one provenance row per run."""
-    lines = [summary.strip() or "_The agent gave no summary._", ""]
+def pr_body(
+    *, summary: str, issue_number: int | None, runs: Sequence[RunRecord], note: str = ""
+) -> str:
+    """The PR description: `note` (why the PR is a draft now), the agent's summary, `Fixes #N`,
+    and one provenance row per run."""
+    lines = [note, ""] if note else []
+    lines += [summary.strip() or "_The agent gave no summary._", ""]
     if issue_number is not None:
         lines += [f"Fixes #{issue_number}", ""]
     lines += [

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from bot import gitops
 from bot.app import Runtime, create_app
 from bot.github import InstallationToken
+from bot.localhub.hub_oauth import client_id_of
 from bot.localhub.server import LocalHubServer
 from config.settings import load_settings
 
@@ -64,10 +65,10 @@ def make_keys() -> AppKeys:
     return AppKeys(private_pem=private, public_pem=public)
 
 
-def free_socket() -> socket.socket:
+def free_socket(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     return sock
 
 
@@ -101,6 +102,7 @@ class Stack:
         baton_port: int | None = None,
         github_transport: Callable[[Starlette], httpx.AsyncBaseTransport] | None = None,
         runner: Runner | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         """`baton_port`: Baton runs elsewhere (a `baton serve` process the caller starts with
         `env()`) and listens there; otherwise it is served in this process."""
@@ -108,6 +110,9 @@ class Stack:
         self._external_port = baton_port
         self.keys = make_keys()
         self.secret = secrets.token_hex(32)
+        # The dashboard's sign-in: the App's OAuth client secret, and an operator token.
+        self.client_secret = secrets.token_hex(20)
+        self.dashboard_token = secrets.token_urlsafe(24)
         self._settings = dict(settings or {})
         self._server_env = dict(server_env or {})
         self._auto_retry = github_auto_retry
@@ -115,6 +120,7 @@ class Stack:
         # given; git still goes over the emulator's socket.
         self._transport = github_transport
         self._runner = runner  # where agents run (a FakeRunner in tests); else from settings
+        self._clock = clock  # what budgets count months by (a test's own); else the time
         self._exit = contextlib.AsyncExitStack()
         self.hub_server = LocalHubServer(
             data_dir=workdir / "hub", webhook_secret=self.secret.encode()
@@ -135,12 +141,18 @@ class Stack:
             "BATON_APP_SLUG": APP_SLUG,
             "BATON_PRIVATE_KEY": self.keys.private_pem,
             "BATON_WEBHOOK_SECRET": self.secret,
+            "BATON_CLIENT_ID": client_id_of(APP_ID),
+            "BATON_CLIENT_SECRET": self.client_secret,
+            "BATON_DASHBOARD_TOKEN": self.dashboard_token,
             "BATON_GITHUB_URL": self.hub_server.api_url,
             "BATON_DATABASE_URL": f"sqlite:///{self.workdir / 'baton.db'}",
             "BATON_WORKDIR": str(self.workdir / "runs"),
             "BATON_JOB_RETRY_BASE_S": "0.5",
             # Jobs run on the test's own loop, so a test can reach the queue and the ledger.
             "BATON_WORKER": "inline",
+            # The app is registered once Baton listens: a look at its deliveries before that
+            # would only be refused. Tests of the catch-up turn it on.
+            "BATON_REDELIVER_INTERVAL_S": "0",
         }
         env.update({f"BATON_{k.upper()}": v for k, v in self._settings.items()})
         return env
@@ -154,16 +166,22 @@ class Stack:
             self.baton_url = f"http://127.0.0.1:{self._baton_sock.getsockname()[1]}"
             await self.start_baton()
         self.hub.register_app(APP_ID, APP_SLUG, self.keys.public_pem, f"{self.baton_url}/webhooks")
+        self.hub.oauth_client(APP_ID, secret=self.client_secret)
         return self
 
     async def start_baton(self) -> None:
         """Start (or restart) the Baton server on its port, with the same database."""
         assert self._baton_sock is not None
+        if self._baton_sock.fileno() < 0:
+            # A stopped server closed its socket: listen again on the same port.
+            port = int(self.baton_url.rsplit(":", 1)[1])
+            self._baton_sock = free_socket(port)
         app = create_app(
             load_settings(self.env()),
             server_env=self._server_env,
             github_auto_retry=self._auto_retry,
             runner=self._runner,
+            **({"clock": self._clock} if self._clock is not None else {}),
             github_transport=(
                 self._transport(self.hub_server.app) if self._transport is not None else None
             ),
@@ -279,13 +297,15 @@ class Stack:
         ]  # fmt: skip
 
     async def wait_final(self, repo: str, number: int, *, count: int = 1,
-                         timeout_s: float = 60.0) -> list[str]:  # fmt: skip
-        """Wait until `count` status comments on the target show a final state."""
+                         timeout_s: float = 60.0, marks: tuple[str, ...] = FINAL_MARKS,
+                         ) -> list[str]:  # fmt: skip
+        """Wait until `count` status comments on the target show a final state (or one of
+        `marks`: ⏸️ for a run that waits for approval)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             done = [
                 s for s in await self.status_comments(repo, number)
-                if any(mark in s.splitlines()[1] for mark in FINAL_MARKS)
+                if any(mark in s.splitlines()[1] for mark in marks)
             ]  # fmt: skip
             if len(done) >= count:
                 return done

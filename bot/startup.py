@@ -40,7 +40,10 @@ def check(settings: Settings) -> None:
     if not problems and (problem := database_problem(settings.database_url)) is not None:
         problems.append(problem)
     if problems:
-        raise SettingsError("cannot start: " + "; ".join(problems))
+        hint = ""
+        if any(p.startswith("missing ") for p in problems):
+            hint = " (`baton register` registers a GitHub App and writes them to ./.env)"
+        raise SettingsError("cannot start: " + "; ".join(problems) + hint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,12 @@ class Trigger(BaseModel):
     command_text: str | None = None
     # For a PR Baton opened for an issue: that issue, whose runs work on the same branch.
     for_issue: int | None = None
+    # Set only by Baton itself when `/agent approve` starts a run that waited for approval
+    # (never read from a webhook): the run keeps its id, row and status comment, and may spend
+    # up to the cap that was approved.
+    run_id: str | None = None
+    approved_by: str | None = None
+    approved_cap_usd: float | None = None
 
     @property
     def lock(self) -> str:

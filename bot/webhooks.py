@@ -12,7 +12,7 @@ import msgspec
 from starlette.responses import Response
 
 from bot.events import NotAnObject, Payload, Ping
-from bot.intake import Enqueue, Ignore, IntakeContext, Router, Submit, decide
+from bot.intake import Enqueue, Ignore, IntakeContext, Record, Router, decide
 from bot.logs import bound
 from bot.queue import JobStatus, NewJob
 from bot.store.errors import StoreError
@@ -167,7 +167,7 @@ class WebhookEndpoint:
         )
         decisions = decide(self._router, event, payload, ctx)
         action = payload.envelope().action
-        jobs = [d for d in decisions if isinstance(d, Enqueue | Submit)]
+        jobs = [d for d in decisions if isinstance(d, Enqueue | Record)]
         if not jobs:
             reasons = "; ".join(d.reason for d in decisions if isinstance(d, Ignore))
             # Most deliveries start nothing; at INFO this line alone costs a tenth of the intake.
@@ -176,15 +176,21 @@ class WebhookEndpoint:
                     log.debug("ignored %s.%s: %s", event, action, reasons)
             return _json({"ignored": reasons})
         # Deciding logs nothing (its handlers are pure): the delivery id is bound from here on.
-        with bound(delivery=delivery):
+        with bound(delivery=delivery, repo=jobs[0].repo):
             return await self._enqueue(event, action, delivery, jobs)
 
     async def _enqueue(
-        self, event: str, action: object, delivery: str, jobs: list[Enqueue | Submit]
+        self, event: str, action: object, delivery: str, jobs: list[Enqueue | Record]
     ) -> Response:
         queued: list[int] = []
         for index, decision in enumerate(jobs):
-            job = self._job(decision)
+            job = NewJob(
+                task=decision.task,
+                args=decision.job_args(),
+                lock=decision.lock,
+                dedupe_key=decision.dedupe_key,
+                max_attempts=self._max_attempts,
+            )
             try:
                 # The delivery id is recorded with the first job, in the same transaction.
                 submitted = await self._queue.submit(
@@ -202,7 +208,8 @@ class WebhookEndpoint:
                 return _json({"duplicate": True})
             if submitted.job_id is not None:
                 queued.append(submitted.job_id)
-                if isinstance(decision, Enqueue) and not submitted.coalesced:
+                # Only an agent run can wait behind another; a recorded fact just waits its turn.
+                if isinstance(decision, Enqueue) and decision.lock and not submitted.coalesced:
                     await self._acknowledge_waiting(decision, submitted.job_id)
             log.info(
                 "%s.%s -> job %s%s",
@@ -212,17 +219,6 @@ class WebhookEndpoint:
                 " (coalesced)" if submitted.coalesced else "",
             )
         return _json({"queued": queued})
-
-    def _job(self, decision: Enqueue | Submit) -> NewJob:
-        if isinstance(decision, Submit):
-            return NewJob(task=decision.task, args=decision.args, max_attempts=self._max_attempts)
-        return NewJob(
-            task=decision.task,
-            args=decision.trigger.model_dump(mode="json"),
-            lock=decision.lock,
-            dedupe_key=decision.dedupe_key,
-            max_attempts=self._max_attempts,
-        )
 
     async def _acknowledge_waiting(self, decision: Enqueue, job_id: int) -> None:
         if decision.lock is None:

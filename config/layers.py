@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from config.defaults import BUILTIN_FILE, builtin_config
 from config.issues import ConfigError, ConfigIssue, Path, type_at
-from config.schema import AgentsConfig, AgentSpec
+from config.schema import PAUSE_KEYS, AgentsConfig, AgentSpec, Pause
 from config.yamlpos import Located
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "LayerPart",
     "Source",
     "layer_parts",
+    "pause_of",
     "repo_matches",
 ]
 
@@ -140,10 +141,25 @@ def _org_parts(org: Located, repo_name: str) -> tuple[list[LayerPart], LayerPart
                     LayerPart("org repos[pattern]", values, org, ("repos", pattern), pattern)
                 )
     enforce = org.data.get("enforce")
-    enforce_part = (
-        LayerPart("enforce", enforce, org, ("enforce",)) if isinstance(enforce, dict) else None
-    )
+    enforce_part = None
+    if isinstance(enforce, dict):
+        locked = {k: v for k, v in enforce.items() if k not in PAUSE_KEYS}
+        enforce_part = LayerPart("enforce", locked, org, ("enforce",))
     return parts, enforce_part
+
+
+def pause_of(org: Located | None) -> tuple[Pause, Source | None]:
+    """The org's kill switch (`paused` and its companions under `enforce`), and where it is
+    set; `Pause()` and None when the org file does not mention it."""
+    enforce = org.data.get("enforce") if org is not None else None
+    if org is None or not isinstance(enforce, dict):
+        return Pause(), None
+    switch = {k: v for k, v in enforce.items() if k in PAUSE_KEYS}
+    if not switch:
+        return Pause(), None
+    part = LayerPart("enforce", switch, org, ("enforce",))
+    key = "paused" if "paused" in switch else next(iter(switch))
+    return Pause.model_validate(switch), part.source((key,))
 
 
 def layer_parts(

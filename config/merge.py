@@ -19,10 +19,11 @@ from config.layers import (
     LayerPart,
     Source,
     layer_parts,
+    pause_of,
     repo_matches,
 )
 from config.references import reference_issues
-from config.schema import AgentsConfig, parse_duration
+from config.schema import AgentsConfig, Pause, parse_duration
 from config.yamlpos import Located
 
 # `FLAGS_FILE`, `Layer`, `Source` and `repo_matches` live in `config.layers`; re-exported.
@@ -37,6 +38,9 @@ class Effective:
     sources: dict[str, Source]
     locked: frozenset[str]
     warnings: tuple[ConfigIssue, ...]
+    # The org's kill switch (`enforce: {paused: ...}`) and where it is set.
+    pause: Pause = field(default_factory=Pause)
+    pause_source: Source | None = None
 
 
 # Limits a command flag may lower under an org lock, never raise.
@@ -234,9 +238,12 @@ def effective_config(
         merger.overlay(part)
     merger.merge_routes(parts)
     config = merger.validate(known_adapters, operator)
+    pause, pause_source = pause_of(org)
     return Effective(
         config=config,
         sources=merger.sources(config),
         locked=frozenset(dotted(path) for path in locks),
         warnings=tuple(merger.warnings),
+        pause=pause,
+        pause_source=pause_source,
     )

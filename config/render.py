@@ -93,6 +93,10 @@ def render_effective(eff: Effective) -> str:
     """
     lines: list[str] = []
     _mapping(eff.config.model_dump(), (), 0, eff, lines)
+    if eff.pause_source is not None:
+        # The org's kill switch is no key of this file: shown as a comment, with its source.
+        pause = eff.pause.model_dump()
+        lines.append(f"# org kill switch: {flow(pause)}  # locked by {eff.pause_source.where}")
     lines.append("# agent keys that no layer sets and that are empty are not shown")
     return "\n".join(lines) + "\n"
 
@@ -143,6 +147,9 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "env": "Extra environment; `${VAR}` takes VAR from the server's environment, if the "
         "operator (BATON_AGENT_ENV_ALLOW) and, for a repository's file, the org allow it.",
         "output": "`command` adapter: how to read the result from stdout.",
+        "on_budget": "At the cost cap the work so far is kept in a draft PR; `stop` (default) "
+        "ends the run there, `handoff` lets the route's next fallback agent continue from it.",
+        "on_timeout": "The same at the timeout: `stop` (default) or `handoff`.",
     },
     "SandboxSpec": {
         "network": "`none` (default): only the model API, through Baton's relay; `host` shares "
@@ -171,7 +178,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
     "Route": {
         "when": "Conditions that must all hold; none means always.",
         "agent": "The agent that takes a matching task.",
-        "fallback": "Agents tried in order on failure, timeout or budget stop.",
+        "fallback": "Agents tried in order when one fails; after a timeout or budget stop only "
+        "with the agent's `on_timeout` / `on_budget: handoff`.",
     },
     "RouteWhen": {
         "label": "The trigger label, e.g. agent:fix.",
@@ -186,6 +194,10 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "monthly_usd": "Cap for this repository per calendar month.",
         "per_requester_monthly_usd": "Cap per requesting user per month in this repository.",
         "org_monthly_usd": "Org file only: cap for the whole org per month.",
+        "min_run_usd": "A run starts only if every monthly budget that applies has at least "
+        "this much left (default 0.25).",
+        "approve_above_usd": "A run whose cost cap is above this waits until someone with "
+        "maintain or admin permission comments `/agent approve` (or `/agent deny`).",
     },
     "Policy": {
         "protected_paths": "Globs an agent's change may not touch.",
@@ -193,6 +205,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "max_changed_lines": "Most lines one change may add and remove together (no cap by "
         "default).",
         "draft": "Open pull requests as drafts.",
+        "delete_branch_on_close": "Delete a baton/* branch when its pull request is merged or "
+        "closed, unless someone other than Baton pushed to it.",
     },
 }
 

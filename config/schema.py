@@ -36,6 +36,8 @@ def parse_duration(value: object) -> object:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+# What happens when an agent reaches its cost cap or its timeout (its work is kept either way).
+LimitAction = Literal["stop", "handoff"]
 AgentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
 
@@ -89,6 +91,10 @@ class AgentSpec(_Strict):
     resume: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
     output: OutputSpec = OutputSpec()
+    # At its cost cap or its timeout the agent's work is kept in a draft PR; `handoff` then lets
+    # the route's next fallback agent continue from it, `stop` ends the run there.
+    on_budget: LimitAction = "stop"
+    on_timeout: LimitAction = "stop"
 
 
 class RouteWhen(_Strict):
@@ -116,6 +122,10 @@ class Budget(_Strict):
     per_requester_monthly_usd: float | None = Field(default=None, ge=0)
     # Org file only: caps the whole org's monthly spend.
     org_monthly_usd: float | None = Field(default=None, ge=0)
+    # A run starts only if every monthly budget that applies has at least this much left.
+    min_run_usd: float = Field(default=0.25, ge=0)
+    # A run whose cap is above this waits for `/agent approve` from a maintainer (None: never).
+    approve_above_usd: float | None = Field(default=None, ge=0)
 
 
 class Policy(_Strict):
@@ -123,6 +133,8 @@ class Policy(_Strict):
     max_changed_files: int = Field(default=50, ge=1)
     max_changed_lines: int | None = Field(default=None, ge=1)  # added + removed; None: no cap
     draft: bool = False
+    # Delete a `baton/*` branch once its PR is merged or closed, unless someone else pushed to it.
+    delete_branch_on_close: bool = True
 
 
 class Price(_Strict):
@@ -167,6 +179,21 @@ class AgentsConfig(_Strict):
     security: Security = Security()
     # The agents a route, fallback or command may use here (None: every agent defined).
     allowed_agents: list[AgentName] | None = None
+
+
+class Pause(_Strict):
+    """The org's kill switch: keys of `enforce` in the org's agents.yml only. While `paused`, no
+    run starts anywhere in the org and every trigger is answered with `reason`."""
+
+    paused: bool = False
+    reason: str = Field(default="", max_length=1000)
+    # Running runs are stopped too (their work kept in a draft PR, as at a budget stop).
+    cancel_running: bool = False
+    # Runs asked for while paused start by themselves once the pause is lifted.
+    resume_queued: bool = False
+
+
+PAUSE_KEYS = frozenset(Pause.model_fields)
 
 
 class OrgConfig(_Strict):

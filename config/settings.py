@@ -53,7 +53,22 @@ class Settings(BaseSettings):
     # Retries of a failed run job (GitHub 5xx, timeouts) before the failure is reported.
     job_max_attempts: int = Field(default=4, ge=1, le=20)
     job_retry_base_s: float = Field(default=5.0, ge=0.0)
+    # This server's public address: GitHub posts to PUBLIC_URL/webhooks.
     public_url: str = ""
+    # The App's OAuth client, for logging in to the dashboard (`baton register` writes both).
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    # Seconds between looks at the App's recent deliveries, to ask GitHub again for those that
+    # never reached Baton (also done once at start); 0 turns the catch-up off.
+    redeliver_interval_s: float = Field(default=300.0, ge=0.0)
+    # The dashboard: an operator token that signs in without GitHub (and reads /metrics); the
+    # key its session cookies are signed with (unset: derived from the App's private key, the
+    # same in every process and replaced with the key).
+    dashboard_token: SecretStr | None = None
+    session_secret: SecretStr | None = None
+    # While the org's kill switch is on: how often a run waiting for its end (`resume_queued`)
+    # and a running run (`cancel_running`) look at the org's agents.yml again.
+    pause_recheck_s: float = Field(default=30.0, gt=0.0)
     log_level: str = "INFO"
     # "json": one object per line, with the delivery, run, repository and agent where known.
     log_format: Literal["text", "json"] = "text"
@@ -90,6 +105,10 @@ class Settings(BaseSettings):
     # Comma-separated model endpoints (base URLs) agents may be relayed to, on top of the
     # vendors' own and the base URLs set in the server's environment.
     model_endpoints: Annotated[tuple[str, ...], NoDecode] = ()
+    # The scoreboard counts an open (ready) pull request in its rates once it is this old.
+    stats_window_days: float = Field(default=7.0, gt=0)
+    # Least time between two updates of a run's live check run (it grows with the run's age).
+    check_run_update_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.configsource import ORG_FILE
-from bot.doctor.result import Check, failed, passed, skipped
+from bot.doctor.result import Check, failed, note, passed, skipped
 from bot.gh import appinfo
 from bot.gh.errors import GitHubError
+from bot.redelivery import never_delivered
 from config.loader import ConfigError, load_org_file
 
 if TYPE_CHECKING:
     from bot.gh.app import GitHubApp
+    from bot.gh.deliveries import HookDelivery
     from config.settings import Settings
     from config.yamlpos import Located
 
@@ -60,24 +62,19 @@ def webhook_check(hook: appinfo.HookConfig, public_url: str) -> Check:
     return passed(WEBHOOK, f"JSON to {wanted}")
 
 
-def deliveries_check(recent: list[appinfo.DeliveryInfo]) -> Check:
+def deliveries_check(recent: list[HookDelivery]) -> Check:
     """A failed delivery counts until a later (re)delivery of the same id succeeded."""
-    recovered: set[str] = set()
-    failures: list[appinfo.DeliveryInfo] = []
-    for item in recent:  # newest first
-        if item.ok:
-            recovered.add(item.guid)
-        elif item.guid not in recovered:
-            failures.append(item)
+    failures = never_delivered(recent)
     if not failures:
         return passed(DELIVERIES, f"none of the last {len(recent)} failed")
     latest = failures[0]
     return failed(
         DELIVERIES,
-        f"{len(failures)} of the last {len(recent)} failed (latest: {latest.event}, "
+        f"{len(failures)} of the last {len(recent)} never reached Baton (latest: {latest.what}, "
         f"{latest.status})",
-        "make sure `baton serve` is up and reachable at the webhook URL, then redeliver them "
-        "from the App's settings (Advanced > Recent Deliveries)",
+        "make sure `baton serve` is up and reachable at the webhook URL: it asks GitHub to "
+        "redeliver them when it starts (`baton deliveries --failed` lists them, `baton "
+        "deliveries redeliver ID` asks for one)",
     )
 
 
@@ -95,12 +92,14 @@ async def _settings_repos(
             checks.append(failed(name, str(exc), "try again once GitHub answers"))
             continue
         if text is None:
+            # Most orgs have no settings repository: each repository's own .agents.yml (or the
+            # built-in config) is then the whole config, and Baton runs as it should.
             checks.append(
-                failed(
+                note(
                     name,
-                    f"{label} was not found",
-                    f"create the repository {inst.account}/{repo} with an {ORG_FILE} (the org's "
-                    "agents and budget) and install the App on it, or set BATON_SETTINGS_REPO",
+                    f"none ({label} not found, or the App is not installed on it): each "
+                    f"repository's own .agents.yml applies; for org-wide agents and budgets "
+                    f"create {inst.account}/{repo} with an {ORG_FILE} and install the App on it",
                 )
             )
             continue

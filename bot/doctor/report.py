@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.doctor.result import Check, Outcome, all_passed, failed
+from config import dotenv
 from config.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -57,6 +59,8 @@ async def doctor(
 
 
 def _run(args: argparse.Namespace) -> int:
+    # As `baton serve` reads them: the environment, then ./.env for what it lacks.
+    dotenv.load(Path(dotenv.ENV_FILE))
     return asyncio.run(doctor(env=None, public_url=args.public_url or "", out=sys.stdout))
 
 

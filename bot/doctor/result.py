@@ -35,6 +35,10 @@ def skipped(name: str, because: str) -> Check:
     return Check(name, Outcome.SKIPPED, f"not checked: {because}")
 
 
+def note(name: str, detail: str) -> Check:
+    return Check(name, Outcome.NOTE, detail)
+
+
 def all_passed(checks: list[Check]) -> bool:
     """True when no line failed or was left unchecked."""
     return all(c.outcome in {Outcome.PASSED, Outcome.NOTE} for c in checks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from githubkit.exception import (
     GitHubException,
+    GraphQLFailed,
     RateLimitExceeded,
     RequestError,
     RequestFailed,
@@ -48,6 +49,10 @@ def translate(exc: GitHubException, what: str) -> GitHubError:
         if status == 404:
             return NotFound(text, status=status)
         return GitHubError(text, status=status)
+    if isinstance(exc, GraphQLFailed):
+        errors = exc.response.errors or []
+        message = "; ".join(e.message for e in errors) or "no reason given"
+        return GitHubError(f"{what}: GitHub's GraphQL API refused it ({message})")
     if isinstance(exc, RequestTimeout):
         return GitHubUnavailable(f"{what}: GitHub did not answer in time")
     if isinstance(exc, RequestError):

@@ -28,6 +28,7 @@ class PullRequest:
     draft: bool
     title: str = ""
     head_repo: str = ""  # owner/name the head branch lives in (another one for a fork)
+    node_id: str = ""  # its GraphQL id (the draft state can be changed only through GraphQL)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PullRequest:
@@ -43,6 +44,7 @@ class PullRequest:
             draft=bool(data.get("draft", False)),
             title=str(data.get("title") or ""),
             head_repo=str(head_repo),
+            node_id=str(data.get("node_id") or ""),
         )
 
 
@@ -74,6 +76,8 @@ class CheckRunInfo:
     summary: str
     text: str
     app_slug: str
+    id: int = 0
+    external_id: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CheckRunInfo:
@@ -86,6 +90,8 @@ class CheckRunInfo:
             summary=str(output.get("summary") or ""),
             text=str(output.get("text") or ""),
             app_slug=str((data.get("app") or {}).get("slug") or ""),
+            id=int(data.get("id") or 0),
+            external_id=str(data.get("external_id") or ""),
         )
 
 

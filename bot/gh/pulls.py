@@ -10,6 +10,14 @@ from bot.gh.models import CheckRunInfo, PullRequest, ReviewComment
 
 # GitHub refuses a check run summary over 65,535 characters; this cut leaves a margin.
 SUMMARY_MAX = 65000
+# GitHub's REST API cannot change a pull request's draft state (`PATCH /pulls/{n}` takes no
+# `draft`): its GraphQL API is the only way, and these two mutations the only GraphQL Baton sends.
+_READY = """mutation($id: ID!) {
+  markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { number isDraft } }
+}"""
+_TO_DRAFT = """mutation($id: ID!) {
+  convertPullRequestToDraft(input: {pullRequestId: $id}) { pullRequest { number isDraft } }
+}"""
 
 
 class PullCalls(RepoClient):
@@ -45,6 +53,17 @@ class PullCalls(RepoClient):
             lambda: self._gh.rest.pulls.async_update(self.owner, self.name, number, body=body),
         )
         return PullRequest.from_json(read_json(resp))
+
+    async def set_draft(self, pr: PullRequest, *, draft: bool) -> bool:
+        """Make `pr` a draft, or ready for review; whether it is a draft now."""
+        query, name = (
+            (_TO_DRAFT, "convertPullRequestToDraft")
+            if draft
+            else (_READY, "markPullRequestReadyForReview")
+        )
+        what = "convert the pull request to a draft" if draft else "mark it ready for review"
+        data = await call(what, lambda: self._gh.async_graphql(query, {"id": pr.node_id}))
+        return bool(data[name]["pullRequest"]["isDraft"])
 
     async def get_pull(self, number: int) -> PullRequest:
         resp = await call(
@@ -102,3 +121,38 @@ class PullCalls(RepoClient):
             lambda: self._gh.rest.checks.async_create(self.owner, self.name, data=data),
         )
         return int(read_json(resp)["id"])
+
+    async def start_check_run(
+        self, *, head_sha: str, name: str, status: str, title: str, summary: str, external_id: str
+    ) -> int:
+        """A check run that is not done yet (`queued` or `in_progress`); its id."""
+        data: Any = {
+            "name": name,
+            "head_sha": head_sha,
+            "status": status,
+            "external_id": external_id,
+            "output": self._check_output(title, summary),
+        }
+        resp = await call(
+            "create the check run",
+            lambda: self._gh.rest.checks.async_create(self.owner, self.name, data=data),
+        )
+        return int(read_json(resp)["id"])
+
+    async def update_check_run(
+        self, check_id: int, *, status: str, conclusion: str | None, title: str, summary: str
+    ) -> None:
+        """Move a check run on: its status, its conclusion once `completed`, its text."""
+        data: Any = {"status": status, "output": self._check_output(title, summary)}
+        if conclusion is not None:
+            data["conclusion"] = conclusion
+        await call(
+            "update the check run",
+            lambda: self._gh.rest.checks.async_update(self.owner, self.name, check_id, data=data),
+        )
+
+    def _check_output(self, title: str, summary: str) -> dict[str, Any]:
+        return {
+            "title": self._out.check(title, "check run title"),
+            "summary": self._out.check(summary[:SUMMARY_MAX], "check run summary"),
+        }

@@ -1,6 +1,6 @@
 """Intake: pure handlers that turn a verified webhook into nothing or a job, routed by event."""
 
-from bot.intake.routing import Enqueue, Ignore, IntakeContext, Router, Submit, decide
+from bot.intake.routing import Enqueue, Ignore, IntakeContext, Record, Router, decide
 
 
 def intake_router() -> Router:
@@ -9,12 +9,14 @@ def intake_router() -> Router:
     from bot.intake.comments import router as comments  # noqa: PLC0415
     from bot.intake.installations import router as installations  # noqa: PLC0415
     from bot.intake.labels import router as labels  # noqa: PLC0415
+    from bot.intake.pulls import router as pulls  # noqa: PLC0415
 
     router = Router()
     router.include(labels)
     router.include(comments)
+    router.include(pulls)
     router.include(installations)
     return router
 
 
-__all__ = ["Enqueue", "Ignore", "IntakeContext", "Router", "Submit", "decide", "intake_router"]
+__all__ = ["Enqueue", "Ignore", "IntakeContext", "Record", "Router", "decide", "intake_router"]

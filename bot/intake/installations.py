@@ -7,7 +7,7 @@ GitHub sends these events to every App without a subscription (a manifest may no
 from __future__ import annotations
 
 from bot.events import InstallationEvent, InstallationRepositoriesEvent, Payload
-from bot.intake.routing import Decision, Ignore, IntakeContext, Router, Submit
+from bot.intake.routing import Decision, Ignore, IntakeContext, Record, Router
 from bot.offboard import TASK, Offboarding
 
 router = Router()
@@ -33,7 +33,7 @@ def installation_gone(payload: Payload, ctx: IntakeContext) -> Decision:
         repos=(),
         reason=_REASONS.get(event.action, event.action),
     )
-    return Submit(task=TASK, args=gone.job_args())
+    return Record(task=TASK, args=gone.job_args())
 
 
 @router.register("installation_repositories", "removed")
@@ -51,4 +51,4 @@ def repositories_removed(payload: Payload, ctx: IntakeContext) -> Decision:
         repos=repos,
         reason="removed from the installation",
     )
-    return Submit(task=TASK, args=gone.job_args())
+    return Record(task=TASK, args=gone.job_args())

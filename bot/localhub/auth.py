@@ -68,6 +68,12 @@ def from_secret(hub: Hub, secret: str) -> Principal:
         inst = hub.installations[token.installation_id]
         app = hub.apps[inst.app_id]
         return Principal(kind="installation", login=app.bot.login, app_id=app.id, token=token)
+    if secret.startswith("ghu_"):
+        # A user-to-server token from the OAuth web flow: it acts as the user who authorized.
+        user_token = hub.user_token(secret)
+        if user_token is None:
+            raise AuthError("Bad credentials")
+        return Principal(kind="user", login=user_token.login, app_id=user_token.app_id)
     # A dev emulator: a user authenticates with their login as the token.
     account = hub.accounts.get(secret.lower())
     if account is None or account.type != "User":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.localhub.hub_manifests import Manifests
 from bot.localhub.hub_meter import DEFAULT_RATE_LIMIT, CallStats, Fault, Meter, RateWindow
 from bot.localhub.hub_repos import PERMISSIONS, Repos
 from bot.localhub.hub_webhooks import Webhooks
@@ -17,12 +18,13 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_RATE_LIMIT", "PERMISSIONS", "CallStats", "Fault", "Hub", "RateWindow"]
 
 
-class Hub(Repos, Webhooks, Meter):
+class Hub(Repos, Manifests, Webhooks, Meter):
     """All state of one emulator; python-level helpers for tests and the demo live here too.
 
     Its parts: the records and their lookups (`hub_world`), accounts, apps, installations and
-    tokens (`hub_accounts`), repositories and access (`hub_repos`), webhooks (`hub_webhooks`),
-    call counts, rate limits and faults (`hub_meter`).
+    tokens (`hub_accounts`), apps registered from a manifest (`hub_manifests`), repositories
+    and access (`hub_repos`), webhooks (`hub_webhooks`), call counts, rate limits and faults
+    (`hub_meter`).
     """
 
     def __init__(

@@ -57,13 +57,18 @@ class Accounts(HubWorld):
         )
         self.apps[app_id] = app
         if webhook_url:
-            payload = {
-                "zen": "Keep it logically awesome.",
-                "hook_id": app.hook_id,
-                "hook": _app_hook(app, webhook_url),
-                "sender": shapes.user(self, owner),
-            }
-            self.send_webhook(app, "ping", payload, key=f"app:{app.id}")
+            self.ping(app)
+
+    def ping(self, app: App) -> None:
+        """GitHub's `ping` to a new app's webhook."""
+        assert app.webhook_url is not None
+        payload = {
+            "zen": "Keep it logically awesome.",
+            "hook_id": app.hook_id,
+            "hook": _app_hook(app, app.webhook_url),
+            "sender": shapes.user(self, app.owner),
+        }
+        self.send_webhook(app, "ping", payload, key=f"app:{app.id}")
 
     def install(self, app_id: int, account: str) -> int:
         """Install the app on an account (a user is created if unknown); the installation id."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 from bot.localhub import gitstore
-from bot.localhub.hub_accounts import Accounts
+from bot.localhub.hub_oauth import OAuth
 from bot.localhub.state import RANK, Principal, Repo
 
 PERMISSIONS = ("admin", "maintain", "write", "triage", "read", "none")
 
 
-class Repos(Accounts):
+class Repos(OAuth):
     """Repositories (bare git on disk), collaborators, and the access a request is granted."""
 
     async def create_repo(

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from bot.localhub.state import Account, App, Installation, Repo, Token
+    from bot.localhub.hub_oauth import Grant, OAuthClient, UserToken
+    from bot.localhub.state import Account, App, Installation, PendingApp, Repo, Token
 
 
 class HubWorld:
@@ -38,6 +39,12 @@ class HubWorld:
         self.installations: dict[int, Installation] = {}
         self.tokens: dict[str, Token] = {}
         self.repos: dict[str, Repo] = {}
+        # Codes of the manifest flow, exchanged once for the new app's credentials.
+        self.manifest_codes: dict[str, PendingApp] = {}
+        # The OAuth web flow (`hub_oauth`): client credentials, pending codes, user tokens.
+        self.oauth_clients: dict[str, OAuthClient] = {}
+        self.oauth_grants: dict[str, Grant] = {}
+        self.user_tokens: dict[str, UserToken] = {}
         self.dispatcher = Dispatcher(secret=webhook_secret, transport=webhook_transport)
         self._ids = itertools.count(1001)
         self._ids_lock = threading.Lock()
@@ -115,5 +122,6 @@ class HubWorld:
             hook_id=app.hook_id,
             url=app.webhook_url,
             key=key,
+            secret=app.webhook_secret,
         )
         self.dispatcher.enqueue(delivery)

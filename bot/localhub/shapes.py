@@ -41,6 +41,8 @@ class World(Protocol):
 
     def association(self, repo: Repo, login: str) -> str: ...
 
+    def repo(self, owner: str, name: str) -> Repo | None: ...
+
 
 def node_id(kind: str, ident: int) -> str:
     return base64.b64encode(f"0:{kind}{ident}".encode()).decode()
@@ -158,7 +160,7 @@ def repository(w: World, repo: Repo, *, viewer: str | None = None) -> Json:
         "owner": user(w, repo.owner),
         "html_url": html,
         "description": repo.description,
-        "fork": False,
+        "fork": repo.parent is not None,
         "url": api,
         **{key: api + suffix for key, suffix in _REPO_URLS},
         "created_at": iso(repo.created_at),
@@ -209,6 +211,10 @@ def repository(w: World, repo: Repo, *, viewer: str | None = None) -> Json:
         }
     if w.account(repo.owner).type == "Organization":
         data["organization"] = user(w, repo.owner)
+    parent = w.repo(*repo.parent.split("/", 1)) if repo.parent else None
+    if parent is not None:
+        # GitHub gives a fork its parent and the network's source (here: the same repository).
+        data["parent"] = data["source"] = repository(w, parent)
     return data
 
 
@@ -231,12 +237,12 @@ def integration(w: World, app: App) -> Json:
     return {
         "id": app.id,
         "slug": app.slug,
-        "client_id": f"Iv1.localhub{app.id}",
+        "client_id": app.oauth_client_id,
         "node_id": node_id("Integration", app.id),
         "owner": user(w, app.owner),
         "name": app.name,
-        "description": None,
-        "external_url": f"{w.web_url}/apps/{app.slug}",
+        "description": app.description,
+        "external_url": app.homepage or f"{w.web_url}/apps/{app.slug}",
         "html_url": f"{w.web_url}/apps/{app.slug}",
         "created_at": iso(app.created_at),
         "updated_at": iso(app.created_at),
@@ -258,7 +264,7 @@ def installation(w: World, inst: Installation) -> Json:
         "html_url": f"{w.web_url}/settings/installations/{inst.id}",
         "app_id": app.id,
         "app_slug": app.slug,
-        "client_id": f"Iv1.localhub{app.id}",
+        "client_id": app.oauth_client_id,
         "target_id": account.id,
         "target_type": account.type,
         "permissions": dict(app.permissions),

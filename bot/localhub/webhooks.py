@@ -38,6 +38,8 @@ class Delivery:
     duration_s: float | None = None
     error: str | None = None
     sent_at: float | None = None
+    # The app's own webhook secret (a manifest app's); None: the emulator's.
+    secret: bytes | None = None
 
 
 def signature_headers(secret: bytes | None, body: bytes) -> dict[str, str]:
@@ -84,7 +86,7 @@ class Dispatcher:
             loop.call_soon_threadsafe(self._start, delivery)
 
     def new(self, *, event: str, payload: dict[str, Any], app_id: int, hook_id: int, url: str,
-            key: str) -> Delivery:  # fmt: skip
+            key: str, secret: bytes | None = None) -> Delivery:  # fmt: skip
         action = payload.get("action")
         return Delivery(
             id=str(uuid.uuid4()),
@@ -95,6 +97,7 @@ class Dispatcher:
             hook_id=hook_id,
             url=url,
             key=key,
+            secret=secret,
         )
 
     def enqueue(self, delivery: Delivery) -> None:
@@ -121,7 +124,7 @@ class Dispatcher:
         again = Delivery(
             id=original.id, event=original.event, action=original.action,
             payload=original.payload, app_id=original.app_id, hook_id=original.hook_id,
-            url=original.url, key=original.key, redelivery=True,
+            url=original.url, key=original.key, redelivery=True, secret=original.secret,
         )  # fmt: skip
         self.enqueue(again)
         return again
@@ -157,7 +160,7 @@ class Dispatcher:
             "X-GitHub-Hook-ID": str(delivery.hook_id),
             "X-GitHub-Hook-Installation-Target-Type": "integration",
             "X-GitHub-Hook-Installation-Target-ID": str(delivery.app_id),
-            **signature_headers(self._secret, body),
+            **signature_headers(delivery.secret or self._secret, body),
         }
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from adapters.sandbox import SandboxUnavailable
@@ -14,10 +15,13 @@ from bot.plan import policy_violation
 from bot.run import decide
 from bot.run.agent import run_agent, wall_for
 from bot.run.deliver import execute, plan_delivery, remote_facts
+from bot.run.stops import is_limit, limit_action, stop_text
 from bot.verify import run_verify
 from config.errors import BatonError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from bot.github import InstallationToken, RepoGitHub
     from bot.handoff import Handoff
     from bot.outbound import Outbound
@@ -32,6 +36,21 @@ MAX_FINDINGS_SHOWN = 5
 
 class RunFailed(BatonError):
     """The run ends without a PR for a reason the user should read (already user-facing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one agent's attempt ended: it delivered (`reason` empty), or why it did not. `limit`
+    is the status when the agent was stopped at its cost cap or timeout, and `kept` whether
+    its work so far was pushed to the branch and a draft PR."""
+
+    reason: str = ""
+    limit: str = ""
+    kept: bool = False
+
+    @property
+    def delivered(self) -> bool:
+        return not self.reason
 
 
 class Attempt:
@@ -95,6 +114,7 @@ async def _worktree(state: RunState, token: InstallationToken, target: Target) -
         run_id=state.rec.id,
         branch=target.branch,
         start=target.start,
+        pull=target.pull,
     )
 
 
@@ -105,7 +125,7 @@ async def _commit(
     staged = await gitchange.stage_changes(wt)
     if staged.removed_git:
         state.notes.safety.append(render.removed_git_note(staged.removed_git))
-    lines = await gitchange.staged_lines(wt)
+    lines = await gitchange.staged_lines_by_file(wt)
     violation = policy_violation(staged.changed, plan.policy, lines=lines) or await leaks(
         wt, staged, wall
     )
@@ -127,6 +147,18 @@ async def _commit(
     await state.save(commit_sha=sha, branch=target.branch)
 
 
+async def _keep(
+    state: RunState, plan: RunPlan, wt: gitops.Worktree, target: Target, wall: Outbound
+) -> bool:
+    """At its limit the agent's work so far is committed like any finished work (the same
+    policy and secret checks); False when it had written nothing."""
+    staged = await gitchange.stage_changes(wt)
+    if not staged.changed:
+        return False
+    await _commit(state, plan, wt, target, wall)
+    return True
+
+
 async def attempt(
     state: RunState,
     gh: RepoGitHub,
@@ -137,47 +169,95 @@ async def attempt(
     handoff: Handoff | None,
     verify: Verify | None = None,
     into: Attempt | None = None,
-) -> str | None:
-    """One agent's attempt; None when it delivered, else why it did not."""
+    next_agent: bool = False,
+    look: Callable[[], Awaitable[str | None]] | None = None,
+) -> Outcome:
+    """One agent's attempt: delivered, failed, or stopped at its limit with its work kept.
+    `next_agent`: the chain has one after this, which takes over from a stop at a limit when
+    this agent's `on_budget`/`on_timeout` says `handoff` (and then says so itself). `look`:
+    asked now and then while the agent runs, for a reason to stop it (the org's pause)."""
+    # Every line of the attempt names its agent (git and GitHub steps too), not only the CLI's.
+    with bound(run=state.rec.id, agent=plan.agent):
+        return await _attempt(
+            state,
+            gh,
+            plan,
+            target,
+            token,
+            handoff=handoff,
+            verify=verify,
+            out=into or Attempt(),
+            next_agent=next_agent,
+            look=look,
+        )
+
+
+async def _attempt(
+    state: RunState,
+    gh: RepoGitHub,
+    plan: RunPlan,
+    target: Target,
+    token: InstallationToken,
+    *,
+    handoff: Handoff | None,
+    verify: Verify | None,
+    out: Attempt,
+    next_agent: bool,
+    look: Callable[[], Awaitable[str | None]] | None,
+) -> Outcome:
     s, t = state.services, state.trigger
-    out = into or Attempt()
     remote_now = (
         target.pr.head_sha
         if target.pr is not None
         else await s.workspaces.remote_sha(t.repo, target.branch)
     )
     wt = await _worktree(state, token, target)
+    # Where the run starts from: the commit its live check run shows on (bot/checkrun).
+    await state.event("workspace", head=wt.base_sha, branch=wt.branch)
     if not state.rec.commit_sha:
         # A new worktree builds on the branch as it is now; that head is the push's lease for
         # every later attempt of this run, so a commit someone pushes meanwhile is never
         # replaced by a retry that would otherwise read it as the head to expect.
         await state.save(lease_sha=remote_now or "")
         wall = wall_for(s, token, plan.spec)
-        with bound(run=state.rec.id, agent=plan.agent):
-            result = await run_agent(state, plan, wt, handoff, wall)
-        if not result.ok:
+        result = await run_agent(state, plan, wt, handoff, wall, look=look)
+        if is_limit(result.status):
+            kept = await _keep(state, plan, wt, target, wall)
+            text = stop_text(rec=state.rec, plan=plan, command=s.settings.command, kept=kept)
+            await state.save(error=wall.check(text, "stop report"), finished_at=time.time())
+            if not kept:
+                await state.event("ended", status=state.rec.status, reason=state.rec.error)
+                await s.workspaces.remove(t.repo, state.rec.id)
+                return Outcome(reason=state.rec.error, limit=state.rec.status)
+        elif not result.ok:
             reason = wall.check(decide.agent_failure_text(plan.agent, result), "agent's error")
             await state.save(error=reason, finished_at=time.time())
-            await state.event("ended", status=state.rec.status, reason=reason)
+            await state.event("ended", status=state.rec.status, reason=reason, stage="agent")
             out.left_behind = await partial_diff(wt)
             await s.workspaces.remove(t.repo, state.rec.id)
-            return reason
-        await _commit(state, plan, wt, target, wall)
+            return Outcome(reason=reason)
+        else:
+            await _commit(state, plan, wt, target, wall)
     out.diffstat = await gitops.diffstat(wt)
-    if verify is not None:
+    stopped = is_limit(state.rec.status)
+    if verify is not None and not stopped:
         try:
             out.verify_passed = await run_verify(verify, wt.path, runner=s.runner)
         except SandboxUnavailable as exc:
             log.warning("verify not run: %s", exc)
     remote = await remote_facts(state, gh, wt, target)
+    detail = state.notes.text(state.rec.error) if stopped else detail_text(state, handoff)
     actions = plan_delivery(
         rec=state.rec,
         target=target,
         remote=remote,
         base=t.default_branch,
         draft=plan.policy.draft,
-        detail=detail_text(state, handoff),
+        detail=detail,
+        announce=not (next_agent and limit_action(plan.spec, state.rec.status) == "handoff"),
     )
     await execute(state, gh, wt, actions)
     await s.workspaces.remove(t.repo, state.rec.id)
-    return None
+    if stopped:
+        return Outcome(reason=state.rec.error, limit=state.rec.status, kept=True)
+    return Outcome()

@@ -11,16 +11,20 @@ from adapters.base import RunStatus
 from bot import gitops
 from bot.plan import Refusal, RunPlan, plan_run
 from bot.render import format_cost, format_duration
+from bot.run import pause
 from bot.run.attempt import Attempt, RunFailed, attempt
-from bot.run.chain import acknowledge, spend_now
+from bot.run.budget import release, reserve
+from bot.run.chain import acknowledge
 from bot.run.state import RunState
 from bot.run.status import post_status, refuse
 from bot.run.target import Target
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
+    from bot.budget import Spend
     from bot.github import InstallationToken, RepoGitHub
+    from bot.trigger import Trigger
     from config.merge import Effective
     from config.schema import AgentsConfig
 
@@ -34,17 +38,19 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
     if t.is_pull_request:
         await refuse(state, gh, Refusal("`compare` works on issues: each agent opens its own PR."))
         return
+    contestants = [await RunState.open(state.services, t, state.ctx, contestant=a) for a in agents]
     plans: list[RunPlan] = []
-    for agent in agents:
+    for agent, contestant in zip(agents, contestants, strict=True):
         trigger = t.model_copy(update={"agent": agent})
-        plan = plan_run(trigger=trigger, config=config, paths=[], spend=await spend_now(state))
+        plan = await reserve(contestant, _planner(trigger, effective, state.services.clock()))
         if isinstance(plan, Refusal):
+            for planned in contestants:
+                await release(planned)
             await refuse(state, gh, plan)
             return
         plans.append(replace(plan, policy=plan.policy.model_copy(update={"draft": True})))
     await acknowledge(gh, t)
     token = await state.services.github.token(t.installation_id, (t.name,))
-    contestants = [await RunState.open(state.services, t, state.ctx, contestant=a) for a in agents]
     results = [Attempt() for _ in agents]
     await asyncio.gather(
         *(
@@ -52,10 +58,28 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
             for c, plan, into in zip(contestants, plans, results, strict=True)
         )
     )
+    for contestant in contestants:
+        await contestant.close_live()
     with_verify = config.verify is not None
     await _comparison_comment(
         state, gh, list(zip(contestants, results, strict=True)), with_verify=with_verify
     )
+
+
+def _planner(
+    trigger: Trigger, effective: Effective, now: float
+) -> Callable[[Spend], RunPlan | Refusal]:
+    def plan(spend: Spend) -> RunPlan | Refusal:
+        return plan_run(
+            trigger=trigger,
+            config=effective.config,
+            paths=[],
+            spend=spend,
+            sources=effective.sources,
+            now=now,
+        )
+
+    return plan
 
 
 async def _contest(
@@ -88,11 +112,24 @@ async def _contest(
     )
     await post_status(run, gh, detail="Racing in `/agent compare`.")
     try:
-        reason = await attempt(
-            run, gh, plan, target, token, handoff=None, verify=config.verify, into=into
+        outcome = await attempt(
+            run,
+            gh,
+            plan,
+            target,
+            token,
+            handoff=None,
+            verify=config.verify,
+            into=into,
+            look=pause.watch(run, gh),
         )
+        # A contestant stopped at its limit keeps its draft PR, like one that delivered.
+        reason = None if outcome.delivered or outcome.kept else outcome.reason
     except RunFailed as exc:
         reason = str(exc)
+        await run.event("ended", status=RunStatus.FAILED, reason=reason)
+    finally:
+        await release(run)
     if reason is not None:
         status = run.rec.status if run.rec.status != RunStatus.RUNNING else RunStatus.FAILED
         await run.save(status=status, error=reason)

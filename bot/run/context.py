@@ -10,6 +10,7 @@ from config.schema import permission_at_least
 
 if TYPE_CHECKING:
     from bot.github import InstallationToken, RepoGitHub, ReviewComment
+    from bot.ledger import RunRecord
     from bot.run.state import RunState
     from bot.run.target import Target
     from config.schema import AgentsConfig
@@ -49,16 +50,25 @@ async def gather_handoff(
     review comments, failing checks and the new instruction."""
     s, t = state.services, state.trigger
     instruction = state.cmd.instruction if state.cmd is not None else ""
-    if target.pr is None:
-        if not instruction:
+    if target.pr is None and target.origin is None:
+        earlier: tuple[RunRecord, ...] = ()
+        if state.cmd is not None and state.cmd.verb == "continue":
+            # The stopped run opened no PR (it wrote nothing): its session is still the one
+            # to resume.
+            rows = await s.store.runs_for_target(t.repo, t.number)
+            earlier = tuple(r for r in rows if r.job_id != state.ctx.job_id and r.agent)
+        if not instruction and not earlier:
             return None
-        return Handoff(task_ref=f"issue #{t.number}", instruction=instruction)
-    pr = target.pr
+        return Handoff(task_ref=f"issue #{t.number}", earlier_runs=earlier, instruction=instruction)
+    pr = target.pr or target.origin
+    assert pr is not None
     on_pull = await s.store.runs_for_pull(t.repo, pr.number)
     earlier = tuple(r for r in on_pull if r.job_id != state.ctx.job_id and r.agent)
-    diff = await s.workspaces.diff(
-        repo=t.repo, clone_url=t.clone_url, token=token, base=pr.base_ref, head=pr.head_ref
-    )
+    diff = ""
+    if target.pr is not None:  # a fork's head is the agent's starting point: its files say it
+        diff = await s.workspaces.diff(
+            repo=t.repo, clone_url=t.clone_url, token=token, base=pr.base_ref, head=pr.head_ref
+        )
     trusted, withheld = await _trusted_review_comments(state, gh, pr.number, config)
     failing = tuple(
         c

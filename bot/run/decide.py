@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from config.schema import AgentsConfig
 
 MAX_LEFT_BEHIND_CHARS = 20_000
-UNFINISHED = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.REFUSED})
+UNFINISHED = frozenset(
+    {RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.REFUSED, RunStatus.AWAITING_APPROVAL}
+)
 FAILED = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.BUDGET})
 
 
@@ -43,14 +45,16 @@ def flags_for(
     config: AgentsConfig,
     *,
     label_prefix: str,
+    continued: str | None = None,
 ) -> dict[str, object]:
     """The command's flags as config keys of the agents they apply to: every contestant of a
-    compare; else the agent that runs first, and its fallbacks for limits (not model)."""
+    compare; `continued` (the agent a `continue` resumes); else the agent that runs first,
+    and its fallbacks for limits (not model)."""
     if not isinstance(command, Command) or not command.flags:
         return {}
     if command.verb == "compare":
         return {k: v for a in command.agents for k, v in command.overrides(a).items()}
-    agent = command.agent or trigger.agent
+    agent = command.agent or trigger.agent or continued
     fallback: tuple[str, ...] = ()
     if agent is None:
         chosen = choose_agent(
@@ -125,6 +129,34 @@ def agent_failure_text(agent: str, result: AgentResult) -> str:
 
 def handover_text(previous: str, why: str, agent: str) -> str:
     return f"`{previous}` did not succeed ({why}); handing over to `{agent}`."
+
+
+def limit_handover_text(previous: RunRecord, agent: str, *, kept: bool) -> str:
+    """Who takes over after a stop at a limit, and why (the agent's `on_budget`/`on_timeout`)."""
+    what, key = (
+        ("timed out", "on_timeout")
+        if previous.status == RunStatus.TIMED_OUT
+        else ("stopped at its cost limit", "on_budget")
+    )
+    cost = f"${previous.cost_usd:.4f}" if previous.cost_usd is not None else "an unknown cost"
+    start = "from its kept work on this branch" if kept else "from the start (it wrote nothing)"
+    return (
+        f"`{previous.agent}` {what} after {cost}; `{agent}` takes over {start} "
+        f"(`agents.{previous.agent}.{key}: handoff`)."
+    )
+
+
+def with_kept(handoff: Handoff | None, rec: RunRecord, *, kept: bool) -> Handoff:
+    """The next agent after a stop at a limit continues the stopped one's work."""
+    base = handoff or Handoff(task_ref=f"issue #{rec.number}")
+    if kept:
+        note = (
+            f"`{rec.agent}` was stopped at its limit before it finished; what it wrote is "
+            "committed on this branch, where you continue. Finish the task."
+        )
+    else:
+        note = f"`{rec.agent}` was stopped at its limit before it wrote anything."
+    return replace(base, earlier_runs=(*base.earlier_runs, rec), notes=(*base.notes, note))
 
 
 def chain_failure(failures: list[str]) -> str:

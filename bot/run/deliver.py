@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
 from bot import gitops, render
+from bot.checkrun.view import CONCLUSIONS
 from bot.github import GitHubError
 from bot.run import decide
 from bot.run.status import post_status
+from bot.run.stops import is_limit, pr_note
+from bot.run.target import fork_note
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -65,27 +68,57 @@ class UpdatePull:
 
 
 @dataclass(frozen=True, slots=True)
+class SetDraft:
+    """A PR holding a stopped run's work becomes a draft; one whose work is finished again
+    leaves draft (through GraphQL: GitHub's REST API cannot do either)."""
+
+    pr: PullRequest
+    draft: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CreateCheckRun:
     head_sha: str
     title: str
     summary: str
+    conclusion: str = "success"  # "neutral" for a run stopped at its limit
 
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """The row ends as a success and the status comment says so, with `detail`."""
+    """The row ends (a success, or the limit it stopped at) and the status comment says so,
+    with `detail`."""
 
     detail: str
+    stopped: bool = False
+    # False when the next agent takes over at once: its own status follows.
+    announce: bool = True
 
 
-Action = KeepPrevious | Push | OpenPull | UpdatePull | CreateCheckRun | Finish
+Action = KeepPrevious | Push | OpenPull | UpdatePull | SetDraft | CreateCheckRun | Finish
+
+
+def drafted_by_a_stop(pr: PullRequest, earlier: Sequence[RunRecord]) -> bool:
+    """Whether the last run that delivered to `pr` stopped at its limit (so Baton made the PR a
+    draft, and a run that finishes the work makes it ready again)."""
+    delivered = [r for r in earlier if r.pr_number == pr.number]
+    return pr.draft and bool(delivered) and is_limit(delivered[-1].status)
 
 
 def plan_delivery(
-    *, rec: RunRecord, target: Target, remote: Remote, base: str, draft: bool, detail: str
+    *,
+    rec: RunRecord,
+    target: Target,
+    remote: Remote,
+    base: str,
+    draft: bool,
+    detail: str,
+    announce: bool = True,
 ) -> list[Action]:
-    """Every step still to do, in order, for the committed `rec` to become a PR."""
+    """Every step still to do, in order, for the committed `rec` to become a PR: a draft that
+    says so when the run stopped at its cost cap or timeout (its work so far is kept)."""
     actions: list[Action] = []
+    stopped = is_limit(rec.status)
     lease = rec.lease_sha or None
     replaced = rec.replaced_sha
     if remote.branch_sha != rec.commit_sha:
@@ -94,19 +127,33 @@ def plan_delivery(
             replaced = lease
         actions.append(Push(lease))
     # The body describes the run as it will be once every step is done.
-    done = rec.with_(status=RunStatus.SUCCESS, replaced_sha=replaced)
+    done = rec.with_(replaced_sha=replaced)
+    if not stopped:
+        done = done.with_(status=RunStatus.SUCCESS)
     body = render.pr_body(
-        summary=rec.summary, issue_number=target.issue_number, runs=[*remote.earlier, done]
+        summary=rec.summary,
+        issue_number=target.issue_number,
+        runs=[*remote.earlier, done],
+        note="\n\n".join(n for n in (fork_note(target), pr_note(done)) if n),
     )
     if remote.pr is None:
         title = target.title or f"Agent change for #{rec.number}"
-        actions.append(OpenPull(title=title, head=target.branch, base=base, body=body, draft=draft))
+        actions.append(
+            OpenPull(title=title, head=target.branch, base=base, body=body, draft=draft or stopped)
+        )
     else:
         actions.append(UpdatePull(remote.pr.number, body))
+        if stopped and not remote.pr.draft:
+            actions.append(SetDraft(remote.pr, draft=True))
+        # Ready again only when a stop made it a draft, not a person (nor `policy.draft`).
+        elif not (stopped or draft) and drafted_by_a_stop(remote.pr, remote.earlier):
+            actions.append(SetDraft(remote.pr, draft=False))
     if rec.check_run_id is None:
-        title, summary = render.check_run_output(rec)
-        actions.append(CreateCheckRun(rec.commit_sha, title, summary))
-    actions.append(Finish(detail))
+        title, summary = render.check_run_output(done)
+        # As the live check run ends: a stop at the cost cap asks a person to act (continue).
+        conclusion = CONCLUSIONS.get(rec.status, "neutral") if stopped else "success"
+        actions.append(CreateCheckRun(rec.commit_sha, title, summary, conclusion))
+    actions.append(Finish(detail, stopped=stopped, announce=announce or not stopped))
     return actions
 
 
@@ -154,21 +201,27 @@ async def execute(
                 pr = await gh.update_pull(number, body=body)
                 await state.save(pr_number=pr.number, pr_url=pr.html_url)
                 await state.event("pr_updated", number=pr.number, url=pr.html_url)
-            case CreateCheckRun(head_sha, title, summary):
+            case SetDraft(pr, draft):
+                now = await gh.set_draft(pr, draft=draft)
+                await state.event("pr_draft" if now else "pr_ready", number=pr.number)
+            case CreateCheckRun(head_sha, title, summary, conclusion):
                 check_id = await gh.create_check_run(
                     head_sha=head_sha,
                     name=render.CHECK_NAME,
-                    conclusion="success",
+                    conclusion=conclusion,
                     title=title,
                     summary=summary,
                     external_id=state.rec.id,
                 )
                 await state.save(check_run_id=check_id)
-                await state.event("check_run", id=check_id, conclusion="success")
-            case Finish(detail):
-                await state.save(status=RunStatus.SUCCESS, finished_at=time.time())
-                await state.event("ended", status=RunStatus.SUCCESS, reason="")
-                await post_status(state, gh, pr_url=state.rec.pr_url, detail=detail)
+                await state.event("check_run", id=check_id, conclusion=conclusion)
+            case Finish(detail, stopped, announce):
+                status = state.rec.status if stopped else RunStatus.SUCCESS
+                await state.save(status=status, finished_at=time.time())
+                reason = state.rec.error if stopped else ""
+                await state.event("ended", status=status, reason=reason)
+                if announce:
+                    await post_status(state, gh, pr_url=state.rec.pr_url, detail=detail)
 
 
 async def remote_facts(

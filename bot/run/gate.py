@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from bot.configsource import ConfigError, load_effective
 from bot.plan import Refusal, authorize
 from bot.run import decide
+from bot.run.pause import hold
+from bot.run.resume import last_run
 from bot.run.status import refuse
 from config.schema import AgentsConfig
 
@@ -41,6 +43,15 @@ def _authorize(state: RunState, permission: str, config: AgentsConfig) -> Refusa
     )
 
 
+async def _continued_agent(state: RunState, gh: RepoGitHub) -> str | None:
+    """The agent a `continue` resumes (its flags are that agent's keys)."""
+    cmd = state.cmd
+    if cmd is None or cmd.verb != "continue" or cmd.agent is not None or not cmd.flags:
+        return None
+    last = await last_run(state, gh)
+    return last.agent if last is not None else None
+
+
 async def open_gate(state: RunState, gh: RepoGitHub) -> Effective | None:
     """The effective config the run works under, or None when it was refused (and told).
 
@@ -53,7 +64,11 @@ async def open_gate(state: RunState, gh: RepoGitHub) -> Effective | None:
         effective = await _load(state, gh, flags)
         # Flags override keys of the agents that will run, so the route is read first.
         flags = decide.flags_for(
-            state.command, t, effective.config, label_prefix=state.services.settings.label_prefix
+            state.command,
+            t,
+            effective.config,
+            label_prefix=state.services.settings.label_prefix,
+            continued=await _continued_agent(state, gh),
         )
         if flags:
             effective = await _load(state, gh, flags)
@@ -69,6 +84,9 @@ async def open_gate(state: RunState, gh: RepoGitHub) -> Effective | None:
     if refusal is not None:
         if not t.requester_is_bot:
             await refuse(state, gh, refusal)
+        return None
+    if effective.pause.paused:
+        await hold(state, gh, effective)
         return None
     word = state.services.settings.command
     refusal = (decide.locked_flags(effective) if flags else None) or decide.unknown_agent(

@@ -19,6 +19,7 @@ from bot.github import GitHubError, GitHubUnavailable
 from bot.logs import bound
 from bot.queue import JobContext, RetryLater, cancel_requested
 from bot.run.attempt import RunFailed
+from bot.run.budget import release
 from bot.run.gate import open_gate
 from bot.run.state import RunState
 from bot.run.status import post_status
@@ -68,6 +69,7 @@ async def run_job(services: Services, ctx: JobContext) -> None:
         except (GitHubUnavailable, gitops.GitError) as exc:
             if not ctx.final_attempt:
                 log.warning("attempt %d failed, will retry: %s", ctx.attempt, exc)
+                await release(state)  # the next attempt reserves again
                 raise RetryLater(str(exc)) from exc
             await finish_failed(
                 state,
@@ -88,6 +90,8 @@ async def run_job(services: Services, ctx: JobContext) -> None:
             log.exception("run %s failed unexpectedly", state.rec.id)
             await asyncio.shield(finish_unforeseen(state, exc))
             raise
+        finally:
+            await state.close_live()
 
 
 async def _report(state: RunState, detail: str) -> None:
@@ -101,6 +105,7 @@ async def _report(state: RunState, detail: str) -> None:
 
 
 async def finish_cancelled(state: RunState) -> None:
+    await release(state)
     await state.save(status=RunStatus.CANCELLED, finished_at=time.time(), error="cancelled")
     await state.event("ended", status=RunStatus.CANCELLED, reason="cancelled on request")
     await _report(state, "Cancelled on request: the agent was stopped and nothing more was pushed.")
@@ -109,12 +114,14 @@ async def finish_cancelled(state: RunState) -> None:
 
 async def finish_failed(state: RunState, reason: str) -> None:
     """Record the failure and say so on the issue."""
+    await release(state)
     status = state.rec.status if RunStatus(state.rec.status).final else RunStatus.FAILED
     await state.save(status=status, error=reason, finished_at=time.time())
     await state.event("ended", status=status, reason=reason)
-    log.warning("run %s failed: %s", state.rec.id, reason)
-    await state.services.workspaces.remove(state.trigger.repo, state.rec.id)
-    await _report(state, state.notes.text(reason))
+    with bound(agent=state.rec.agent or None):
+        log.warning("run %s failed: %s", state.rec.id, reason)
+        await state.services.workspaces.remove(state.trigger.repo, state.rec.id)
+        await _report(state, state.notes.text(reason))
 
 
 async def finish_unforeseen(state: RunState, exc: Exception) -> None:

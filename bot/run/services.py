@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from adapters.runner import Runner, SandboxRunner
 from bot.outbound import Outbound
 from bot.store.base import claimed
+from bot.telemetry.observer import NoObserver, RunObserver
 from config.guard import Operator
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from bot import gitops
     from bot.github import GitHubApp
+    from bot.queue import JobQueue
     from bot.store.base import Store
     from config.settings import Settings
 
@@ -39,6 +41,10 @@ class Services:
     runner: Runner = field(default_factory=SandboxRunner)
     # The clock monthly budgets are counted by (a test's own, in tests).
     clock: Callable[[], float] = time.time
+    # Hears every event of every run (metrics, traces): see bot/telemetry/observer.py.
+    observer: RunObserver = field(default_factory=NoObserver)
+    # Where a run waiting out the org's pause queues itself again (None: it cannot wait).
+    queue: JobQueue | None = None
 
 
 STATUS_CLAIM_TTL_S = 60.0

@@ -3,11 +3,12 @@ the status comment says besides the row's facts."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
+from bot.checkrun.github import GitHubChecks
+from bot.checkrun.live import LiveCheck
 from bot.commands import Command, CommandError, parse
 from bot.ledger import RunRecord
 
@@ -26,12 +27,24 @@ def run_id_for(job_id: int, attempt_index: int = 0) -> str:
 class Notes:
     """Lines of the status comment that are not the row's facts."""
 
+    approval: str = ""  # who approved a run above `budget.approve_above_usd`
+    estimate: str = ""  # what runs like this one cost and took here
+    target: str = ""  # where the work goes when it is not where it was asked (a fork's PR)
     limit: str = ""  # why a flag's limit did not apply as asked
     handover: str = ""  # why the agent now working took over from the one before
     safety: list[str] = field(default_factory=list)  # what Baton removed or withheld
 
     def text(self, *extra: str) -> str:
-        return "\n\n".join(p for p in (self.limit, self.handover, *self.safety, *extra) if p)
+        parts = (
+            self.approval,
+            self.target,
+            self.estimate,
+            self.limit,
+            self.handover,
+            *self.safety,
+            *extra,
+        )
+        return "\n\n".join(p for p in parts if p)
 
 
 class RunState:
@@ -58,6 +71,8 @@ class RunState:
         self.task = trigger
         self.notes = Notes()
         self.rec = rec
+        # The live check run of each run id this state has been (a fallback is another run).
+        self._live: dict[str, LiveCheck] = {}
 
     @classmethod
     async def open(
@@ -65,7 +80,8 @@ class RunState:
     ) -> RunState:
         rec = await record_for(services, trigger, ctx, 0, contestant=contestant)
         state = cls(services, trigger, ctx, rec, contestant=contestant)
-        if rec.status == RunStatus.QUEUED and ctx.attempt == 1:
+        # A run carried on under its own id (approved, or waiting out a pause) was queued once.
+        if rec.status == RunStatus.QUEUED and ctx.attempt == 1 and not trigger.run_id:
             t = trigger
             await state.event(
                 "queued",
@@ -93,7 +109,27 @@ class RunState:
     async def event(self, kind: str, **data: object) -> None:
         """One line of the run's timeline (the dashboard, live check run and `baton runs show`
         read it)."""
-        await self.services.store.append_event(self.rec.id, kind, data)
+        appended = await self.services.store.append_event(self.rec.id, kind, data)
+        self.services.observer.on_event(self.rec, kind, data)
+        self._live_check().observe(appended)
+
+    def _live_check(self) -> LiveCheck:
+        live = self._live.get(self.rec.id)
+        if live is None:
+            s = self.services
+            live = LiveCheck(
+                run_id=self.rec.id,
+                store=s.store,
+                send=GitHubChecks(s.github, self.trigger),
+                least_interval_s=s.settings.check_run_update_s,
+            )
+            self._live[self.rec.id] = live
+        return live
+
+    async def close_live(self) -> None:
+        """Let the live check runs send their end (bot/checkrun), then stop them."""
+        for live in self._live.values():
+            await live.close()
 
 
 async def record_for(
@@ -102,10 +138,15 @@ async def record_for(
     """The row of the chain's `index`th agent: stored (a retried job), or a new one."""
     store = services.store
     run_id = run_id_for(ctx.job_id, index)
+    if t.run_id:  # an approved run carries on under the id it waited with
+        run_id = t.run_id if index == 0 else f"{t.run_id}-{index + 1}"
     if contestant:
         run_id = f"{run_id}-{contestant}"
     existing = await store.get_run(run_id)
     if existing is not None:
+        if existing.job_id != ctx.job_id and t.run_id:
+            existing = existing.with_(job_id=ctx.job_id)  # the approved job runs it now
+            await store.save_run(existing)
         return existing
     rec = RunRecord(
         id=run_id,
@@ -116,10 +157,11 @@ async def record_for(
         trigger=t.kind,
         verb=t.verb,
         requester=t.requester,
+        label=t.label or "",
         status=RunStatus.QUEUED,
-        created_at=time.time(),
+        created_at=services.clock(),  # the clock monthly budgets count by
     )
-    first = await store.get_run(run_id_for(ctx.job_id)) if index > 0 else None
+    first = await store.get_run(t.run_id or run_id_for(ctx.job_id)) if index > 0 else None
     if first is not None:  # fallbacks share the job's status comment
         rec = rec.with_(comment_id=first.comment_id)
     return rec

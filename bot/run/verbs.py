@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.run.chain import run_fix
 from bot.run.compare import run_compare
+from bot.run.resume import run_continue
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -15,9 +16,11 @@ if TYPE_CHECKING:
     from config.merge import Effective
 
 
-# `fix` and `retry` (and a label) take the route's chain; `compare` races its agents.
+# `fix` and `retry` (and a label) take the route's chain; `compare` races its agents;
+# `continue` picks up a run stopped at its limit.
 VERBS: Mapping[str, Callable[[RunState, RepoGitHub, Effective], Awaitable[None]]] = {
     "compare": run_compare,
+    "continue": run_continue,
 }
 
 

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.base import RunStatus
+from bot.store.pulls import PullEvent
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
+
+    from bot.store.views import MetricValue, RunPage, RunQuery, RunTally, SpendRow
 
 # Kept for old imports: the statuses are `adapters.base.RunStatus`, one enum for all of them.
 QUEUED, RUNNING, REFUSED = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.REFUSED
@@ -65,6 +68,9 @@ class RunRecord:
     finished_at: float | None = None
     duration_s: float | None = None
     network: str = ""  # the agent's sandbox network: "none" or "host"
+    label: str = ""  # the trigger label ("" for a command): runs alike for the history estimate
+    cost_cap_usd: float | None = None  # the dollar cap the run ran under (None: no cap)
+    cost_cap_by: str = ""  # which key or budget set that cap, and where, for people to read
 
     def with_(self, **changes: Any) -> RunRecord:
         return dataclasses.replace(self, **changes)
@@ -83,6 +89,46 @@ class RunEvent:
     time: float
     kind: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A running run's cost cap held against the monthly budgets of its repository, its owner
+    and its requester until it ends (or `expires_at`, should its worker die)."""
+
+    run_id: str
+    repo: str
+    owner: str
+    requester: str
+    amount_usd: float
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCap:
+    """A monthly cap as the last run under it saw it: `scope` is `repo`, `org` or `requester`,
+    `name` the repository, owner or login; `limit_usd` None when no layer sets one."""
+
+    scope: str
+    name: str
+    limit_usd: float | None
+    source: str  # which layer set it, e.g. "repo file .agents.yml:4:3"
+    seen_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CostBreakdown:
+    """Runs' costs kept apart by where each figure came from."""
+
+    reported_usd: float = 0.0  # the CLI said so
+    priced_usd: float = 0.0  # tokens x the price table
+    unknown_runs: int = 0  # agent runs whose cost nobody knows
+    runs: int = 0  # agent runs counted
+
+    @property
+    def known_usd(self) -> float:
+        return self.reported_usd + self.priced_usd
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +200,59 @@ class Store(Protocol):
         org/owner (`owner/*`) and by requester; the filters given all apply."""
         ...
 
+    async def cost_breakdown(
+        self,
+        *,
+        since: float,
+        until: float | None = None,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> CostBreakdown:
+        """The runs `spend` counts, with reported and priced dollars apart, and the agent runs
+        (those with an agent) whose cost is unknown counted."""
+        ...
+
+    async def history(
+        self, *, repo: str, agent: str, label: str, verb: str, limit: int
+    ) -> list[RunRecord]:
+        """The newest `limit` runs of `agent` on `repo` that ended after the agent ran (success,
+        failed, timed out, stopped at budget) with a known cost and duration, newest first:
+        those with the same `label` when it is not empty, else command runs of the same `verb`."""
+        ...
+
+    async def reserve(self, reservation: Reservation) -> None:
+        """Hold (or replace) the run's reservation."""
+        ...
+
+    async def release_reservation(self, run_id: str) -> bool:
+        """Drop the run's reservation (its row's cost counts from now on); False if none."""
+        ...
+
+    async def held(
+        self,
+        *,
+        now: float,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> float:
+        """Dollars the unexpired reservations still hold, by repo, owner or requester: each its
+        amount less what its run's row has cost so far, never below zero."""
+        ...
+
+    async def expire_reservations(self, *, now: float) -> int:
+        """Drop reservations whose time is past (their run's worker died); how many."""
+        ...
+
+    async def record_cap(self, cap: BudgetCap) -> None:
+        """Remember the monthly cap a scope last ran under (replacing the one before)."""
+        ...
+
+    async def budget_caps(self) -> list[BudgetCap]:
+        """Every remembered cap, ordered by scope and name."""
+        ...
+
     async def append_event(
         self, run_id: str, kind: str, data: Mapping[str, Any] | None = None
     ) -> RunEvent:
@@ -163,6 +262,50 @@ class Store(Protocol):
 
     async def events(self, run_id: str, *, after_seq: int = 0) -> list[RunEvent]:
         """The run's events with `seq > after_seq`, in sequence order."""
+        ...
+
+    async def add_pull_event(self, event: PullEvent) -> bool:
+        """Record a fact about one of Baton's pull requests; False (and nothing written) when
+        the repository has a fact under its key already (a redelivery, a retried job)."""
+        ...
+
+    async def pull_events(
+        self, *, repo: str | None = None, number: int | None = None, since: float | None = None
+    ) -> list[PullEvent]:
+        """The facts of one repository (or all), of one pull request (or all), with `at >=
+        since`, oldest first (by `at`, then in the order they were recorded)."""
+        ...
+
+    async def query_runs(self, query: RunQuery) -> RunPage:
+        """The page of runs `query` asks for (newest first) and how many match in all."""
+        ...
+
+    async def spend_rows(
+        self, *, repos: frozenset[str] | None, since: float | None = None
+    ) -> list[SpendRow]:
+        """Every run created since `since` in `repos` (None: all), newest first, as spend
+        charts count them."""
+        ...
+
+    async def run_tallies(
+        self, *, duration_buckets: Sequence[float], cost_buckets: Sequence[float]
+    ) -> list[RunTally]:
+        """Finished runs (any status but queued and running) per agent and status, with their
+        durations and costs counted into these bucket bounds (ascending)."""
+        ...
+
+    async def record_metrics(
+        self,
+        *,
+        add: Mapping[tuple[str, str], float] | None = None,
+        set_to: Mapping[tuple[str, str], float] | None = None,
+    ) -> None:
+        """In one transaction, add to counts and set gauges, keyed by (name, labels as JSON
+        with sorted keys); other processes' additions to the same key are never lost."""
+        ...
+
+    async def metric_values(self) -> list[MetricValue]:
+        """Every count and gauge recorded, by name then labels."""
         ...
 
     async def claim(self, key: str, owner: str, *, ttl_s: float) -> bool:

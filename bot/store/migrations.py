@@ -167,6 +167,65 @@ CREATE TABLE claims (
 );
 """
 
+# Budgets (issue 8): what a run's cost cap was and which key set it, its label (the history
+# estimate compares runs of the same label), reservations of running runs' caps against the
+# monthly budgets, and the monthly caps each scope last ran under (for `baton spend`).
+_BUDGETS = """
+ALTER TABLE runs ADD COLUMN label TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN cost_cap_usd DOUBLE PRECISION;
+ALTER TABLE runs ADD COLUMN cost_cap_by TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_by_agent ON runs (repo, agent, created_at);
+CREATE TABLE reservations (
+    run_id TEXT PRIMARY KEY,
+    repo TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    amount_usd DOUBLE PRECISION NOT NULL CHECK (amount_usd >= 0),
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX reservations_by_expiry ON reservations (expires_at);
+CREATE TABLE budget_caps (
+    scope TEXT NOT NULL CHECK (scope IN ('repo', 'org', 'requester')),
+    name TEXT NOT NULL,
+    limit_usd DOUBLE PRECISION,
+    source TEXT NOT NULL,
+    seen_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (scope, name)
+);
+"""
+
+# Metric values: counts that worker processes add to and gauges they set (GitHub calls, the
+# rate limit, agent process failures), so the process serving `/metrics` reports every
+# worker's, on this machine or another.
+_METRIC_VALUES = """
+CREATE TABLE metric_values (
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (name, labels)
+);
+"""
+
+# Facts about Baton's own pull requests from GitHub's webhooks (bot.store.pulls.PullEvent),
+# written once per key; the scoreboard folds them. Checks of a commit no PR had yet carry
+# number 0. `received_at` orders facts GitHub stamped with the same second.
+_PULL_EVENTS = """
+CREATE TABLE pull_events (
+    repo TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    received_at DOUBLE PRECISION NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (repo, key)
+);
+CREATE INDEX pull_events_by_pull ON pull_events (repo, number, at);
+CREATE INDEX pull_events_by_time ON pull_events (at);
+"""
+
 # The periodic cleanup deletes by age: deliveries past GitHub's redelivery window and run events
 # past their retention. `removed_repos`: repositories an installation lost (uninstalled,
 # suspended, deselected), so every worker machine drops its mirror of them and `baton purge
@@ -209,5 +268,8 @@ MIGRATIONS: list[Migration] = [
         sql="ALTER TABLE runs ADD COLUMN network TEXT NOT NULL DEFAULT '';",
     ),
     Migration(version=5, name="run events and claims", sql=_RUN_EVENTS_AND_CLAIMS),
-    Migration(version=6, name="retention and offboarding", sql=_RETENTION_AND_OFFBOARDING),
+    Migration(version=6, name="budgets and reservations", sql=_BUDGETS),
+    Migration(version=7, name="metric values", sql=_METRIC_VALUES),
+    Migration(version=8, name="pull request facts", sql=_PULL_EVENTS),
+    Migration(version=9, name="retention and offboarding", sql=_RETENTION_AND_OFFBOARDING),
 ]

@@ -9,7 +9,17 @@ import time
 from typing import TYPE_CHECKING, Any, Self
 
 from bot.store import pgpool, pgschema
-from bot.store.base import RUN_FIELDS, Pruned, RemovedRepo, RunEvent, RunRecord
+from bot.store import postgres_reads as reads
+from bot.store.base import (
+    RUN_FIELDS,
+    BudgetCap,
+    CostBreakdown,
+    Pruned,
+    RemovedRepo,
+    Reservation,
+    RunEvent,
+    RunRecord,
+)
 from bot.store.errors import StoreError
 from bot.store.shared_sql import LOST_BY_INSTALLATION
 
@@ -18,9 +28,10 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from bot.store.pgpool import Connection, Pool
+    from bot.store.pulls import PullEvent
+    from bot.store.views import MetricValue, RunPage, RunQuery, RunTally, SpendRow
 
 _COLUMNS = ", ".join(RUN_FIELDS)
-_SELECT_RUNS = f"SELECT {_COLUMNS} FROM runs"  # noqa: S608 - constant column names
 # The runs of repositories an installation lost: named ones, or all of an account's (`owner/*`).
 _LOST = LOST_BY_INSTALLATION.replace("?", "%s").replace("'%/*'", "'%%/*'")
 _PURGE_RUNS = f"DELETE FROM runs WHERE {_LOST}"  # noqa: S608 - constant
@@ -47,31 +58,6 @@ _UPSERT = (
 def _stored(value: object) -> object:
     # Booleans are INTEGER 0/1 in the shared schema.
     return int(value) if isinstance(value, bool) else value
-
-
-def _record(row: Sequence[Any]) -> RunRecord:
-    data = dict(zip(RUN_FIELDS, row, strict=True))
-    data["is_pull_request"] = bool(data["is_pull_request"])
-    return RunRecord(**data)
-
-
-def _filters(
-    *,
-    since: float | None,
-    until: float | None,
-    repo: str | None,
-    owner: str | None = None,
-    requester: str | None = None,
-) -> tuple[list[str], list[object]]:
-    named = [
-        ("created_at >= %s", since),
-        ("created_at < %s", until),
-        ("repo = %s", repo),
-        ("repo LIKE %s", None if owner is None else f"{owner}/%"),
-        ("requester = %s", requester),
-    ]
-    given = [(clause, value) for clause, value in named if value is not None]
-    return [clause for clause, _ in given], [value for _, value in given]
 
 
 class PostgresStore:
@@ -103,8 +89,7 @@ class PostgresStore:
     async def _runs(self, where: str, params: Sequence[object]) -> list[RunRecord]:
         """`where` is a constant clause of the caller's; values go in `params` only."""
         async with self._conn() as conn:
-            cursor = await conn.execute(f"{_SELECT_RUNS} {where}", params)
-            return [_record(row) for row in await cursor.fetchall()]
+            return await reads.select_runs(conn, where, params)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         rows = await self._runs("WHERE id = %s", (run_id,))
@@ -138,7 +123,7 @@ class PostgresStore:
         until: float | None = None,
         limit: int | None = None,
     ) -> list[RunRecord]:
-        clauses, params = _filters(since=since, until=until, repo=repo)
+        clauses, params = reads.filters(since=since, until=until, repo=repo)
         where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
         # LIMIT NULL: no limit.
         return await self._runs(
@@ -154,7 +139,7 @@ class PostgresStore:
         owner: str | None = None,
         requester: str | None = None,
     ) -> float:
-        clauses, params = _filters(
+        clauses, params = reads.filters(
             since=since, until=until, repo=repo, owner=owner, requester=requester
         )
         where = " AND ".join([*clauses, "cost_usd IS NOT NULL"])
@@ -163,6 +148,102 @@ class PostgresStore:
             row = await (await conn.execute(query, params)).fetchone()
         assert row is not None  # an aggregate always has its row
         return float(row[0])
+
+    async def cost_breakdown(
+        self,
+        *,
+        since: float,
+        until: float | None = None,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> CostBreakdown:
+        async with self._conn() as conn:
+            return await reads.cost_breakdown(
+                conn, since=since, until=until, repo=repo, owner=owner, requester=requester
+            )
+
+    async def history(
+        self, *, repo: str, agent: str, label: str, verb: str, limit: int
+    ) -> list[RunRecord]:
+        async with self._conn() as conn:
+            return await reads.history(
+                conn, repo=repo, agent=agent, label=label, verb=verb, limit=limit
+            )
+
+    async def reserve(self, reservation: Reservation) -> None:
+        async with self._conn() as conn:
+            await reads.reserve(conn, reservation)
+
+    async def release_reservation(self, run_id: str) -> bool:
+        async with self._conn() as conn:
+            return await reads.release_reservation(conn, run_id)
+
+    async def held(
+        self,
+        *,
+        now: float,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> float:
+        async with self._conn() as conn:
+            return await reads.held(conn, now=now, repo=repo, owner=owner, requester=requester)
+
+    async def expire_reservations(self, *, now: float) -> int:
+        async with self._conn() as conn:
+            return await reads.expire_reservations(conn, now=now)
+
+    async def record_cap(self, cap: BudgetCap) -> None:
+        async with self._conn() as conn:
+            await reads.record_cap(conn, cap)
+
+    async def budget_caps(self) -> list[BudgetCap]:
+        async with self._conn() as conn:
+            return await reads.budget_caps(conn)
+
+    async def add_pull_event(self, event: PullEvent) -> bool:
+        encoded = json.dumps(event.data, separators=(",", ":"), allow_nan=False)
+        async with self._conn() as conn:
+            return await reads.add_pull_event(conn, event, encoded, self._clock())
+
+    async def pull_events(
+        self, *, repo: str | None = None, number: int | None = None, since: float | None = None
+    ) -> list[PullEvent]:
+        async with self._conn() as conn:
+            return await reads.pull_events(conn, repo=repo, number=number, since=since)
+
+    async def query_runs(self, query: RunQuery) -> RunPage:
+        async with self._conn() as conn:
+            return await reads.query_runs(conn, query)
+
+    async def spend_rows(
+        self, *, repos: frozenset[str] | None, since: float | None = None
+    ) -> list[SpendRow]:
+        async with self._conn() as conn:
+            return await reads.spend_rows(conn, repos=repos, since=since)
+
+    async def run_tallies(
+        self, *, duration_buckets: Sequence[float], cost_buckets: Sequence[float]
+    ) -> list[RunTally]:
+        async with self._conn() as conn:
+            return await reads.run_tallies(
+                conn, duration_buckets=duration_buckets, cost_buckets=cost_buckets
+            )
+
+    async def record_metrics(
+        self,
+        *,
+        add: Mapping[tuple[str, str], float] | None = None,
+        set_to: Mapping[tuple[str, str], float] | None = None,
+    ) -> None:
+        conn: Connection
+        async with self._conn() as conn, conn.transaction():
+            await reads.record_metrics(conn, dict(add or {}), dict(set_to or {}), self._clock())
+
+    async def metric_values(self) -> list[MetricValue]:
+        async with self._conn() as conn:
+            return await reads.metric_values(conn)
 
     async def append_event(
         self, run_id: str, kind: str, data: Mapping[str, Any] | None = None

@@ -6,7 +6,7 @@ import calendar
 import time
 from typing import TYPE_CHECKING
 
-from bot.plan import Spend
+from bot.budget import Spend
 
 if TYPE_CHECKING:
     from bot.store.base import Store

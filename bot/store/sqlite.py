@@ -16,7 +16,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
 
-from bot.store.base import RUN_FIELDS, Pruned, RemovedRepo, RunEvent, RunRecord
+from bot.store import sqlite_budget as budget_sql
+from bot.store import sqlite_views as views
+from bot.store.base import (
+    RUN_FIELDS,
+    BudgetCap,
+    CostBreakdown,
+    Pruned,
+    RemovedRepo,
+    Reservation,
+    RunEvent,
+    RunRecord,
+)
 from bot.store.db import (
     StoreError,
     applied_versions,
@@ -26,16 +37,20 @@ from bot.store.db import (
 )
 from bot.store.migrations import MIGRATIONS
 from bot.store.shared_sql import LOST_BY_INSTALLATION
+from bot.store.sqlite_pulls import add_pull_event, pull_events
+from bot.store.sqlite_rows import filters, select_runs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from types import TracebackType
 
+    from bot.store.pulls import PullEvent
+    from bot.store.views import MetricValue, RunPage, RunQuery, RunTally, SpendRow
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
 _COLUMNS = ", ".join(RUN_FIELDS)
-_SELECT_RUNS = f"SELECT {_COLUMNS} FROM runs"  # noqa: S608 - constant column names
 
 
 def _take_new(name: str) -> str:
@@ -62,18 +77,6 @@ def save_run(conn: sqlite3.Connection, record: RunRecord, *, only_its_comment: b
     conn.execute(_UPSERT + updates, values)
 
 
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    data = dict(zip(RUN_FIELDS, row, strict=True))
-    data["is_pull_request"] = bool(data["is_pull_request"])
-    return RunRecord(**data)
-
-
-def select_runs(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[RunRecord]:
-    """`where` is a constant clause of the caller's; values go in `params` only."""
-    cursor = conn.execute(f"{_SELECT_RUNS} {where}", params)
-    return [_record(row) for row in cursor.fetchall()]
-
-
 def get_run(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
     rows = select_runs(conn, "WHERE id = ?", (run_id,))
     return rows[0] if rows else None
@@ -93,25 +96,6 @@ def runs_for_pull(conn: sqlite3.Connection, repo: str, pr_number: int) -> list[R
     )
 
 
-def _filters(
-    *,
-    since: float | None,
-    until: float | None,
-    repo: str | None,
-    owner: str | None = None,
-    requester: str | None = None,
-) -> tuple[list[str], list[object]]:
-    named = [
-        ("created_at >= ?", since),
-        ("created_at < ?", until),
-        ("repo = ?", repo),
-        ("repo LIKE ?", None if owner is None else f"{owner}/%"),
-        ("requester = ?", requester),
-    ]
-    given = [(clause, value) for clause, value in named if value is not None]
-    return [clause for clause, _ in given], [value for _, value in given]
-
-
 def list_runs(
     conn: sqlite3.Connection,
     *,
@@ -120,7 +104,7 @@ def list_runs(
     until: float | None,
     limit: int | None,
 ) -> list[RunRecord]:
-    clauses, params = _filters(since=since, until=until, repo=repo)
+    clauses, params = filters(since=since, until=until, repo=repo)
     where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
     # LIMIT -1: no limit.
     order = "ORDER BY created_at DESC, rowid DESC LIMIT ?"
@@ -136,9 +120,7 @@ def spend(
     owner: str | None,
     requester: str | None,
 ) -> float:
-    clauses, params = _filters(
-        since=since, until=until, repo=repo, owner=owner, requester=requester
-    )
+    clauses, params = filters(since=since, until=until, repo=repo, owner=owner, requester=requester)
     where = " AND ".join([*clauses, "cost_usd IS NOT NULL"])
     query = f"SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE {where}"  # noqa: S608
     return float(conn.execute(query, params).fetchone()[0])
@@ -310,6 +292,54 @@ class SQLiteStore:
             spend, since=since, until=until, repo=repo, owner=owner, requester=requester
         )
 
+    async def cost_breakdown(
+        self,
+        *,
+        since: float,
+        until: float | None = None,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> CostBreakdown:
+        return await self._run(
+            budget_sql.cost_breakdown,
+            since=since, until=until, repo=repo, owner=owner, requester=requester,
+        )  # fmt: skip
+
+    async def history(
+        self, *, repo: str, agent: str, label: str, verb: str, limit: int
+    ) -> list[RunRecord]:
+        return await self._run(
+            budget_sql.history, repo=repo, agent=agent, label=label, verb=verb, limit=limit
+        )
+
+    async def reserve(self, reservation: Reservation) -> None:
+        await self._run(budget_sql.reserve, reservation)
+
+    async def release_reservation(self, run_id: str) -> bool:
+        return await self._run(budget_sql.release_reservation, run_id)
+
+    async def held(
+        self,
+        *,
+        now: float,
+        repo: str | None = None,
+        owner: str | None = None,
+        requester: str | None = None,
+    ) -> float:
+        return await self._run(
+            budget_sql.held, now=now, repo=repo, owner=owner, requester=requester
+        )
+
+    async def expire_reservations(self, *, now: float) -> int:
+        return await self._run(budget_sql.expire_reservations, now=now)
+
+    async def record_cap(self, cap: BudgetCap) -> None:
+        await self._run(budget_sql.record_cap, cap)
+
+    async def budget_caps(self) -> list[BudgetCap]:
+        return await self._run(budget_sql.budget_caps)
+
     async def append_event(
         self, run_id: str, kind: str, data: Mapping[str, Any] | None = None
     ) -> RunEvent:
@@ -320,6 +350,45 @@ class SQLiteStore:
 
     async def events(self, run_id: str, *, after_seq: int = 0) -> list[RunEvent]:
         return await self._run(events, run_id, after_seq)
+
+    async def add_pull_event(self, event: PullEvent) -> bool:
+        encoded = json.dumps(event.data, separators=(",", ":"), allow_nan=False)
+        return await self._run(add_pull_event, event, encoded, self._clock())
+
+    async def pull_events(
+        self, *, repo: str | None = None, number: int | None = None, since: float | None = None
+    ) -> list[PullEvent]:
+        return await self._run(pull_events, repo=repo, number=number, since=since)
+
+    async def query_runs(self, query: RunQuery) -> RunPage:
+        return await self._run(views.query_runs, query, select_runs)
+
+    async def spend_rows(
+        self, *, repos: frozenset[str] | None, since: float | None = None
+    ) -> list[SpendRow]:
+        return await self._run(views.spend_rows, repos=repos, since=since)
+
+    async def run_tallies(
+        self, *, duration_buckets: Sequence[float], cost_buckets: Sequence[float]
+    ) -> list[RunTally]:
+        return await self._run(
+            views.run_tallies, duration_buckets=duration_buckets, cost_buckets=cost_buckets
+        )
+
+    async def record_metrics(
+        self,
+        *,
+        add: Mapping[tuple[str, str], float] | None = None,
+        set_to: Mapping[tuple[str, str], float] | None = None,
+    ) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                views.record_metrics(conn, dict(add or {}), dict(set_to or {}), self._clock())
+
+        await self._run(write)
+
+    async def metric_values(self) -> list[MetricValue]:
+        return await self._run(views.metric_values)
 
     async def claim(self, key: str, owner: str, *, ttl_s: float) -> bool:
         if ttl_s <= 0:

@@ -191,6 +191,20 @@ async def test_everything_in_order_is_all_checks_passed(world: World, keys: AppK
         assert secret not in report.text
 
 
+async def test_an_org_without_a_settings_repository_passes_with_a_note(world: World) -> None:
+    # Most orgs have none: each repository's .agents.yml is then the whole config.
+    report = await _doctor(world, BATON_SETTINGS_REPO="baton-settings")
+
+    assert report.code == 0, report.text
+    assert (
+        "· settings repository octocat/baton-settings: none (octocat/baton-settings:agents.yml "
+        "not found, or the App is not installed on it): each repository's own .agents.yml "
+        "applies; for org-wide agents and budgets create octocat/baton-settings with an "
+        "agents.yml and install the App on it"
+    ) in report.text.splitlines()
+    assert report.text.endswith("all checks passed\n")
+
+
 async def test_a_key_of_another_app_is_the_identity_failure(world: World) -> None:
     other = world.tmp / "other.pem"
     other.write_text(make_keys().private_pem)
@@ -270,7 +284,7 @@ async def test_failed_deliveries_are_the_deliveries_failure(tmp_path: Path, keys
     finally:
         await world.hub.dispatcher.aclose()
 
-    assert "Recent Deliveries" in _the_one_failure(report, "deliveries")
+    assert "`baton deliveries --failed` lists them" in _the_one_failure(report, "deliveries")
     assert "Invalid HTTP Response: 503" in report.text
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intake import Enqueue, Ignore, IntakeContext, Submit, decide, intake_router
+from bot.intake import Enqueue, Ignore, IntakeContext, decide, intake_router
 from tests.webhook_helpers import comment_payload, review_comment_payload
 
 CTX = IntakeContext(delivery_id="d", label_prefix="agent:", command="/agent",
                     bot_login="baton[bot]")  # fmt: skip
 
 
-def one(event: str, payload: dict[str, object]) -> Enqueue | Ignore | Submit:
+def one(event: str, payload: dict[str, object]) -> Enqueue | Ignore:
     decisions = decide(intake_router(), event, payload, CTX)
     assert len(decisions) == 1
+    assert isinstance(decisions[0], Enqueue | Ignore)
     return decisions[0]
 
 

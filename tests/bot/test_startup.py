@@ -4,11 +4,9 @@ once up, `serve` says where it listens and what it found, and never a secret."""
 from __future__ import annotations
 
 import os
-import selectors
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,9 @@ from adapters.sandbox import SandboxStatus
 from adapters.toolchain import Found
 from bot.stack import make_keys
 from bot.startup import Surroundings, check, database_problem, serve_lines
+from config.dotenv import render
 from config.settings import Settings, SettingsError, load_settings, private_key_problem
+from tests.procs import LineReader
 
 BATON = Path(sys.executable).with_name("baton")
 KEY = make_keys().private_pem
@@ -231,29 +231,28 @@ def _free_port() -> int:
         return port
 
 
-def _read_until(proc: subprocess.Popen[str], wanted: str, timeout_s: float) -> str:
-    """The server's stderr up to and including the line containing `wanted`."""
-    assert proc.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + timeout_s
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stderr, selectors.EVENT_READ)
-        while wanted not in seen:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                pytest.fail(f"no {wanted!r} in time; stderr so far:\n{seen}")
-            # Raw reads: a buffered readline would keep lines that came together in its
-            # buffer, where the selector cannot see them.
-            chunk = os.read(proc.stderr.fileno(), 65536).decode()
-            if not chunk:
-                pytest.fail(f"serve exited ({proc.wait()}) before {wanted!r}:\n{seen}")
-            seen += chunk
-    return seen
+def test_the_environment_wins_over_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(render(valid_env(tmp_path).items()))
+
+    done = baton(tmp_path, "serve", env={"BATON_APP_ID": "from-the-environment"})
+
+    assert done.returncode == 2
+    assert "BATON_APP_ID='from-the-environment' is not a number" in done.stderr
+
+
+def test_missing_settings_point_to_baton_register(tmp_path: Path) -> None:
+    done = baton(tmp_path, "serve", env={})
+
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "`baton register` registers a GitHub App and writes them to ./.env" in done.stderr
 
 
 def test_serve_logs_where_it_listens_and_what_it_found(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**valid_env(tmp_path), "BATON_WORKER": "inline", "BATON_AGENTS_PREFIX": str(tmp_path)}
+    # The App's settings come from ./.env, as `baton register` leaves them.
+    (tmp_path / ".env").write_text(render(valid_env(tmp_path).items()))
+    env = {"BATON_WORKER": "inline", "BATON_AGENTS_PREFIX": str(tmp_path)}
     with subprocess.Popen(
         [str(BATON), "serve", "--port", str(port)],
         cwd=tmp_path,
@@ -263,10 +262,15 @@ def test_serve_logs_where_it_listens_and_what_it_found(tmp_path: Path) -> None:
         text=True,
     ) as proc:
         try:
-            seen = _read_until(proc, "agent CLIs: ", timeout_s=60)
+            assert proc.stderr is not None
+            seen = LineReader(proc.stderr).read_until("agent CLIs: ", timeout_s=60)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+    assert (
+        "settings from ./.env: BATON_APP_ID, BATON_PRIVATE_KEY_PATH, BATON_WEBHOOK_SECRET, "
+        "BATON_DATABASE_URL, BATON_WORKDIR"
+    ) in seen
     assert f"listening on http://127.0.0.1:{port} (webhooks on POST /webhooks)" in seen
     assert "GitHub: https://api.github.com/ (app id 12345)" in seen
     assert f"database: sqlite:///{tmp_path}/data/baton.db" in seen

@@ -9,7 +9,8 @@ import asyncio
 import pytest
 
 from bot.plan import Spend
-from bot.store.base import claimed
+from bot.store.base import BudgetCap, Reservation, claimed
+from bot.store.pulls import PullEvent, PullEventKind
 from bot.store.spend import monthly_spend
 from tests.store.backends import StoreBackend
 from tests.store.conftest import Clock, record, utc
@@ -27,6 +28,7 @@ async def test_a_saved_run_reads_back_whole(backend: StoreBackend) -> None:
         cost_source="reported",
         started_at=2.0,
         network="none",
+        label="agent:fix",
     )
     await store.save_run(full)
     assert await store.get_run("r1") == full
@@ -226,6 +228,148 @@ async def test_the_event_loop_runs_while_the_store_waits_for_the_database(
     await save
     assert ticks == 5
     assert await store.get_run("r1") == record()
+
+
+# -- budgets: costs by source, history, reservations, remembered caps --------------------------
+
+
+async def test_costs_are_kept_apart_by_where_they_came_from(backend: StoreBackend) -> None:
+    store = await backend.store()
+    rows = [
+        ("r1", "acme/app", "ann", 1.0, "reported", "claude"),
+        ("r2", "acme/app", "bob", 2.0, "priced", "codex"),
+        ("r3", "acme/app", "ann", None, "unknown", "codex"),
+        ("r4", "acme/app", "ann", None, "unknown", ""),  # refused: no agent ran, not counted
+        ("r5", "other/app", "ann", 4.0, "reported", "claude"),
+    ]
+    for run_id, repo, who, cost, source, agent in rows:
+        await store.save_run(
+            record(id=run_id, repo=repo, requester=who, cost_usd=cost, cost_source=source,
+                   agent=agent, created_at=10.0)
+        )  # fmt: skip
+    acme = await store.cost_breakdown(since=0.0, owner="acme")
+    assert (acme.reported_usd, acme.priced_usd, acme.unknown_runs, acme.runs) == (1.0, 2.0, 1, 3)
+    assert acme.known_usd == 3.0
+    ann = await store.cost_breakdown(since=0.0, requester="ann")
+    assert (ann.reported_usd, ann.priced_usd, ann.unknown_runs, ann.runs) == (5.0, 0.0, 1, 3)
+    assert (await store.cost_breakdown(since=0.0, until=10.0)).runs == 0
+
+
+async def test_history_is_the_newest_ended_runs_of_the_agent_alike(backend: StoreBackend) -> None:
+    store = await backend.store()
+    ended = {"cost_usd": 0.5, "duration_s": 10.0, "agent": "claude", "status": "success"}
+    rows = [
+        record(id="r1", label="agent:fix", created_at=1.0, **ended),
+        record(id="r2", label="agent:fix", created_at=2.0, **{**ended, "status": "failed"}),
+        record(id="r3", label="agent:fix", created_at=3.0, **{**ended, "agent": "codex"}),
+        record(id="r4", label="agent:docs", created_at=4.0, **ended),
+        record(id="r5", label="agent:fix", created_at=5.0, **{**ended, "cost_usd": None}),
+        record(id="r6", label="agent:fix", created_at=6.0, **{**ended, "status": "refused"}),
+        record(id="r7", label="agent:fix", created_at=7.0, repo="o/other", **ended),
+        record(id="r8", label="agent:fix", created_at=8.0, **ended),
+        record(id="c1", trigger="command", verb="retry", created_at=9.0, **ended),
+        record(id="c2", trigger="command", verb="fix", created_at=10.0, **ended),
+    ]
+    for row in rows:
+        await store.save_run(row)
+    labelled = await store.history(repo="o/r", agent="claude", label="agent:fix", verb="fix",
+                                   limit=20)  # fmt: skip
+    assert [r.id for r in labelled] == ["r8", "r2", "r1"]
+    assert [
+        r.id
+        for r in await store.history(
+            repo="o/r", agent="claude", label="agent:fix", verb="fix", limit=2
+        )
+    ] == ["r8", "r2"]
+    retried = await store.history(repo="o/r", agent="claude", label="", verb="retry", limit=20)
+    assert [r.id for r in retried] == ["c1"]
+
+
+async def test_reservations_hold_the_rest_of_a_cap_until_released_or_expired(
+    backend: StoreBackend,
+) -> None:
+    store = await backend.store()
+
+    def held_for(run_id: str, repo: str, who: str, amount: float) -> Reservation:
+        owner = repo.split("/", maxsplit=1)[0]
+        return Reservation(run_id=run_id, repo=repo, owner=owner, requester=who,
+                           amount_usd=amount, created_at=100.0, expires_at=200.0)  # fmt: skip
+
+    await store.reserve(held_for("r1", "acme/app", "ann", 1.0))
+    await store.reserve(held_for("r2", "acme/lib", "bob", 2.0))
+    await store.reserve(held_for("r3", "other/app", "ann", 4.0))
+    assert await store.held(now=150.0, owner="acme") == 3.0
+    assert await store.held(now=150.0, repo="acme/app") == 1.0
+    assert await store.held(now=150.0, requester="ann") == 5.0
+    # What the run has spent so far counts as spend, so only the rest of its cap is held.
+    await store.save_run(record(id="r2", repo="acme/lib", cost_usd=0.5, created_at=100.0))
+    assert await store.held(now=150.0, owner="acme") == 2.5
+    await store.save_run(record(id="r1", repo="acme/app", cost_usd=1.25, created_at=100.0))
+    assert await store.held(now=150.0, repo="acme/app") == 0.0  # over its cap: never negative
+    # A run reserving again (its job retried) replaces its reservation.
+    await store.reserve(held_for("r2", "acme/lib", "bob", 3.0))
+    assert await store.held(now=150.0, repo="acme/lib") == 2.5
+    assert await store.release_reservation("r2")
+    assert not await store.release_reservation("r2")
+    assert await store.held(now=150.0, owner="acme") == 0.0
+    # A dead worker's reservation stops counting at its expiry, and can be swept.
+    assert await store.held(now=200.0, requester="ann") == 0.0
+    assert await store.expire_reservations(now=200.0) == 2
+    assert await store.expire_reservations(now=200.0) == 0
+
+
+async def test_the_last_cap_seen_for_each_scope_is_remembered(backend: StoreBackend) -> None:
+    store = await backend.store()
+    await store.record_cap(BudgetCap(scope="repo", name="o/r", limit_usd=50.0,
+                                     source="repo file .agents.yml:3:3", seen_at=1.0))  # fmt: skip
+    await store.record_cap(BudgetCap(scope="org", name="o", limit_usd=None, source="none",
+                                     seen_at=1.0))  # fmt: skip
+    await store.record_cap(BudgetCap(scope="repo", name="o/r", limit_usd=80.0,
+                                     source="enforce", seen_at=2.0))  # fmt: skip
+    assert await store.budget_caps() == [
+        BudgetCap(scope="org", name="o", limit_usd=None, source="none", seen_at=1.0),
+        BudgetCap(scope="repo", name="o/r", limit_usd=80.0, source="enforce", seen_at=2.0),
+    ]
+
+
+async def test_a_run_reads_back_its_cap_and_label(backend: StoreBackend) -> None:
+    store = await backend.store()
+    row = record(label="agent:fix", cost_cap_usd=2.5, cost_cap_by="`budget.per_run_usd`")
+    await store.save_run(row)
+    assert await store.get_run("r1") == row
+
+
+def pull_fact(key: str, *, number: int = 7, at: float = 10.0, repo: str = "o/r") -> PullEvent:
+    data = {"sha": key, "by_baton": False, "pusher": "octocat"}
+    return PullEvent(repo=repo, number=number, key=key, kind=PullEventKind.PUSHED, at=at, data=data)
+
+
+async def test_a_pull_fact_is_written_once_per_key_and_reads_back_whole(
+    backend: StoreBackend,
+) -> None:
+    store = await backend.store()
+    fact = pull_fact("a1")
+    assert await store.add_pull_event(fact)
+    # A redelivered webhook or a retried job: the first writing stands, nothing is doubled.
+    assert not await store.add_pull_event(pull_fact("a1", at=99.0))
+    assert await store.pull_events() == [fact]
+    # Keys belong to a repository: the same key elsewhere is another fact.
+    assert await store.add_pull_event(pull_fact("a1", repo="o/other"))
+
+
+async def test_pull_facts_come_oldest_first_and_filter_by_repo_pull_and_time(
+    backend: StoreBackend, clock: Clock
+) -> None:
+    writer = await backend.store(clock=clock)
+    for key, number, at in [("c", 7, 30.0), ("a", 7, 10.0), ("b", 8, 20.0), ("d", 7, 20.0)]:
+        clock.now += 1
+        await writer.add_pull_event(pull_fact(key, number=number, at=at))
+    await writer.add_pull_event(pull_fact("z", repo="o/other", at=1.0))
+    reader = await backend.store()
+    assert [e.key for e in await reader.pull_events(repo="o/r")] == ["a", "b", "d", "c"]
+    assert [e.key for e in await reader.pull_events(repo="o/r", number=7)] == ["a", "d", "c"]
+    assert [e.key for e in await reader.pull_events(since=20.0)] == ["b", "d", "c"]
+    assert [e.key for e in await reader.pull_events()] == ["z", "a", "b", "d", "c"]
 
 
 async def test_prune_deletes_old_events_removals_and_expired_claims_only(

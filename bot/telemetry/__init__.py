@@ -1,0 +1,1 @@
+"""What Baton tells operators about itself: Prometheus metrics and OpenTelemetry traces."""

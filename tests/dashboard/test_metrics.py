@@ -1,0 +1,115 @@
+"""/metrics after real runs (in-process worker): prometheus-client's own parser reads counters
+and histograms that moved as the runs say, the deliveries intake counted, the GitHub calls and
+agent failures the worker tallied into the store, and the queue."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.stack import Stack
+from tests.e2e.repo_files import CALC, ISSUE_BODY, ISSUE_TITLE
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from starlette.applications import Starlette
+
+pytestmark = pytest.mark.anyio
+FAILING = f"{{adapter: command, command: [{json.dumps(sys.executable)}, -c, 'exit(3)']}}"
+YML = (
+    "version: 1\nagents:\n  demo: {adapter: scripted}\n"
+    f"  broken: {FAILING}\n"
+    "routes:\n  - when: {label: 'agent:fix'}\n    agent: demo\n"
+    "  - when: {label: 'agent:broken'}\n    agent: broken\n"
+)
+REPO = "octocat/calc"
+
+
+def in_process(app: Starlette) -> httpx.AsyncBaseTransport:
+    return httpx.ASGITransport(app=app)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    settings = {"sandbox": "none", "job_max_attempts": "1"}
+    async with Stack(workdir=tmp_path, settings=settings, github_transport=in_process) as running:
+        yield running
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(
+    found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return found.get((name, frozenset(labels.items())), 0.0)
+
+
+async def scrape(stack: Stack) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    await stack.runtime.tally.flush(stack.runtime.services.store)
+    headers = {"Authorization": f"Bearer {stack.dashboard_token}"}
+    async with httpx.AsyncClient(base_url=stack.baton_url, headers=headers) as client:
+        resp = await client.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return samples(resp.text)
+
+
+async def test_metrics_move_with_the_runs(stack: Stack) -> None:
+    before = await scrape(stack)
+    assert value(before, "baton_runs_total", agent="demo", status="success") == 0
+    await stack.create_repo("octocat", "calc", {"calc.py": CALC, ".agents.yml": YML})
+    for label in ("agent:fix", "agent:broken"):
+        number = await stack.open_issue("octocat", REPO, ISSUE_TITLE, ISSUE_BODY)
+        await stack.label("octocat", REPO, number, label)
+        await stack.wait_final(REPO, number)
+    after = await scrape(stack)
+    assert value(after, "baton_runs_total", agent="demo", status="success") == 1
+    assert value(after, "baton_runs_total", agent="broken", status="failed") == 1
+    assert value(after, "baton_run_duration_seconds_count", agent="demo", status="success") == 1
+    assert (
+        value(after, "baton_run_duration_seconds_bucket", agent="demo", status="success", le="+Inf")
+        == 1
+    )
+    assert value(after, "baton_run_cost_usd_count", agent="demo", status="success") == 1
+    assert value(after, "baton_tokens_total", agent="demo", kind="input") > 0
+    assert value(after, "baton_webhook_deliveries_total", event="issues", outcome="queued") == 2
+    assert value(after, "baton_webhook_deliveries_total", event="issues", outcome="ignored") >= 2
+    assert value(after, "baton_agent_process_failures_total", agent="broken", status="failed") == 1
+    calls = sum(v for (name, _), v in after.items() if name == "baton_github_api_calls_total")
+    assert calls > 10
+    assert value(after, "baton_github_rate_limit_remaining", resource="core") > 0
+    assert value(after, "baton_queue_depth") == 0
+    assert value(after, "baton_queue_oldest_age_seconds") == 0
+
+
+async def test_an_unsigned_delivery_is_counted_without_its_claimed_event(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.baton_url) as client:
+        resp = await client.post(
+            "/webhooks",
+            content=b"{}",
+            headers={
+                "X-GitHub-Event": "made-up-" * 10,
+                "X-GitHub-Delivery": "d1",
+                "Content-Type": "application/json",
+            },
+        )
+    assert resp.status_code == 401
+    found = await scrape(stack)
+    assert (
+        value(found, "baton_webhook_deliveries_total", event="unverified", outcome="bad_signature")
+        == 1
+    )
+    assert not any("made-up" in str(labels) for _, labels in found)
