@@ -206,12 +206,11 @@ async def _attempt(
     look: Callable[[], Awaitable[str | None]] | None,
 ) -> Outcome:
     s, t = state.services, state.trigger
-    remote_now = (
-        target.pr.head_sha
-        if target.pr is not None
-        else await s.workspaces.remote_sha(t.repo, target.branch)
-    )
     wt = await _worktree(state, token, target)
+    # The branch as this machine's mirror fetched it a moment ago, for the worktree: not the
+    # pull request's head from the API, which GitHub lets a client cache for a minute (a run
+    # just before on the same branch would then look like someone else's push).
+    remote_now = await s.workspaces.remote_sha(t.repo, target.branch)
     # Where the run starts from: the commit its live check run shows on (bot/checkrun).
     await state.event("workspace", head=wt.base_sha, branch=wt.branch)
     if not state.rec.commit_sha:
