@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
+import hmac
+import json
 import re
 import signal
 import sys
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -267,3 +271,65 @@ def _jobs(url: str) -> list[tuple[int, int]]:
             "SELECT id, attempts FROM procrastinate_jobs WHERE task_name = 'run' ORDER BY id"
         ).fetchall()
     return [(int(i), int(a)) for i, a in rows]
+
+
+async def test_sigterm_to_a_server_lets_a_delivery_in_flight_finish(tmp_path: Path) -> None:
+    with database() as url:
+        async with Cluster(workdir=tmp_path, database_url=url, servers=1, workers=0) as cluster:
+            stack = cluster.stack
+            [number] = await issues(stack, agent(1, tmp_path), 1)
+            server = cluster.server_procs[0]
+            payload = _labeled_payload(stack, number)
+            body = json.dumps(payload).encode()
+            head = _request_head(stack, body)
+            reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+            # Half the body is in when the server is told to stop.
+            writer.write(head + body[: len(body) // 2])
+            await writer.drain()
+            await asyncio.sleep(0.5)
+            server.signal(signal.SIGTERM)
+            await asyncio.sleep(1.0)
+            writer.write(body[len(body) // 2 :])
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 30)
+            writer.close()
+            code = await server.wait(30)
+            queued = await _queued_jobs(url)
+            log = server.log()
+    assert answer.startswith(b"HTTP/1.1 202"), answer[:200]
+    # uvicorn drains, then ends by the signal it was sent (exit 143): a stop, not a crash.
+    assert code in {0, -signal.SIGTERM}
+    assert "Traceback" not in log
+    assert queued == 1  # acknowledged and stored: nothing lost by the stop
+
+
+def _labeled_payload(stack: Stack, number: int) -> dict[str, Any]:
+    """What GitHub sends for the label, as the emulator made it for this issue."""
+    hub = stack.hub
+    deliveries = [d for d in hub.deliveries if d.event == "issues" and d.action == "opened"]
+    opened = dict(deliveries[-1].payload)
+    label = {"id": 1, "name": "agent:fix", "color": "ededed", "default": False}
+    return {**opened, "action": "labeled", "label": label}
+
+
+def _request_head(stack: Stack, body: bytes) -> bytes:
+    signature = "sha256=" + hmac.new(stack.secret.encode(), body, hashlib.sha256).hexdigest()
+    lines = [
+        "POST /webhooks HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "X-GitHub-Event: issues",
+        f"X-GitHub-Delivery: {uuid.uuid4()}",
+        f"X-Hub-Signature-256: {signature}",
+        "Connection: close",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def _queued_jobs(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'run'")
+        found = row.fetchone()
+    assert found is not None
+    return int(found[0])
