@@ -25,6 +25,8 @@ from bot.gh.user import web_url
 from bot.github import GitHubApp
 from bot.intake import intake_router
 from bot.outbound import MaskingFilter, Outbound, server_secrets
+from bot.pulljob import pull_job
+from bot.pullnote import PULL_TASK
 from bot.queue import JobContext, JobStatus
 from bot.queue.sqlite import SQLiteJobQueue
 from bot.run import Services, run_job
@@ -110,6 +112,7 @@ class Runtime:
         self.queue.register("run", self._run)
         self.queue.register("control", self._control)
         self.queue.register("ack", self._ack)
+        self.queue.register(PULL_TASK, self._pull)
         self.endpoint = WebhookEndpoint(
             settings=settings, router=intake_router(), queue=self.queue,
             max_attempts=settings.job_max_attempts,
@@ -143,6 +146,9 @@ class Runtime:
     async def _ack(self, ctx: JobContext) -> None:
         await ack_job(self.services, self.queue, ctx)
 
+    async def _pull(self, ctx: JobContext) -> None:
+        await pull_job(self.services, ctx)
+
     async def start(self) -> None:
         for handler in logging.getLogger().handlers:
             handler.addFilter(self._mask)
@@ -163,6 +169,7 @@ class Runtime:
             runner=self._runner,
             clock=self._clock,
             observer=self._observer,
+            queue=self.queue,
         )
         self._flusher = asyncio.create_task(self.tally.flush_every(self._services.store))
         if self.works:

@@ -123,7 +123,30 @@ def _runs(args: argparse.Namespace) -> int:
 def _spend(args: argparse.Namespace) -> int:
     from bot.ledger_cli import print_spend  # noqa: PLC0415
 
-    return print_spend(read_settings(), repo=args.repo, out=sys.stdout)
+    try:
+        return print_spend(
+            read_settings(),
+            repo=args.repo,
+            out=sys.stdout,
+            by=args.by,
+            month=args.month,
+            as_json=args.json,
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"baton spend: {exc}\n")
+        return 2
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from bot.stats_cli import print_stats  # noqa: PLC0415
+
+    return print_stats(
+        load_settings(),
+        repo=args.repo,
+        out=sys.stdout,
+        as_json_=args.json,
+        window_days=args.window_days,
+    )
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -236,9 +259,40 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", dest="show_json", action="store_true", help="one JSON object")
     runs.set_defaults(func=_runs)
 
-    spend = sub.add_parser("spend", help="spend this month, from the ledger")
+    spend = sub.add_parser(
+        "spend", help="spend by UTC calendar month, from the ledger, with caps and what is left"
+    )
     spend.add_argument("--repo", help="only this owner/name")
+    spend.add_argument(
+        "--by",
+        choices=("repo", "org", "agent", "requester", "month"),
+        default="repo",
+        help="group by (default: repo; month: every month unless --month)",
+    )
+    spend.add_argument("--month", metavar="YYYY-MM", help="this UTC month (default: the current)")
+    spend.add_argument("--json", action="store_true", help="one JSON object")
     spend.set_defaults(func=_spend)
+
+    stats = sub.add_parser(
+        "stats",
+        help="the agent scoreboard: merges, zero-touch merges, CI, cost per merged PR",
+        description="Per agent, and per agent, label and repository: runs; pull requests "
+        "opened, merged, closed unmerged and still open; merge rate, zero-touch merges, "
+        "first-try CI passes, review rounds, reverts within 14 days, median time to merge and "
+        "cost per merged PR (failed, stopped and refused runs counted in). Rates count only "
+        "pull requests old enough to have an outcome; drafts are left out until ready.",
+    )
+    stats.add_argument("--repo", help="only this owner/name")
+    stats.add_argument(
+        "--json", action="store_true", help="one JSON object, with each run's own figures"
+    )
+    stats.add_argument(
+        "--window-days",
+        type=float,
+        metavar="DAYS",
+        help="count an open PR once it is this old (default: BATON_STATS_WINDOW_DAYS, 7)",
+    )
+    stats.set_defaults(func=_stats)
 
     # Both take the rest of the line as their own arguments: an option after the first word
     # (`agent run X --help`) is theirs, and only `--help` before it is answered here.

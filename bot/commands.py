@@ -20,6 +20,7 @@ VERBS: dict[str, str] = {
     "budget": "spend this month and what is left",
     "approve": "start a run that waits for approval (maintain or admin permission)",
     "deny": "end a run that waits for approval without running it",
+    "stats": "the agent scoreboard of this repository: merges, zero-touch, CI, cost per merged PR",
     "help": "this help",
 }
 # Verbs that start agent work (and so need an agent, a route or a PR to continue).

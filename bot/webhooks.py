@@ -12,7 +12,7 @@ import msgspec
 from starlette.responses import Response
 
 from bot.events import NotAnObject, Payload, Ping
-from bot.intake import Enqueue, Ignore, IntakeContext, Router, decide
+from bot.intake import Enqueue, Ignore, IntakeContext, Record, Router, decide
 from bot.logs import bound
 from bot.queue import JobStatus, NewJob
 
@@ -158,7 +158,7 @@ class WebhookEndpoint:
         )
         decisions = decide(self._router, event, payload, ctx)
         action = payload.envelope().action
-        jobs = [d for d in decisions if isinstance(d, Enqueue)]
+        jobs = [d for d in decisions if isinstance(d, Enqueue | Record)]
         if not jobs:
             reasons = "; ".join(d.reason for d in decisions if isinstance(d, Ignore))
             # Most deliveries start nothing; at INFO this line alone costs a tenth of the intake.
@@ -167,17 +167,17 @@ class WebhookEndpoint:
                     log.debug("ignored %s.%s: %s", event, action, reasons)
             return _json({"ignored": reasons})
         # Deciding logs nothing (its handlers are pure): the delivery id is bound from here on.
-        with bound(delivery=delivery):
+        with bound(delivery=delivery, repo=jobs[0].repo):
             return await self._enqueue(event, action, delivery, jobs)
 
     async def _enqueue(
-        self, event: str, action: object, delivery: str, jobs: list[Enqueue]
+        self, event: str, action: object, delivery: str, jobs: list[Enqueue | Record]
     ) -> Response:
         queued: list[int] = []
         for index, decision in enumerate(jobs):
             job = NewJob(
                 task=decision.task,
-                args=decision.trigger.model_dump(mode="json"),
+                args=decision.job_args(),
                 lock=decision.lock,
                 dedupe_key=decision.dedupe_key,
                 max_attempts=self._max_attempts,
@@ -189,7 +189,8 @@ class WebhookEndpoint:
                 return _json({"duplicate": True})
             if submitted.job_id is not None:
                 queued.append(submitted.job_id)
-                if not submitted.coalesced and decision.lock is not None:
+                # Only an agent run can wait behind another; a recorded fact just waits its turn.
+                if isinstance(decision, Enqueue) and decision.lock and not submitted.coalesced:
                     await self._ack_if_waiting(decision, submitted.job_id)
             log.info(
                 "%s.%s -> job %s%s",

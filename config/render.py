@@ -205,6 +205,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "max_changed_lines": "Most lines one change may add and remove together (no cap by "
         "default).",
         "draft": "Open pull requests as drafts.",
+        "delete_branch_on_close": "Delete a baton/* branch when its pull request is merged or "
+        "closed, unless someone other than Baton pushed to it.",
     },
 }
 

@@ -133,6 +133,8 @@ class Policy(_Strict):
     max_changed_files: int = Field(default=50, ge=1)
     max_changed_lines: int | None = Field(default=None, ge=1)  # added + removed; None: no cap
     draft: bool = False
+    # Delete a `baton/*` branch once its PR is merged or closed, unless someone else pushed to it.
+    delete_branch_on_close: bool = True
 
 
 class Price(_Strict):

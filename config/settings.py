@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # same in every process and replaced with the key).
     dashboard_token: SecretStr | None = None
     session_secret: SecretStr | None = None
+    # While the org's kill switch is on: how often a run waiting for its end (`resume_queued`)
+    # and a running run (`cancel_running`) look at the org's agents.yml again.
+    pause_recheck_s: float = Field(default=30.0, gt=0.0)
     log_level: str = "INFO"
     # "json": one object per line, with the delivery, run, repository and agent where known.
     log_format: Literal["text", "json"] = "text"
@@ -88,6 +91,10 @@ class Settings(BaseSettings):
     # Comma-separated model endpoints (base URLs) agents may be relayed to, on top of the
     # vendors' own and the base URLs set in the server's environment.
     model_endpoints: Annotated[tuple[str, ...], NoDecode] = ()
+    # The scoreboard counts an open (ready) pull request in its rates once it is this old.
+    stats_window_days: float = Field(default=7.0, gt=0)
+    # Least time between two updates of a run's live check run (it grows with the run's age).
+    check_run_update_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -19,6 +19,8 @@ SYSTEM_PACKAGES = {
     "bwrap": "bubblewrap",  # the agent sandbox
     "prlimit": "util-linux",  # resource limits inside the sandbox
     "/usr/bin/python3": "python3",  # the sandbox's network relay runs on Debian's python
+    "/usr/bin/chromium": "chromium",  # the dashboard's acceptance tests drive a real browser
+    "/usr/bin/chromedriver": "chromium-driver",  # ...through its matching driver
 }
 
 # Only the slow tier's image test uses these (it builds the Dockerfile and runs the demo in it);

@@ -38,7 +38,10 @@ def web_routes(
     key = functools.cache(lambda: session_key(settings))
     auth = Auth(settings=settings, key=key, transport=github_transport)
     dashboard = Dashboard(
-        auth=auth, store=lambda: runtime().services.store, outbound=lambda: runtime().outbound
+        auth=auth,
+        store=lambda: runtime().services.store,
+        outbound=lambda: runtime().outbound,
+        stats_window_s=settings.stats_window_days * 86400,
     )
 
     async def metrics(request: Request) -> Response:
@@ -47,8 +50,9 @@ def web_routes(
         if viewer is None:
             return PlainTextResponse(
                 "sign in, or send the dashboard token as a bearer token\n",
-                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="baton"'},
-            )  # fmt: skip
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="baton"'},
+            )
         if not viewer.operator:
             return PlainTextResponse("/metrics is for the operator\n", status_code=403)
         rt = runtime()

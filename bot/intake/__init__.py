@@ -1,6 +1,6 @@
 """Intake: pure handlers that turn a verified webhook into nothing or a job, routed by event."""
 
-from bot.intake.routing import Enqueue, Ignore, IntakeContext, Router, decide
+from bot.intake.routing import Enqueue, Ignore, IntakeContext, Record, Router, decide
 
 
 def intake_router() -> Router:
@@ -8,11 +8,13 @@ def intake_router() -> Router:
     # Behaviour modules import routing, so they are imported here, not at the top.
     from bot.intake.comments import router as comments  # noqa: PLC0415
     from bot.intake.labels import router as labels  # noqa: PLC0415
+    from bot.intake.pulls import router as pulls  # noqa: PLC0415
 
     router = Router()
     router.include(labels)
     router.include(comments)
+    router.include(pulls)
     return router
 
 
-__all__ = ["Enqueue", "Ignore", "IntakeContext", "Router", "decide", "intake_router"]
+__all__ = ["Enqueue", "Ignore", "IntakeContext", "Record", "Router", "decide", "intake_router"]

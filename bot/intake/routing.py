@@ -55,8 +55,33 @@ class Enqueue:
     def lock(self) -> str | None:
         return self.trigger.lock if self.serialize else None
 
+    @property
+    def repo(self) -> str:
+        return self.trigger.repo
 
-Decision = Ignore | Enqueue
+    def job_args(self) -> dict[str, Any]:
+        return self.trigger.model_dump(mode="json")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A fact to record off the request path (no agent runs): a `task` job with `args`."""
+
+    task: str
+    args: Mapping[str, Any]
+    lock: str | None = None
+    dedupe_key: str | None = None
+
+    @property
+    def repo(self) -> str:
+        """The repository the fact is about (owner/name), for log lines."""
+        return str(self.args.get("repo", "-"))
+
+    def job_args(self) -> dict[str, Any]:
+        return dict(self.args)
+
+
+Decision = Ignore | Enqueue | Record
 Handler = Callable[[Payload, IntakeContext], Decision]
 # The trigger word a handler cannot act without (e.g. the label prefix): a delivery whose raw
 # bytes do not contain it is acknowledged without being parsed at all.

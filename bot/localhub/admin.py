@@ -14,6 +14,7 @@ only. Routes:
     GET    /_localhub/deliveries
     POST   /_localhub/deliveries/{id}/redeliver
     PUT    /_localhub/webhooks                  {enabled}
+    POST   /_localhub/repos/{owner}/{repo}/pulls/{number}/revert  {login}   (bot/localhub/revert.py)
 """
 
 from __future__ import annotations

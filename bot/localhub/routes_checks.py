@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.localhub import gitstore, shapes, shapes_checks
+from bot.localhub import gitstore, shapes, shapes_checks, suites
 from bot.localhub.http import (
     ApiError,
     body_json,
@@ -122,6 +122,7 @@ async def create_check_run(request: Request) -> Response:
     )  # fmt: skip
     _apply(run, body)
     repo.check_runs[run.id] = run
+    await suites.after_change(hub, repo, run)
     return json_response(request, shapes_checks.check_run(hub, repo, run), status=201)
 
 
@@ -138,6 +139,7 @@ async def update_check_run(request: Request) -> Response:
     if _app_id(request, repo) != run.app_id:
         raise ApiError(403, "Invalid app_id: a check run can only be updated by its app")
     _apply(run, await body_json(request))
+    await suites.after_change(hub_of(request), repo, run)
     return json_response(request, shapes_checks.check_run(hub_of(request), repo, run))
 
 

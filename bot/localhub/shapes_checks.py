@@ -6,7 +6,7 @@ from bot.localhub.shapes import Json, World, integration, node_id, repo_api, rep
 from bot.localhub.state import CheckRun, Issue, Repo, iso
 
 
-def _minimal_pull(w: World, repo: Repo, item: Issue) -> Json:
+def minimal_pull(w: World, repo: Repo, item: Issue) -> Json:
     pr = item.pull
     assert pr is not None
     ref = {"id": repo.id, "url": repo_api(w, repo), "name": repo.name}
@@ -22,7 +22,7 @@ def _minimal_pull(w: World, repo: Repo, item: Issue) -> Json:
 def check_run(w: World, repo: Repo, run: CheckRun) -> Json:
     api = f"{repo_api(w, repo)}/check-runs/{run.id}"
     pulls = [
-        _minimal_pull(w, repo, i)
+        minimal_pull(w, repo, i)
         for i in repo.issues.values()
         if i.pull is not None and i.state == "open" and i.pull.head_sha == run.head_sha
     ]
@@ -46,7 +46,7 @@ def check_run(w: World, repo: Repo, run: CheckRun) -> Json:
             "annotations_url": f"{api}/annotations",
         },
         "name": run.name,
-        "check_suite": {"id": run.id},
+        "check_suite": {"id": run.suite_id or run.id},
         "app": integration(w, w.app(run.app_id)),
         "pull_requests": pulls,
     }

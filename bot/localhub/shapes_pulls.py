@@ -30,6 +30,13 @@ def _branch(w: World, repo: Repo, ref: str, sha: str) -> Json:
     }
 
 
+def head_repo(w: World, repo: Repo, item: Issue) -> Repo:
+    """The repository the head branch lives in: a fork, or the pull request's own."""
+    fork = item.pull.head_repo if item.pull is not None else None
+    found = w.repo(*fork.split("/", 1)) if fork else None
+    return found or repo
+
+
 def pull(w: World, repo: Repo, item: Issue, stats: PullStats | None = None) -> Json:
     """A pull request; with `stats` the full object (GET one, webhooks), else the list shape."""
     pr = item.pull
@@ -74,12 +81,12 @@ def pull(w: World, repo: Repo, item: Issue, stats: PullStats | None = None) -> J
         "updated_at": iso(item.updated_at),
         "closed_at": iso(item.closed_at) if item.closed_at is not None else None,
         "merged_at": iso(pr.merged_at) if pr.merged_at is not None else None,
-        "merge_commit_sha": None,
+        "merge_commit_sha": pr.merge_sha,
         "assignee": None,
         "assignees": [],
         "requested_reviewers": [],
         "requested_teams": [],
-        "head": _branch(w, repo, pr.head_ref, pr.head_sha),
+        "head": _branch(w, head_repo(w, repo, item), pr.head_ref, pr.head_sha),
         "base": _branch(w, repo, pr.base_ref, pr.base_sha),
         "_links": {key: {"href": href} for key, href in links.items()},
         "author_association": w.association(repo, item.user),
@@ -92,7 +99,7 @@ def pull(w: World, repo: Repo, item: Issue, stats: PullStats | None = None) -> J
             "mergeable": stats.mergeable if item.state == "open" else None,
             "rebaseable": stats.mergeable if item.state == "open" else None,
             "mergeable_state": _mergeable_state(item, stats),
-            "merged_by": None,
+            "merged_by": user(w, pr.merged_by) if pr.merged_by else None,
             "comments": len(item.comments),
             "review_comments": sum(
                 1 for c in repo.review_comments.values() if c.number == item.number

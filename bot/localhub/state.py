@@ -19,7 +19,14 @@ DEFAULT_APP_PERMISSIONS: dict[str, str] = {
     "metadata": "read",
     "pull_requests": "write",
 }
-DEFAULT_APP_EVENTS = ("issues", "issue_comment", "pull_request", "pull_request_review_comment")
+DEFAULT_APP_EVENTS = (
+    "issues",
+    "issue_comment",
+    "pull_request",
+    "pull_request_review_comment",
+    "pull_request_review",
+    "check_suite",
+)
 
 
 def iso(ts: float) -> str:
@@ -172,6 +179,10 @@ class Pull:
     draft: bool
     merged: bool = False
     merged_at: float | None = None
+    # The fork (owner/name) the head branch lives in; None when it is this repository's own.
+    head_repo: str | None = None
+    merged_by: str | None = None
+    merge_sha: str | None = None
 
 
 @dataclass
@@ -208,6 +219,34 @@ class CheckRun:
     details_url: str | None
     output: dict[str, str | None] = field(default_factory=dict)
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    suite_id: int = 0  # the check suite of its app and commit (bot/localhub/suites.py)
+    # Every state the run was in, as its creation and each update left it (for tests).
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class CheckSuite:
+    """One app's checks of one commit: completed once all its check runs are."""
+
+    id: int
+    app_id: int
+    head_sha: str
+    head_branch: str | None
+    status: str
+    conclusion: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class Review:
+    id: int
+    number: int
+    user: str
+    body: str | None
+    state: str  # APPROVED, CHANGES_REQUESTED or COMMENTED
+    commit_id: str
+    submitted_at: float
 
 
 @dataclass
@@ -227,6 +266,9 @@ class Repo:
     comments: dict[int, Comment] = field(default_factory=dict)
     review_comments: dict[int, ReviewComment] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
+    parent: str | None = None  # owner/name of the repository this one is a fork of
+    check_suites: dict[int, CheckSuite] = field(default_factory=dict)
+    reviews: dict[int, Review] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
 from bot import gitops, render
+from bot.checkrun.view import CONCLUSIONS
 from bot.github import GitHubError
 from bot.run import decide
 from bot.run.status import post_status
 from bot.run.stops import is_limit, pr_note
+from bot.run.target import fork_note
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -132,7 +134,7 @@ def plan_delivery(
         summary=rec.summary,
         issue_number=target.issue_number,
         runs=[*remote.earlier, done],
-        note=pr_note(done),
+        note="\n\n".join(n for n in (fork_note(target), pr_note(done)) if n),
     )
     if remote.pr is None:
         title = target.title or f"Agent change for #{rec.number}"
@@ -148,7 +150,8 @@ def plan_delivery(
             actions.append(SetDraft(remote.pr, draft=False))
     if rec.check_run_id is None:
         title, summary = render.check_run_output(done)
-        conclusion = "neutral" if stopped else "success"
+        # As the live check run ends: a stop at the cost cap asks a person to act (continue).
+        conclusion = CONCLUSIONS.get(rec.status, "neutral") if stopped else "success"
         actions.append(CreateCheckRun(rec.commit_sha, title, summary, conclusion))
     actions.append(Finish(detail, stopped=stopped, announce=announce or not stopped))
     return actions

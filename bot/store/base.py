@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.base import RunStatus
+from bot.store.pulls import PullEvent
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
@@ -242,6 +243,18 @@ class Store(Protocol):
 
     async def events(self, run_id: str, *, after_seq: int = 0) -> list[RunEvent]:
         """The run's events with `seq > after_seq`, in sequence order."""
+        ...
+
+    async def add_pull_event(self, event: PullEvent) -> bool:
+        """Record a fact about one of Baton's pull requests; False (and nothing written) when
+        the repository has a fact under its key already (a redelivery, a retried job)."""
+        ...
+
+    async def pull_events(
+        self, *, repo: str | None = None, number: int | None = None, since: float | None = None
+    ) -> list[PullEvent]:
+        """The facts of one repository (or all), of one pull request (or all), with `at >=
+        since`, oldest first (by `at`, then in the order they were recorded)."""
         ...
 
     async def query_runs(self, query: RunQuery) -> RunPage:

@@ -156,6 +156,24 @@ CREATE TABLE metric_values (
 );
 """
 
+# Facts about Baton's own pull requests from GitHub's webhooks (bot.store.pulls.PullEvent),
+# written once per key; the scoreboard folds them. Checks of a commit no PR had yet carry
+# number 0. `received_at` orders facts GitHub stamped with the same second.
+_PULL_EVENTS = """
+CREATE TABLE pull_events (
+    repo TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    received_at DOUBLE PRECISION NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (repo, key)
+);
+CREATE INDEX pull_events_by_pull ON pull_events (repo, number, at);
+CREATE INDEX pull_events_by_time ON pull_events (at);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="deliveries and jobs", sql=_DELIVERIES_AND_JOBS),
     Migration(version=2, name="runs ledger", sql=_RUNS_LEDGER),
@@ -178,4 +196,5 @@ MIGRATIONS: list[Migration] = [
     Migration(version=5, name="run events and claims", sql=_RUN_EVENTS_AND_CLAIMS),
     Migration(version=6, name="budgets and reservations", sql=_BUDGETS),
     Migration(version=7, name="metric values", sql=_METRIC_VALUES),
+    Migration(version=8, name="pull request facts", sql=_PULL_EVENTS),
 ]

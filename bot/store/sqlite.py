@@ -29,12 +29,14 @@ from bot.store.base import (
 )
 from bot.store.db import StoreError, applied_versions, transaction
 from bot.store.migrations import MIGRATIONS
+from bot.store.sqlite_pulls import add_pull_event, pull_events
 from bot.store.sqlite_rows import filters, select_runs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from types import TracebackType
 
+    from bot.store.pulls import PullEvent
     from bot.store.views import MetricValue, RunPage, RunQuery, RunTally, SpendRow
 
 P = ParamSpec("P")
@@ -298,6 +300,15 @@ class SQLiteStore:
 
     async def events(self, run_id: str, *, after_seq: int = 0) -> list[RunEvent]:
         return await self._run(events, run_id, after_seq)
+
+    async def add_pull_event(self, event: PullEvent) -> bool:
+        encoded = json.dumps(event.data, separators=(",", ":"), allow_nan=False)
+        return await self._run(add_pull_event, event, encoded, self._clock())
+
+    async def pull_events(
+        self, *, repo: str | None = None, number: int | None = None, since: float | None = None
+    ) -> list[PullEvent]:
+        return await self._run(pull_events, repo=repo, number=number, since=since)
 
     async def query_runs(self, query: RunQuery) -> RunPage:
         return await self._run(views.query_runs, query, select_runs)

@@ -14,6 +14,7 @@ CTX = IntakeContext(delivery_id="d", label_prefix="agent:", command="/agent",
 def one(event: str, payload: dict[str, object]) -> Enqueue | Ignore:
     decisions = decide(intake_router(), event, payload, CTX)
     assert len(decisions) == 1
+    assert isinstance(decisions[0], Enqueue | Ignore)
     return decisions[0]
 
 

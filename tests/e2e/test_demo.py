@@ -47,6 +47,10 @@ def test_demo_prints_the_pull_request_that_came_back(tmp_path: Path) -> None:
     assert "Check run Baton: success (demo · scripted-1 · $0.0087 (reported))" in out
     assert "Diff:\n  calc.py | 2 +-\n  1 file changed, 1 insertion(+), 1 deletion(-)\n" in out
 
+    assert "\nDashboard: http://127.0.0.1:" in out
+    assert "sign in with GitHub as octocat" in out
+    assert "or with the operator token " in out
+
 
 def test_demo_keep_serves_until_interrupted(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}

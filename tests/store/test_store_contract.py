@@ -10,6 +10,7 @@ import pytest
 
 from bot.plan import Spend
 from bot.store.base import BudgetCap, Reservation, claimed
+from bot.store.pulls import PullEvent, PullEventKind
 from bot.store.spend import monthly_spend
 from tests.store.backends import StoreBackend
 from tests.store.conftest import Clock, record, utc
@@ -27,6 +28,7 @@ async def test_a_saved_run_reads_back_whole(backend: StoreBackend) -> None:
         cost_source="reported",
         started_at=2.0,
         network="none",
+        label="agent:fix",
     )
     await store.save_run(full)
     assert await store.get_run("r1") == full
@@ -335,3 +337,36 @@ async def test_a_run_reads_back_its_cap_and_label(backend: StoreBackend) -> None
     row = record(label="agent:fix", cost_cap_usd=2.5, cost_cap_by="`budget.per_run_usd`")
     await store.save_run(row)
     assert await store.get_run("r1") == row
+
+
+def pull_fact(key: str, *, number: int = 7, at: float = 10.0, repo: str = "o/r") -> PullEvent:
+    data = {"sha": key, "by_baton": False, "pusher": "octocat"}
+    return PullEvent(repo=repo, number=number, key=key, kind=PullEventKind.PUSHED, at=at, data=data)
+
+
+async def test_a_pull_fact_is_written_once_per_key_and_reads_back_whole(
+    backend: StoreBackend,
+) -> None:
+    store = await backend.store()
+    fact = pull_fact("a1")
+    assert await store.add_pull_event(fact)
+    # A redelivered webhook or a retried job: the first writing stands, nothing is doubled.
+    assert not await store.add_pull_event(pull_fact("a1", at=99.0))
+    assert await store.pull_events() == [fact]
+    # Keys belong to a repository: the same key elsewhere is another fact.
+    assert await store.add_pull_event(pull_fact("a1", repo="o/other"))
+
+
+async def test_pull_facts_come_oldest_first_and_filter_by_repo_pull_and_time(
+    backend: StoreBackend, clock: Clock
+) -> None:
+    writer = await backend.store(clock=clock)
+    for key, number, at in [("c", 7, 30.0), ("a", 7, 10.0), ("b", 8, 20.0), ("d", 7, 20.0)]:
+        clock.now += 1
+        await writer.add_pull_event(pull_fact(key, number=number, at=at))
+    await writer.add_pull_event(pull_fact("z", repo="o/other", at=1.0))
+    reader = await backend.store()
+    assert [e.key for e in await reader.pull_events(repo="o/r")] == ["a", "b", "d", "c"]
+    assert [e.key for e in await reader.pull_events(repo="o/r", number=7)] == ["a", "d", "c"]
+    assert [e.key for e in await reader.pull_events(since=20.0)] == ["b", "d", "c"]
+    assert [e.key for e in await reader.pull_events()] == ["z", "a", "b", "d", "c"]
