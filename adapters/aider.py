@@ -153,6 +153,9 @@ class AiderParser:
         self._polled = usage.turns
         return [AgentEvent(kind="usage", usage=usage, cost_usd=cost)]
 
+    def session(self) -> str | None:
+        return self._session
+
     def finish(self, done: Completed) -> Final:
         def read(name: str) -> str:
             try:

@@ -143,6 +143,9 @@ class ClaudeParser:
         # Nothing to read: Claude Code checks its own --max-budget-usd after every model call.
         return []
 
+    def session(self) -> str | None:
+        return self._session
+
     def finish(self, done: Completed) -> Final:
         result = self._result
         if result is None:

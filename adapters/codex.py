@@ -212,6 +212,9 @@ class CodexParser:
         self._polled = usage
         return [AgentEvent(kind="usage", usage=usage)]
 
+    def session(self) -> str | None:
+        return self._thread
+
     def finish(self, done: Completed) -> Final:
         self.poll()  # the last model calls, for a run that ended without completing its turn
         if cumulative := self._cumulative or self._polled_cumulative:

@@ -184,6 +184,9 @@ class GeminiParser:
             return [AgentEvent(kind="usage", usage=stream_usage(stats, self._model, self._turns))]
         return []
 
+    def session(self) -> str | None:
+        return self._session
+
     def finish(self, done: Completed) -> Final:
         self.poll()  # for a run that ended before its result: what its model calls used
         result = self._result or {}

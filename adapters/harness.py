@@ -154,6 +154,11 @@ class Parser(Protocol):
 
     def finish(self, done: Completed) -> Final: ...
 
+    def session(self) -> str | None:
+        """The session the output has named so far: a run stopped before its end (at its cost
+        cap) is resumed from it."""
+        ...
+
 
 class Driver(Protocol):
     """How one CLI is invoked and read; pure apart from what `finish` reads from the home."""

@@ -191,7 +191,12 @@ class HarnessAdapter(AgentAdapter):
             except _OverBudget as stop:
                 why = (f"{self._agent}: stopped at ${stop.cost:.4f}, over the "
                        f"${limits.max_cost_usd:.4f} limit of this run")  # fmt: skip
-                return self._stopped(so_far, model, version, RunStatus.BUDGET, why)
+                # Kept like a finished run's, so `/agent continue` resumes where it stopped.
+                session = parser.session()
+                if session:
+                    self._sessions.save(session, home)
+                stopped = self._stopped(so_far, model, version, RunStatus.BUDGET, why)
+                return replace(stopped, session_id=session)
             except GiveUp as stop:
                 why = f"{self._agent} ({self.name}) failed: {stop}"
                 return self._stopped(so_far, model, version, RunStatus.FAILED, why)

@@ -223,6 +223,9 @@ class OpenCodeParser:
             )
         return []
 
+    def session(self) -> str | None:
+        return self._session
+
     def finish(self, done: Completed) -> Final:
         error = ""
         if self._errors:

@@ -150,6 +150,9 @@ class QwenParser:
                     raise GiveUp(f"the model API failed {found.group(1)} times{status}: {why}")
         return []
 
+    def session(self) -> str | None:
+        return self._session
+
     def finish(self, done: Completed) -> Final:
         result = self._result or {}
         text = str(result.get("result") or "")

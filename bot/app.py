@@ -17,6 +17,7 @@ from starlette.routing import Route
 from adapters.base import Resources
 from adapters.runner import runner_for
 from bot import gitops
+from bot.catchup import CatchUp
 from bot.control import ack_job, control_job
 from bot.dashboard.routes import web_routes
 from bot.database import open_database
@@ -168,6 +169,7 @@ class Runtime:
             runner=self._runner,
             clock=self._clock,
             observer=self._observer,
+            queue=self.queue,
         )
         self._flusher = asyncio.create_task(self.tally.flush_every(self._services.store))
         if self.works:
@@ -203,9 +205,17 @@ def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
         app.state.runtime = runtime
         await runtime.start()
         log.info("Baton's runtime is up: queue and store open")
+        # Deliveries that never reached this server (it was down) are asked for again.
+        catch_up = CatchUp(
+            github=runtime.github,
+            store=runtime.services.store,
+            interval_s=settings.redeliver_interval_s,
+        )
+        catch_up.start()
         try:
             yield
         finally:
+            await catch_up.stop()
             await runtime.stop()
 
     async def webhooks(request: Request) -> Response:

@@ -11,21 +11,13 @@ from typing import TYPE_CHECKING
 
 from bot.store.db import StoreError
 from config import dotenv
+from config.dotenv import read_settings
 from config.settings import SettingsError, load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from config.settings import Settings
-
     Command = Callable[[argparse.Namespace], int]
-
-
-def read_settings() -> Settings:
-    """The settings from the environment and, for what it lacks, from ./.env (which also gives
-    the process the model keys it holds)."""
-    dotenv.load(Path(dotenv.ENV_FILE))
-    return load_settings()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -113,7 +105,18 @@ def _runs(args: argparse.Namespace) -> int:
 def _spend(args: argparse.Namespace) -> int:
     from bot.ledger_cli import print_spend  # noqa: PLC0415
 
-    return print_spend(read_settings(), repo=args.repo, out=sys.stdout)
+    try:
+        return print_spend(
+            read_settings(),
+            repo=args.repo,
+            out=sys.stdout,
+            by=args.by,
+            month=args.month,
+            as_json=args.json,
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"baton spend: {exc}\n")
+        return 2
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -219,8 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", dest="show_json", action="store_true", help="one JSON object")
     runs.set_defaults(func=_runs)
 
-    spend = sub.add_parser("spend", help="spend this month, from the ledger")
+    spend = sub.add_parser(
+        "spend", help="spend by UTC calendar month, from the ledger, with caps and what is left"
+    )
     spend.add_argument("--repo", help="only this owner/name")
+    spend.add_argument(
+        "--by",
+        choices=("repo", "org", "agent", "requester", "month"),
+        default="repo",
+        help="group by (default: repo; month: every month unless --month)",
+    )
+    spend.add_argument("--month", metavar="YYYY-MM", help="this UTC month (default: the current)")
+    spend.add_argument("--json", action="store_true", help="one JSON object")
     spend.set_defaults(func=_spend)
 
     stats = sub.add_parser(
@@ -272,11 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     agents.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     agents.set_defaults(func=_agents)
 
+    from bot.deliveries_cli import add_deliveries  # noqa: PLC0415
     from bot.doctor.report import add_doctor  # noqa: PLC0415
     from bot.register.cli import add_register  # noqa: PLC0415
 
     add_doctor(sub)
     add_register(sub)
+    add_deliveries(sub)
 
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

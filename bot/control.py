@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
 from bot import approve as approvals
+from bot.budget_view import Scope, budget_report
 from bot.commands import Command, CommandError, parse, usage
 from bot.configsource import ConfigError, load_effective
 from bot.github import GitHubError
@@ -18,7 +19,7 @@ from bot.queue import JobContext, JobStatus
 from bot.render import format_cost, format_duration, status_comment
 from bot.run import acknowledge, run_id_for, status_claim
 from bot.scoreboard.read import stats_reply
-from bot.store.spend import monthly_spend
+from bot.store.spend import month_bounds
 from bot.trigger import Trigger
 from config.render import render_effective
 from config.schema import AgentsConfig
@@ -81,24 +82,24 @@ async def status_text(services: Services, queue: JobQueue, trigger: Trigger) -> 
     return header + "\n".join(lines)
 
 
-async def budget_text(services: Services, trigger: Trigger, config: AgentsConfig) -> str:
-    spend = await monthly_spend(
-        services.store, repo=trigger.repo, owner=trigger.owner, requester=trigger.requester,
-        now=services.clock(),
-    )  # fmt: skip
-    budget = config.budget
-    rows = [
-        ("this repository", spend.repo_month, budget.monthly_usd),
-        (f"the {trigger.owner} organization", spend.owner_month, budget.org_monthly_usd),
-        (f"@{trigger.requester}", spend.requester_month, budget.per_requester_monthly_usd),
+async def budget_text(services: Services, trigger: Trigger, effective: Effective) -> str:
+    """This UTC month's spend for the repository, its owner and the requester, reported, priced
+    and unknown kept apart, with each monthly cap, who set it, and what is left."""
+    store, now = services.store, services.clock()
+    since, until = month_bounds(now)
+    scopes: list[Scope] = []
+    org = f"the {trigger.owner} organization"
+    who = {"requester": trigger.requester}
+    named = [
+        ("this repository", "budget.monthly_usd", {"repo": trigger.repo}),
+        (org, "budget.org_monthly_usd", {"owner": trigger.owner}),
+        (f"@{trigger.requester}", "budget.per_requester_monthly_usd", who),
     ]
-    lines = ["| scope | spent this month | budget | left |", "|---|---|---|---|"]
-    for scope, spent, cap in rows:
-        left = f"${max(cap - spent, 0):.4f}" if cap is not None else "no cap"
-        cap_text = f"${cap:.4f}" if cap is not None else "no cap"
-        lines.append(f"| {scope} | ${spent:.4f} | {cap_text} | {left} |")
-    per_run = f"${budget.per_run_usd:.4f}" if budget.per_run_usd is not None else "no cap"
-    return "\n".join(lines) + f"\n\nPer-run cap: {per_run}."
+    for title, key, where in named:
+        costs = await store.cost_breakdown(since=since, until=until, **where)
+        held = await store.held(now=now, **where)
+        scopes.append(Scope(title=title, key=key, costs=costs, held_usd=held))
+    return budget_report(scopes, effective=effective, now=now)
 
 
 async def _cancel(services: Services, queue: JobQueue, trigger: Trigger, gh: RepoGitHub) -> str:
@@ -213,7 +214,7 @@ async def _answer(
             f"repository or by flags):\n\n```yaml\n{render_effective(loaded)}\n```"
         )
     if command.verb == "budget":
-        return await budget_text(services, trigger, loaded.config)
+        return await budget_text(services, trigger, loaded)
     if command.verb in {"approve", "deny"}:
         return await approvals.answer(services, queue, gh, trigger, deny=command.verb == "deny")
     return usage(prefix, agents)

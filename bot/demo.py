@@ -194,6 +194,7 @@ async def run_demo(
                 status = (await stack.wait_final(repo, number, timeout_s=timeout_s))[-1]
                 elapsed = time.monotonic() - started
                 pulls = await stack.pulls(repo)
+                login = _dashboard_login(stack)
         except StackError as exc:
             out.write(f"\ndemo failed: {exc}\n")
             return 1
@@ -202,4 +203,15 @@ async def run_demo(
         out.write(f"\ndemo failed: the run ended without a pull request.\n\n{final}\n")
         return 1
     _print_result(pulls[0], status, elapsed, out)
+    out.write(login)
     return 0
+
+
+def _dashboard_login(stack: Stack) -> str:
+    """Where the run can be seen in the dashboard, and how to sign in to it there."""
+    return (
+        f"\nDashboard: {stack.baton_url}/runs\n"
+        f"  sign in with GitHub as {OWNER} (the local emulator asks only for the login),\n"
+        f"  or with the operator token {stack.dashboard_token}\n"
+        "  (the emulator and the server stop when the demo ends)\n"
+    )

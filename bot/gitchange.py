@@ -125,9 +125,19 @@ async def staged_blobs(wt: Worktree) -> list[Blob]:
 
 async def staged_lines(wt: Worktree) -> int:
     """Lines the staged change adds and removes together (a binary file counts none)."""
-    out = await git("diff", "--cached", "--numstat", *NO_DRIVERS, wt.base_sha, cwd=wt.path)
-    total = 0
-    for line in out.splitlines():
-        plus, minus, _ = line.split("\t", 2)
-        total += (int(plus) if plus.isdigit() else 0) + (int(minus) if minus.isdigit() else 0)
-    return total
+    return sum((await staged_lines_by_file(wt)).values())
+
+
+async def staged_lines_by_file(wt: Worktree) -> dict[str, int]:
+    """Lines the staged change adds and removes, per file (a binary file counts none)."""
+    out = await git("diff", "--cached", "--numstat", "-z", *NO_DRIVERS, wt.base_sha, cwd=wt.path)
+    counts: dict[str, int] = {}
+    fields = out.split("\0")
+    i = 0
+    while i < len(fields) - 1:
+        plus, minus, path = fields[i].split("\t", 2)
+        if not path:  # a rename: the old and the new name follow, each NUL-terminated
+            path, i = fields[i + 2], i + 2
+        counts[path] = (int(plus) if plus.isdigit() else 0) + (int(minus) if minus.isdigit() else 0)
+        i += 1
+    return counts

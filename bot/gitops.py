@@ -48,6 +48,11 @@ class Worktree:
     base_sha: str  # where the run started: the agent's changes are the diff from here
 
 
+def pull_head(number: int) -> str:
+    """Where a mirror keeps a pull request's head fetched from `refs/pull/<n>/head`."""
+    return f"refs/baton/pull/{number}"
+
+
 def branch_name(number: int, title: str) -> str:
     """`baton/<number>-<slug>`: stable for an issue, readable in the PR list."""
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-")
@@ -108,16 +113,20 @@ class Workspaces:
             scratch=scratch if scratch.is_dir() else None,
         )
 
-    async def _fetch(self, repo: str, clone_url: str, token: InstallationToken) -> Path:
+    async def _fetch(
+        self, repo: str, clone_url: str, token: InstallationToken, *, pull: int | None = None
+    ) -> Path:
         mirror = self._mirror(repo)
         if not (mirror / "HEAD").exists():
             mirror.mkdir(parents=True, exist_ok=True)
             await git("init", "--bare", "--quiet", str(mirror), cwd=mirror)
         # Remote-tracking refs, not refs/heads: a branch checked out in a worktree cannot be
-        # updated by fetch, and runs keep their own local branches.
+        # updated by fetch, and runs keep their own local branches. A pull request's head (a
+        # fork's, which the base repository keeps) goes outside them, where --prune leaves it.
+        extra = [f"+refs/pull/{pull}/head:{pull_head(pull)}"] if pull is not None else []
         await git(
             "fetch", "--prune", "--quiet", "--no-tags", clone_url,
-            "+refs/heads/*:refs/remotes/origin/*", cwd=mirror, token=token,
+            "+refs/heads/*:refs/remotes/origin/*", *extra, cwd=mirror, token=token,
         )  # fmt: skip
         return mirror
 
@@ -148,17 +157,18 @@ class Workspaces:
         run_id: str,
         branch: str,
         start: str,
+        pull: int | None = None,
     ) -> Worktree:
-        """A fresh worktree for the run on `branch`, starting at origin's `start` branch."""
+        """A fresh worktree for the run on `branch`, starting at origin's `start` branch (or,
+        with `pull`, at that pull request's head as the base repository keeps it)."""
         async with self._mirror_lock(repo):
-            mirror = await self._fetch(repo, clone_url, token)
+            mirror = await self._fetch(repo, clone_url, token, pull=pull)
             path = self.worktree_path(run_id)
             await self._drop(mirror, run_id)
             await self._areas.make(run_id)
+            ref = pull_head(pull) if pull is not None else f"refs/remotes/origin/{start}"
             try:
-                base = await git(
-                    "rev-parse", "--verify", f"refs/remotes/origin/{start}^{{commit}}", cwd=mirror
-                )
+                base = await git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=mirror)
                 await git("worktree", "add", "--force", "-B", branch, str(path), base, cwd=mirror)
             except BaseException:
                 # Failed or cancelled: no mounted image is left behind for a run that never ran.

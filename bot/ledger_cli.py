@@ -6,19 +6,22 @@ Each reads an existing database only: where there is none, it says so instead of
 from __future__ import annotations
 
 import asyncio
+import calendar
 import dataclasses
 import json
 import time
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from bot.render import format_cost, format_duration
+from bot.spend_report import By, group, table
+from bot.spend_report import as_json as spend_json
 from bot.store.spend import month_bounds
 from bot.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from bot.store.base import RunEvent, RunRecord, Store
+    from bot.store.base import BudgetCap, RunEvent, RunRecord, Store
     from config.settings import Settings
 
 T = TypeVar("T")
@@ -121,25 +124,53 @@ def event_summary(data: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def month_start(text: str) -> float:
+    """`YYYY-MM` as the epoch seconds its UTC month starts at; ValueError when it is not one."""
+    try:
+        parsed = time.strptime(text, "%Y-%m")
+    except ValueError:
+        raise ValueError(f"--month {text!r} is not a month like 2027-01") from None
+    return float(calendar.timegm((parsed.tm_year, parsed.tm_mon, 1, 0, 0, 0)))
+
+
 def print_spend(
-    settings: Settings, *, repo: str | None, out: TextIO, now: float | None = None
+    settings: Settings,
+    *,
+    repo: str | None,
+    out: TextIO,
+    now: float | None = None,
+    by: By = "repo",
+    month: str | None = None,
+    as_json: bool = False,
 ) -> int:
-    since, until = month_bounds(time.time() if now is None else now)
+    """Spend from the ledger for one UTC calendar month (this one unless `month`; every month
+    with `by="month"` and no `month`), grouped `by`, reported, priced and unknown apart, with
+    the monthly cap each group last ran under and what is left of it. ValueError for a bad
+    `month`."""
+    every_month = by == "month" and month is None
+    start = month_start(month) if month else (time.time() if now is None else now)
+    since, until = (None, None) if every_month else month_bounds(start)
 
-    async def read(store: Store) -> tuple[float, list[RunRecord]]:
-        total = await store.spend(since=since, until=until, repo=repo)
-        return total, await store.list_runs(repo=repo, since=since, until=until)
+    async def read(store: Store) -> tuple[list[RunRecord], list[BudgetCap]]:
+        return await store.list_runs(repo=repo, since=since, until=until), await store.budget_caps()
 
-    total, runs = _read(settings, read)
-    month = time.strftime("%Y-%m", time.gmtime(since))
+    runs, caps = _read(settings, read)
+    rows = group(runs, by, caps)
+    label = "every month" if since is None else time.strftime("%Y-%m", time.gmtime(since))
     scope = repo or "all repositories"
-    unknown = sum(1 for r in runs if r.cost_usd is None and r.agent)
-    out.write(f"{month} spend for {scope}: ${total:.4f} over {len(runs)} runs")
-    out.write(f" ({unknown} with unknown cost)\n" if unknown else "\n")
-    by_agent: dict[str, float] = {}
-    for r in runs:
-        if r.cost_usd is not None:
-            by_agent[r.agent] = by_agent.get(r.agent, 0.0) + r.cost_usd
-    ranked = sorted(by_agent.items(), key=lambda kv: -kv[1])
-    out.writelines(f"  {agent:<20} ${cost:.4f}\n" for agent, cost in ranked)
+    if as_json:
+        month_shown = None if since is None else label
+        data = {"month": month_shown, "by": by, "repo": repo, "rows": spend_json(rows)}
+        out.write(json.dumps(data, indent=2) + "\n")
+        return 0
+    known = sum(r.total_usd for r in rows)
+    unknown = sum(r.unknown_runs for r in rows)
+    out.write(
+        f"{label} (UTC) spend for {scope}: ${known:.4f} reported and priced over "
+        f"{sum(r.runs for r in rows)} runs"
+        + (f"; {unknown} with unknown cost, not counted" if unknown else "")
+        + "\n"
+    )
+    if rows:
+        out.write(table(rows, by))
     return 0

@@ -281,10 +281,13 @@ def _not_allowed(agents: Sequence[str], allowed: Sequence[str] | None) -> Refusa
     )
 
 
-def policy_violation(changed: Sequence[str], policy: Policy, *, lines: int = 0) -> str | None:
+def policy_violation(
+    changed: Sequence[str], policy: Policy, *, lines: int | Mapping[str, int] = 0
+) -> str | None:
     """Why the diff may not be pushed, or None. Checked before anything leaves the machine.
 
-    `lines`: lines the change adds and removes together (binary files count none)."""
+    `lines`: lines the change adds and removes together (binary files count none), in all or
+    per file (then the message names the files that changed most)."""
     if not changed:
         return "The agent finished without changing any file, so there is nothing to push."
     protected = sorted(p for p in changed if any(glob_match(g, p) for g in policy.protected_paths))
@@ -300,9 +303,14 @@ def policy_violation(changed: Sequence[str], policy: Policy, *, lines: int = 0) 
             f"({policy.max_changed_files}); nothing was pushed."
         )
     cap = policy.max_changed_lines
-    if cap is not None and lines > cap:
+    total = lines if isinstance(lines, int) else sum(lines.values())
+    if cap is not None and total > cap:
+        most = ""
+        if not isinstance(lines, int):
+            top = sorted(lines.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            most = ", most in " + ", ".join(f"`{path}` ({n})" for path, n in top)
         return (
-            f"The agent changed {lines} lines, more than `policy.max_changed_lines` ({cap}); "
-            "nothing was pushed."
+            f"The agent changed {total} lines, more than `policy.max_changed_lines` ({cap})"
+            f"{most}; nothing was pushed."
         )
     return None

@@ -75,7 +75,7 @@ def status_comment(rec: RunRecord, *, detail: str = "", pr_url: str = "") -> str
         "stopped_at_budget": (
             f"{icon} Stopped at budget: {agent} reached its cost limit{_kept_in(pr_url)}."
         ),
-        "cancelled": f"{icon} Cancelled.",
+        "cancelled": f"{icon} Cancelled{_kept_in(pr_url)}.",
         "refused": f"{icon} Not started.",
         "awaiting_approval": f"{icon} Awaiting approval: {agent or 'an agent'} will work on this "
         "once someone approves it.",

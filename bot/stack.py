@@ -65,10 +65,10 @@ def make_keys() -> AppKeys:
     return AppKeys(private_pem=private, public_pem=public)
 
 
-def free_socket() -> socket.socket:
+def free_socket(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     return sock
 
 
@@ -150,6 +150,9 @@ class Stack:
             "BATON_JOB_RETRY_BASE_S": "0.5",
             # Jobs run on the test's own loop, so a test can reach the queue and the ledger.
             "BATON_WORKER": "inline",
+            # The app is registered once Baton listens: a look at its deliveries before that
+            # would only be refused. Tests of the catch-up turn it on.
+            "BATON_REDELIVER_INTERVAL_S": "0",
         }
         env.update({f"BATON_{k.upper()}": v for k, v in self._settings.items()})
         return env
@@ -169,6 +172,10 @@ class Stack:
     async def start_baton(self) -> None:
         """Start (or restart) the Baton server on its port, with the same database."""
         assert self._baton_sock is not None
+        if self._baton_sock.fileno() < 0:
+            # A stopped server closed its socket: listen again on the same port.
+            port = int(self.baton_url.rsplit(":", 1)[1])
+            self._baton_sock = free_socket(port)
         app = create_app(
             load_settings(self.env()),
             server_env=self._server_env,

@@ -167,7 +167,7 @@ class WebhookEndpoint:
                     log.debug("ignored %s.%s: %s", event, action, reasons)
             return _json({"ignored": reasons})
         # Deciding logs nothing (its handlers are pure): the delivery id is bound from here on.
-        with bound(delivery=delivery):
+        with bound(delivery=delivery, repo=jobs[0].repo):
             return await self._enqueue(event, action, delivery, jobs)
 
     async def _enqueue(

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.settings import SettingsError
+from config.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, MutableMapping
-    from pathlib import Path
 
 ENV_FILE = ".env"
 _KEY = re.compile(r"(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(.*)", re.DOTALL)
@@ -107,3 +107,10 @@ def load(path: Path, environ: MutableMapping[str, str] | None = None) -> list[st
             target[key] = value
             taken.append(key)
     return taken
+
+
+def read_settings() -> Settings:
+    """The settings as `baton serve` reads them: the environment and, for what it lacks,
+    ./.env (which also gives the process the model keys it holds)."""
+    load(Path(ENV_FILE))
+    return load_settings()

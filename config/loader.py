@@ -73,6 +73,17 @@ def _org_only_keys(builder: Builder, data: dict[str, object], prefix: Path) -> N
         )
 
 
+def _without_pause(builder: Builder, data: dict[str, object], prefix: Path) -> dict[str, object]:
+    """`data` without the kill switch's keys, each reported: they belong in `enforce` only."""
+    for key in sorted(PAUSE_KEYS & set(data)):
+        builder.issue(
+            builder.positions.get((*prefix, key), (1, 1)),
+            f"{key} is part of the org's kill switch: set it under `enforce` in the org's "
+            "agents.yml",
+        )
+    return {k: v for k, v in data.items() if k not in PAUSE_KEYS}
+
+
 def _finish(data: dict[str, object], builder: Builder) -> Located:
     if builder.issues:
         raise ConfigError(builder.issues)
@@ -83,7 +94,7 @@ def load_repo_file(text: str, *, file: str = ".agents.yml") -> Located:
     """Parse and validate a repository's `.agents.yml`; agents may omit keys the org supplies."""
     raw, builder = parse(text, file)
     data = _top_mapping(raw, builder, file)
-    _validate(builder, data, AgentsConfig, partial=True)
+    _validate(builder, _without_pause(builder, data, ()), AgentsConfig, partial=True)
     _org_only_keys(builder, data, ())
     if "prices" in data:
         # Prices turn tokens into the dollars budgets count: a repository setting its own
@@ -126,12 +137,15 @@ def load_org_file(text: str, *, file: str = "agents.yml") -> Located:
                 switch = {k: v for k, v in part.items() if k in PAUSE_KEYS}
                 _validate(builder, switch, Pause, prefix=(section,), partial=False)
                 part = {k: v for k, v in part.items() if k not in PAUSE_KEYS}
+            else:
+                part = _without_pause(builder, part, (section,))
             _validate(builder, part, AgentsConfig, prefix=(section,), partial=True)
     repos = data.get("repos")
     if isinstance(repos, dict):
         for pattern, part in repos.items():
             if isinstance(part, dict):
                 prefix: Path = ("repos", pattern)
-                _validate(builder, part, AgentsConfig, prefix=prefix, partial=True)
+                rest = _without_pause(builder, part, prefix)
+                _validate(builder, rest, AgentsConfig, prefix=prefix, partial=True)
                 _org_only_keys(builder, part, prefix)
     return _finish(data, builder)

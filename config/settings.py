@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # same in every process and replaced with the key).
     dashboard_token: SecretStr | None = None
     session_secret: SecretStr | None = None
+    # While the org's kill switch is on: how often a run waiting for its end (`resume_queued`)
+    # and a running run (`cancel_running`) look at the org's agents.yml again.
+    pause_recheck_s: float = Field(default=30.0, gt=0.0)
     log_level: str = "INFO"
     # "json": one object per line, with the delivery, run, repository and agent where known.
     log_format: Literal["text", "json"] = "text"

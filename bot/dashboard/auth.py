@@ -14,7 +14,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.dashboard.pages import render
-from bot.dashboard.session import SESSION_TTL_S, SessionTooLarge, Viewer, sign, verify
+from bot.dashboard.session import (
+    SESSION_TTL_S,
+    SIGN_IN_STATE,
+    SessionTooLarge,
+    Viewer,
+    sign,
+    verify,
+)
 from bot.gh.errors import GitHubError
 from bot.gh.user import authorize_url, user_access
 
@@ -85,14 +92,22 @@ class Auth:
             value = sign(self._key(), viewer.payload(), now=self._clock(), ttl_s=SESSION_TTL_S)
         except SessionTooLarge:
             return render(
-                request, "login.html", status=400, auth=self,
+                request,
+                "login.html",
+                status=400,
+                auth=self,
                 error="Your GitHub account reaches more repositories than a session cookie can "
                 "hold; ask the operator for the dashboard token.",
-            )  # fmt: skip
+            )
         response.set_cookie(
-            SESSION_COOKIE, value, max_age=int(SESSION_TTL_S), httponly=True, samesite="lax",
-            secure=self._secure(request), path="/",
-        )  # fmt: skip
+            SESSION_COOKIE,
+            value,
+            max_age=int(SESSION_TTL_S),
+            httponly=True,
+            samesite="lax",
+            secure=self._secure(request),
+            path="/",
+        )
         response.delete_cookie(STATE_COOKIE, path="/")
         return response
 
@@ -108,57 +123,101 @@ class Auth:
     async def login_github(self, request: Request) -> Response:
         """Off to GitHub's authorize page; a random state, kept in a signed cookie, comes back."""
         if not self.github_login:
-            return render(request, "login.html", status=404, auth=self,
-                          error="GitHub sign-in is not set up on this server.")  # fmt: skip
+            return render(
+                request,
+                "login.html",
+                status=404,
+                auth=self,
+                error="GitHub sign-in is not set up on this server.",
+            )
         state = secrets.token_urlsafe(24)
         next_url = _local(request.query_params.get("next", "/runs"))
         url = authorize_url(
-            self.settings.github_url, client_id=self.settings.client_id or "",
-            redirect_uri=self._callback_url(request), state=state,
-        )  # fmt: skip
+            self.settings.github_url,
+            client_id=self.settings.client_id or "",
+            redirect_uri=self._callback_url(request),
+            state=state,
+        )
         response = RedirectResponse(url, status_code=302)
-        cookie = sign(self._key(), {"state": state, "next": next_url}, now=self._clock(),
-                      ttl_s=STATE_TTL_S)  # fmt: skip
+        cookie = sign(
+            self._key(),
+            {"state": state, "next": next_url},
+            now=self._clock(),
+            ttl_s=STATE_TTL_S,
+            purpose=SIGN_IN_STATE,
+        )
         response.set_cookie(
-            STATE_COOKIE, cookie, max_age=int(STATE_TTL_S), httponly=True, samesite="lax",
-            secure=self._secure(request), path="/",
-        )  # fmt: skip
+            STATE_COOKIE,
+            cookie,
+            max_age=int(STATE_TTL_S),
+            httponly=True,
+            samesite="lax",
+            secure=self._secure(request),
+            path="/",
+        )
         return response
 
     async def callback(self, request: Request) -> Response:
-        held = verify(self._key(), request.cookies.get(STATE_COOKIE), now=self._clock())
+        held = verify(
+            self._key(),
+            request.cookies.get(STATE_COOKIE),
+            now=self._clock(),
+            purpose=SIGN_IN_STATE,
+        )
         state = request.query_params.get("state", "")
         code = request.query_params.get("code", "")
         if held is None or not state or not hmac.compare_digest(str(held.get("state")), state):
-            return render(request, "login.html", status=400, auth=self,
-                          error="That sign-in link is stale or was not started here: "
-                          "sign in again.")  # fmt: skip
+            return render(
+                request,
+                "login.html",
+                status=400,
+                auth=self,
+                error="That sign-in link is stale or was not started here: sign in again.",
+            )
         secret = self.settings.client_secret
         if not code or secret is None:
-            return render(request, "login.html", status=400, auth=self,
-                          error="GitHub sent no code back: sign in again.")  # fmt: skip
+            return render(
+                request,
+                "login.html",
+                status=400,
+                auth=self,
+                error="GitHub sent no code back: sign in again.",
+            )
         try:
             access = await user_access(
-                self.settings.github_url, client_id=self.settings.client_id or "",
-                client_secret=secret, code=code, redirect_uri=self._callback_url(request),
+                self.settings.github_url,
+                client_id=self.settings.client_id or "",
+                client_secret=secret,
+                code=code,
+                redirect_uri=self._callback_url(request),
                 transport=self._transport,
-            )  # fmt: skip
+            )
         except GitHubError as exc:
             log.warning("dashboard sign-in failed: %s", exc)
-            return render(request, "login.html", status=502, auth=self,
-                          error=f"GitHub did not complete the sign-in: {exc}")  # fmt: skip
-        log.info("%s signed in to the dashboard (%d repositories)", access.login,
-                 len(access.repos))  # fmt: skip
+            return render(
+                request,
+                "login.html",
+                status=502,
+                auth=self,
+                error=f"GitHub did not complete the sign-in: {exc}",
+            )
+        log.info("%s signed in to the dashboard (%d repositories)", access.login, len(access.repos))
         viewer = Viewer(login=access.login, repos=access.repos)
         return self._signed_in(request, viewer, str(held.get("next") or "/runs"))
 
     async def login_token(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         if not self._token_ok(form.get("token", "")):
-            return render(request, "login.html", status=401, auth=self,
-                          error="That is not this server's dashboard token.")  # fmt: skip
-        return self._signed_in(request, Viewer(login=OPERATOR, repos=None),
-                               form.get("next") or "/runs")  # fmt: skip
+            return render(
+                request,
+                "login.html",
+                status=401,
+                auth=self,
+                error="That is not this server's dashboard token.",
+            )
+        return self._signed_in(
+            request, Viewer(login=OPERATOR, repos=None), form.get("next") or "/runs"
+        )
 
     async def logout(self, request: Request) -> Response:
         del request

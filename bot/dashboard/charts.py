@@ -55,13 +55,25 @@ def bars(
     shown = sorted(items, key=lambda kv: (-kv[1], kv[0]))[:limit]
     top = _scale([v for _, v in shown])
     out = tuple(
-        Bar(label=label, value=value, text=fmt(value), x=LABEL_W, y=i * ROW_H + 4,
-            width=max(2.0, BAR_W * value / top) if value > 0 else 0.0, height=ROW_H - 8)
+        Bar(
+            label=label,
+            value=value,
+            text=fmt(value),
+            x=LABEL_W,
+            y=i * ROW_H + 4,
+            width=max(2.0, BAR_W * value / top) if value > 0 else 0.0,
+            height=ROW_H - 8,
+        )
         for i, (label, value) in enumerate(shown)
-    )  # fmt: skip
-    return Chart(title=title, width=LABEL_W + BAR_W + VALUE_W,
-                 height=max(1, len(out)) * ROW_H + 4, bars=out, horizontal=True,
-                 empty=empty if not out else "")  # fmt: skip
+    )
+    return Chart(
+        title=title,
+        width=LABEL_W + BAR_W + VALUE_W,
+        height=max(1, len(out)) * ROW_H + 4,
+        bars=out,
+        horizontal=True,
+        empty=empty if not out else "",
+    )
 
 
 def columns(
@@ -74,12 +86,24 @@ def columns(
     """Vertical columns in the order given (months, oldest first), each with its value on top."""
     top = _scale([v for _, v in items])
     out = tuple(
-        Bar(label=label, value=value, text=fmt(value), x=i * (COL_W + 16) + 10,
+        Bar(
+            label=label,
+            value=value,
+            text=fmt(value),
+            x=i * (COL_W + 16) + 10,
             y=24 + COL_AREA_H - (COL_AREA_H * value / top),
-            width=COL_W, height=COL_AREA_H * value / top)
+            width=COL_W,
+            height=COL_AREA_H * value / top,
+        )
         for i, (label, value) in enumerate(items)
-    )  # fmt: skip
+    )
     width = max(1, len(out)) * (COL_W + 16) + 20
     has_any = any(v > 0 for _, v in items)
-    return Chart(title=title, width=width, height=COL_AREA_H + 60, bars=out, horizontal=False,
-                 empty="" if has_any else empty)  # fmt: skip
+    return Chart(
+        title=title,
+        width=width,
+        height=COL_AREA_H + 60,
+        bars=out,
+        horizontal=False,
+        empty="" if has_any else empty,
+    )

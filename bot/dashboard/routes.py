@@ -50,8 +50,9 @@ def web_routes(
         if viewer is None:
             return PlainTextResponse(
                 "sign in, or send the dashboard token as a bearer token\n",
-                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="baton"'},
-            )  # fmt: skip
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="baton"'},
+            )
         if not viewer.operator:
             return PlainTextResponse("/metrics is for the operator\n", status_code=403)
         rt = runtime()

@@ -123,6 +123,13 @@ def budget_lines(
         else:
             continue
         total = sum(r.cost_usd or 0.0 for r in spent)
-        out.append(BudgetLine(scope=scope, kind=cap.scope, limit_usd=cap.limit_usd,
-                              spent_usd=total, source=cap.source))  # fmt: skip
+        out.append(
+            BudgetLine(
+                scope=scope,
+                kind=cap.scope,
+                limit_usd=cap.limit_usd,
+                spent_usd=total,
+                source=cap.source,
+            )
+        )
     return out

@@ -26,8 +26,14 @@ class Row:
     tone: str  # "ok", "bad" or "" (how the row is coloured)
 
     def as_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "at": self.at, "offset": round(self.offset_s, 1),
-                "kind": self.kind, "text": self.text, "tone": self.tone}  # fmt: skip
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "offset": round(self.offset_s, 1),
+            "kind": self.kind,
+            "text": self.text,
+            "tone": self.tone,
+        }
 
 
 def _tokens(usage: object) -> str:
@@ -83,8 +89,9 @@ def describe(event: RunEvent) -> tuple[str, str]:
             return text or event.kind, ""
 
 
-def rows(events: Sequence[RunEvent], *, since: float | None = None,
-         mask: Callable[[str], str] = str) -> list[Row]:  # fmt: skip
+def rows(
+    events: Sequence[RunEvent], *, since: float | None = None, mask: Callable[[str], str] = str
+) -> list[Row]:
     """The timeline: every event, its text masked, its time as an offset from the first."""
     start = since if since is not None else (events[0].time if events else 0.0)
     out = []
@@ -94,11 +101,13 @@ def rows(events: Sequence[RunEvent], *, since: float | None = None,
     return out
 
 
-def agent_log(events: Sequence[RunEvent], *, mask: Callable[[str], str] = str,
-              limit: int = LOG_TAIL) -> list[str]:  # fmt: skip
+def agent_log(
+    events: Sequence[RunEvent], *, mask: Callable[[str], str] = str, limit: int = LOG_TAIL
+) -> list[str]:
     """The last `limit` lines the agent's CLI streamed (turns, tool calls, its start and end)."""
-    lines = [mask(str(e.data.get("text") or describe(e)[0]))
-             for e in events if e.kind in AGENT_KINDS]  # fmt: skip
+    lines = [
+        mask(str(e.data.get("text") or describe(e)[0])) for e in events if e.kind in AGENT_KINDS
+    ]
     return lines[-limit:]
 
 

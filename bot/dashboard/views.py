@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -65,7 +66,8 @@ class Dashboard:
             if viewer is None:
                 if api:
                     return JSONResponse({"error": "sign in first"}, status_code=401)
-                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+                where = urlencode({"next": request.url.path})
+                return RedirectResponse(f"/login?{where}", status_code=303)
             request.scope["baton.viewer"] = viewer
             return await page(request, viewer)
 
@@ -86,10 +88,16 @@ class Dashboard:
         page = await self._store().query_runs(chosen.query)
         pages = max(1, -(-page.total // filters.PAGE_SIZE))
         return render(
-            request, "runs.html", runs=page.runs, total=page.total, filters=chosen,
-            pages=pages, statuses=filters.STATUSES, link=filters.page_link,
+            request,
+            "runs.html",
+            runs=page.runs,
+            total=page.total,
+            filters=chosen,
+            pages=pages,
+            statuses=filters.STATUSES,
+            link=filters.page_link,
             repos=sorted(viewer.repos) if viewer.repos is not None else None,
-        )  # fmt: skip
+        )
 
     async def run(self, request: Request, viewer: Viewer) -> Response:
         run = await self._visible_run(viewer, request.path_params["run_id"])
@@ -106,13 +114,20 @@ class Dashboard:
         live = not RunStatus(run.status).final or not timeline.ended(events)
         rows = timeline.rows(events, mask=self._mask)
         return render(
-            request, "run.html", run=run, rows=rows, live=live and run.status != "refused",
-            last_seq=events[-1].seq if events else 0, before=before, after=after,
+            request,
+            "run.html",
+            run=run,
+            rows=rows,
+            live=live and run.status != RunStatus.REFUSED,
+            last_seq=events[-1].seq if events else 0,
+            before=before,
+            after=after,
             brief=timeline.brief(events, mask=self._mask),
             log=timeline.agent_log(events, mask=self._mask),
-            summary=self._mask(run.summary), error=self._mask(run.error),
+            summary=self._mask(run.summary),
+            error=self._mask(run.error),
             start=events[0].time if events else None,
-        )  # fmt: skip
+        )
 
     async def run_events(self, request: Request, viewer: Viewer) -> Response:
         """New timeline rows after `after` (the running run's page polls this)."""
@@ -126,11 +141,16 @@ class Dashboard:
             return JSONResponse({"error": "after must be a number"}, status_code=400)
         events = (await self._store().events(run.id, after_seq=after))[:EVENTS_PER_POLL]
         rows = timeline.rows(events, since=start, mask=self._mask)
-        done = RunStatus(run.status).final and (timeline.ended(events) or not events)
-        return JSONResponse({
-            "rows": [r.as_json() for r in rows], "final": done, "status": run.status,
-            "cost": money(run.cost_usd), "tokens": run.input_tokens + run.output_tokens,
-        })  # fmt: skip
+        # Over once the `ended` row is sent: a final status alone may be saved just before it.
+        done = timeline.ended(events) or run.status == RunStatus.REFUSED
+        return JSONResponse(
+            {
+                "rows": [r.as_json() for r in rows],
+                "final": done,
+                "status": run.status,
+                "cost": money(run.cost_usd),
+            }
+        )
 
     async def spend(self, request: Request, viewer: Viewer) -> Response:
         now = self._clock()
@@ -142,12 +162,14 @@ class Dashboard:
         lines = spend.budget_lines(await store.budget_caps(), rows, now=now, viewer=viewer)
         fmt = short_money
         return render(
-            request, "spend.html", summary=summary, budgets=lines,
+            request,
+            "spend.html",
+            summary=summary,
+            budgets=lines,
             by_agent=charts.bars("Spend per agent (last 12 months)", summary.by_agent, fmt=fmt),
-            by_repo=charts.bars("Spend per repository (last 12 months)", summary.by_repo,
-                                fmt=fmt),
+            by_repo=charts.bars("Spend per repository (last 12 months)", summary.by_repo, fmt=fmt),
             by_month=charts.columns("Spend per month (UTC)", summary.by_month, fmt=fmt),
-        )  # fmt: skip
+        )
 
     async def scoreboard(self, request: Request, viewer: Viewer) -> Response:
         """The agent scoreboard of the repositories the viewer may see, with what it counts."""

@@ -10,10 +10,12 @@ from bot.configsource import ORG_FILE
 from bot.doctor.result import Check, failed, note, passed, skipped
 from bot.gh import appinfo
 from bot.gh.errors import GitHubError
+from bot.redelivery import never_delivered
 from config.loader import ConfigError, load_org_file
 
 if TYPE_CHECKING:
     from bot.gh.app import GitHubApp
+    from bot.gh.deliveries import HookDelivery
     from config.settings import Settings
     from config.yamlpos import Located
 
@@ -60,24 +62,19 @@ def webhook_check(hook: appinfo.HookConfig, public_url: str) -> Check:
     return passed(WEBHOOK, f"JSON to {wanted}")
 
 
-def deliveries_check(recent: list[appinfo.DeliveryInfo]) -> Check:
+def deliveries_check(recent: list[HookDelivery]) -> Check:
     """A failed delivery counts until a later (re)delivery of the same id succeeded."""
-    recovered: set[str] = set()
-    failures: list[appinfo.DeliveryInfo] = []
-    for item in recent:  # newest first
-        if item.ok:
-            recovered.add(item.guid)
-        elif item.guid not in recovered:
-            failures.append(item)
+    failures = never_delivered(recent)
     if not failures:
         return passed(DELIVERIES, f"none of the last {len(recent)} failed")
     latest = failures[0]
     return failed(
         DELIVERIES,
-        f"{len(failures)} of the last {len(recent)} failed (latest: {latest.event}, "
+        f"{len(failures)} of the last {len(recent)} never reached Baton (latest: {latest.what}, "
         f"{latest.status})",
-        "make sure `baton serve` is up and reachable at the webhook URL, then redeliver them "
-        "from the App's settings (Advanced > Recent Deliveries)",
+        "make sure `baton serve` is up and reachable at the webhook URL: it asks GitHub to "
+        "redeliver them when it starts (`baton deliveries --failed` lists them, `baton "
+        "deliveries redeliver ID` asks for one)",
     )
 
 

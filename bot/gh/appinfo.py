@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from bot.gh.calls import call, read_json
+from bot.gh.deliveries import HookDelivery, deliveries
 from bot.gh.models import InstallationToken
 
 if TYPE_CHECKING:
@@ -38,19 +39,6 @@ class InstallationInfo:
 class HookConfig:
     url: str
     content_type: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryInfo:
-    guid: str
-    event: str
-    status_code: int
-    status: str
-    redelivery: bool
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status_code < 300
 
 
 async def rate_limit_answered(app: GitHubApp) -> None:
@@ -107,19 +95,6 @@ async def hook_config(app: GitHubApp) -> HookConfig:
     return HookConfig(url=str(data.get("url") or ""), content_type=str(data.get("content_type")))
 
 
-async def recent_deliveries(app: GitHubApp) -> list[DeliveryInfo]:
+async def recent_deliveries(app: GitHubApp) -> list[HookDelivery]:
     """The app's latest webhook deliveries, newest first."""
-    resp = await call(
-        "list the app's webhook deliveries",
-        lambda: app.app_client.rest.apps.async_list_webhook_deliveries(per_page=RECENT_DELIVERIES),
-    )
-    return [
-        DeliveryInfo(
-            guid=str(item.get("guid", "")),
-            event=str(item.get("event", "")),
-            status_code=int(item.get("status_code") or 0),
-            status=str(item.get("status", "")),
-            redelivery=bool(item.get("redelivery")),
-        )
-        for item in read_json(resp)
-    ]
+    return await deliveries(app, limit=RECENT_DELIVERIES)

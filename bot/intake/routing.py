@@ -55,6 +55,10 @@ class Enqueue:
     def lock(self) -> str | None:
         return self.trigger.lock if self.serialize else None
 
+    @property
+    def repo(self) -> str:
+        return self.trigger.repo
+
     def job_args(self) -> dict[str, Any]:
         return self.trigger.model_dump(mode="json")
 
@@ -67,6 +71,11 @@ class Record:
     args: Mapping[str, Any]
     lock: str | None = None
     dedupe_key: str | None = None
+
+    @property
+    def repo(self) -> str:
+        """The repository the fact is about (owner/name), for log lines."""
+        return str(self.args.get("repo", "-"))
 
     def job_args(self) -> dict[str, Any]:
         return dict(self.args)

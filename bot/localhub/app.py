@@ -13,11 +13,13 @@ from starlette.routing import Mount
 
 from bot.localhub import (
     admin,
+    forks,
     githttp,
     revert,
     routes_app,
     routes_checks,
     routes_comments,
+    routes_commits,
     routes_graphql,
     routes_hook,
     routes_issues,
@@ -26,6 +28,7 @@ from bot.localhub import (
     routes_pulls,
     routes_repos,
     web_apps,
+    web_repos,
 )
 from bot.localhub.http import API_PREFIX, ApiError, ApiMiddleware, on_api_error, on_http_exception
 from bot.localhub.hub import DEFAULT_RATE_LIMIT, Hub
@@ -76,8 +79,10 @@ def create_localhub(
         *routes_issues.ROUTES,
         *routes_comments.ROUTES,
         *routes_pulls.ROUTES,
+        *forks.ROUTES,
         *routes_merge.ROUTES,
         *routes_checks.ROUTES,
+        *routes_commits.ROUTES,
         *web_apps.API_ROUTES,
         *routes_oauth.API_ROUTES,
     ]
@@ -90,6 +95,8 @@ def create_localhub(
             *web_apps.ROUTES,
             *routes_oauth.WEB_ROUTES,
             *githttp.ROUTES,
+            # Last: `/{owner}/{repo}` would take any two-part path listed after it.
+            *web_repos.ROUTES,
         ],
         middleware=[Middleware(ApiMiddleware, hub=hub)],
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_exception},

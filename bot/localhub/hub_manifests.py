@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.localhub import shapes
-from bot.localhub.hub_accounts import Accounts
+from bot.localhub.hub_oauth import OAuth, OAuthClient
 from bot.localhub.state import App, PendingApp
 
 # GitHub's limits: a code is good for one hour, once; an app's name is at most 34 characters.
@@ -51,7 +51,7 @@ def _strings(value: object, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-class Manifests(Accounts):
+class Manifests(OAuth):
     """`create_from_manifest` (the new-app form's confirmation) and `convert` (the API call)."""
 
     def check_manifest(self, manifest: dict[str, Any]) -> None:
@@ -107,6 +107,8 @@ class Manifests(Accounts):
             callback_urls=_strings(manifest.get("callback_urls"), "callback_urls"),
             setup_url=str(manifest.get("setup_url") or ""),
         )
+        # Its OAuth client is the one the conversion hands over: users log in with it.
+        self.oauth_clients[app.client_id] = OAuthClient(app_id, app.client_id, app.client_secret)
         if app.webhook_url:
             self.ping(app)
         code = secrets.token_hex(10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.routing import Route
 
@@ -62,27 +63,77 @@ def delivery_item(number: int, delivery: Delivery) -> dict[str, Any]:
     }
 
 
+def _numbered(request: Request, app: App) -> list[tuple[int, Delivery]]:
+    """The app's finished attempts with their ids, newest first (as on GitHub, one still
+    waiting for its answer is not listed yet)."""
+    attempted = [
+        (number, d)
+        for number, d in enumerate(hub_of(request).deliveries, start=1)
+        if d.app_id == app.id and d.duration_s is not None
+    ]
+    attempted.reverse()
+    return attempted
+
+
 async def hook_deliveries(request: Request) -> Response:
-    """`GET /app/hook/deliveries`: newest first, `per_page` of them (GitHub pages by cursor;
-    the emulator's history is short enough that the first page is all a client reads)."""
+    """`GET /app/hook/deliveries`: newest first, `per_page` at a time; the `Link` header's
+    `next` carries a `cursor` (the attempt id to continue below), as GitHub's does."""
     app = _calling_app(request)
+    params = request.query_params
     try:
-        per_page = max(1, min(100, int(request.query_params.get("per_page", DEFAULT_PER_PAGE))))
+        per_page = max(1, min(100, int(params.get("per_page", DEFAULT_PER_PAGE))))
+        below = int(params["cursor"].removeprefix("v1_")) if "cursor" in params else None
     except ValueError as exc:
         raise ApiError(400, "Invalid pagination parameters") from exc
-    wanted = request.query_params.get("status")
+    wanted = params.get("status")
     items = [
         delivery_item(number, d)
-        for number, d in enumerate(hub_of(request).deliveries, start=1)
-        if d.app_id == app.id and d.sent_at is not None
+        for number, d in _numbered(request, app)
+        if below is None or number < below
     ]
     if wanted in {"success", "failure"}:
         items = [i for i in items if (200 <= i["status_code"] < 300) == (wanted == "success")]
-    items.reverse()
-    return json_response(request, items[:per_page])
+    page, rest = items[:per_page], items[per_page:]
+    headers = {}
+    if rest:
+        query = urlencode({**dict(params), "per_page": per_page, "cursor": f"v1_{page[-1]['id']}"})
+        headers["Link"] = f'<{hub_of(request).api_url}/app/hook/deliveries?{query}>; rel="next"'
+    return json_response(request, page, headers=headers)
+
+
+def _attempt(request: Request) -> tuple[int, Delivery]:
+    app = _calling_app(request)
+    wanted = int(request.path_params["delivery_id"])
+    for number, delivery in _numbered(request, app):
+        if number == wanted:
+            return number, delivery
+    raise ApiError(404, "Not Found")
+
+
+async def hook_delivery(request: Request) -> Response:
+    """`GET /app/hook/deliveries/{id}`: one attempt with its request and response."""
+    number, delivery = _attempt(request)
+    status, code = _status(delivery)
+    body = {
+        **delivery_item(number, delivery),
+        "url": delivery.url,
+        "request": {"headers": {"X-GitHub-Event": delivery.event}, "payload": delivery.payload},
+        "response": {"headers": {}, "payload": None if code == 0 else status},
+    }
+    return json_response(request, body)
+
+
+async def redeliver(request: Request) -> Response:
+    """`POST /app/hook/deliveries/{id}/attempts`: the event sent again as a new attempt with
+    the same guid (`X-GitHub-Delivery`), marked `redelivery`."""
+    _number, delivery = _attempt(request)
+    await hub_of(request).redeliver(delivery.id)
+    return json_response(request, {}, status=202)
 
 
 ROUTES = [
     Route("/app/hook/config", hook_config),
     Route("/app/hook/deliveries", hook_deliveries),
+    Route("/app/hook/deliveries/{delivery_id:int}", hook_delivery),
+    Route("/app/hook/deliveries/{delivery_id:int}/attempts", redeliver, methods=["POST"]),
 ]

@@ -129,15 +129,27 @@ async def get_user(request: Request) -> Response:
     owned = [r for r in hub.repos.values() if r.owner.lower() == login.lower()]
     data = {
         **shapes.user(hub, account.login),
-        "name": None, "company": None, "blog": "", "location": None, "email": None,
-        "hireable": None, "bio": None, "twitter_username": None,
+        "name": None,
+        "company": None,
+        "blog": "",
+        "location": None,
+        "email": None,
+        "hireable": None,
+        "bio": None,
+        "twitter_username": None,
         "public_repos": sum(1 for r in owned if not r.private),
-        "public_gists": 0, "followers": 0, "following": 0,
-        "created_at": iso(account.created_at), "updated_at": iso(account.created_at),
-        "private_gists": 0, "total_private_repos": sum(1 for r in owned if r.private),
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "created_at": iso(account.created_at),
+        "updated_at": iso(account.created_at),
+        "private_gists": 0,
+        "total_private_repos": sum(1 for r in owned if r.private),
         "owned_private_repos": sum(1 for r in owned if r.private),
-        "disk_usage": 0, "collaborators": 0, "two_factor_authentication": False,
-    }  # fmt: skip
+        "disk_usage": 0,
+        "collaborators": 0,
+        "two_factor_authentication": False,
+    }
     return json_response(request, data)
 
 

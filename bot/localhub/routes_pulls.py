@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.localhub import gitstore, pushes, shapes, shapes_pulls
+from bot.localhub import forks, gitstore, pushes, shapes_pulls
 from bot.localhub.http import (
     ApiError,
     body_json,
@@ -21,6 +21,7 @@ from bot.localhub.http import (
     repo_or_404,
     require_write,
 )
+from bot.localhub.routes_commits import files_shape
 from bot.localhub.routes_issues import apply_edit, require_participant
 from bot.localhub.state import Issue, Pull, Repo, ReviewComment
 
@@ -30,6 +31,11 @@ def _pull_or_404(repo: Repo, number: int) -> Issue:
     if item is None or item.pull is None:
         raise not_found()
     return item
+
+
+def _head_owner(repo: Repo, item: Issue) -> str:
+    fork = item.pull.head_repo if item.pull is not None else None
+    return fork.split("/", 1)[0] if fork else repo.owner
 
 
 def _custom(message: str) -> ApiError:
@@ -48,30 +54,42 @@ async def create_pull(request: Request) -> Response:
         if not isinstance(body.get(key), str) or not body[key]:
             raise invalid("PullRequest", key)
     head_owner, _, head_ref = str(body["head"]).rpartition(":")
-    if head_owner and head_owner.lower() != repo.owner.lower():
-        raise invalid("PullRequest", "head", "invalid")  # forks are not emulated
+    hub = hub_of(request)
     base_ref = str(body["base"])
     branches = await gitstore.branches(repo.path)
     if base_ref not in branches:
         raise invalid("PullRequest", "base", "invalid")
-    if head_ref not in branches:
+    fork: Repo | None = None
+    if head_owner and head_owner.lower() != repo.owner.lower():
+        found = await forks.head_from_fork(hub, repo, head_owner, head_ref)
+        if found is None:
+            raise invalid("PullRequest", "head", "invalid")
+        fork, head_sha = found
+    elif head_ref in branches:
+        head_sha = branches[head_ref]
+    else:
         raise invalid("PullRequest", "head", "invalid")
+    head_repo = fork.full_name if fork is not None else None
     for other in repo.issues.values():
         pr = other.pull
-        if pr and other.state == "open" and (pr.head_ref, pr.base_ref) == (head_ref, base_ref):
-            raise _custom(f"A pull request already exists for {repo.owner}:{head_ref}.")
-    if await gitstore.ahead(repo.path, branches[base_ref], branches[head_ref]) == 0:
+        same = (pr.head_ref, pr.base_ref, pr.head_repo) if pr else None
+        if other.state == "open" and same == (head_ref, base_ref, head_repo):
+            owner = fork.owner if fork is not None else repo.owner
+            raise _custom(f"A pull request already exists for {owner}:{head_ref}.")
+    if await gitstore.ahead(repo.path, branches[base_ref], head_sha) == 0:
         raise _custom(f"No commits between {base_ref} and {head_ref}")
-    hub = hub_of(request)
     now = time.time()
     item = Issue(
         id=hub.next_id(), number=repo.next_number(), title=str(body["title"]),
         body=body.get("body"), user=login, created_at=now, updated_at=now,
         app_id=principal(request).app_id, pull_id=hub.next_id(),
-        pull=Pull(head_ref=head_ref, head_sha=branches[head_ref], base_ref=base_ref,
-                  base_sha=branches[base_ref], draft=bool(body.get("draft", False))),
+        pull=Pull(head_ref=head_ref, head_sha=head_sha, base_ref=base_ref,
+                  base_sha=branches[base_ref], draft=bool(body.get("draft", False)),
+                  head_repo=head_repo),
     )  # fmt: skip
     repo.issues[item.number] = item
+    if fork is not None:
+        await pushes.keep_head(repo, item)
     stats = await pushes.pull_stats(repo, item)
     await pushes.emit_pull(hub, repo, item, "opened", login)
     return json_response(request, shapes_pulls.pull(hub, repo, item, stats), status=201)
@@ -87,7 +105,7 @@ async def list_pulls(request: Request) -> Response:
         for i in sorted(repo.issues.values(), key=lambda i: i.number, reverse=True)
         if i.pull is not None
         and state in {"all", i.state}
-        and (head is None or f"{repo.owner}:{i.pull.head_ref}".lower() == head.lower())
+        and (head is None or f"{_head_owner(repo, i)}:{i.pull.head_ref}".lower() == head.lower())
         and (q.get("base") is None or i.pull.base_ref == q.get("base"))
     ]
     if q.get("direction") == "asc":
@@ -122,23 +140,7 @@ async def list_files(request: Request) -> Response:
     assert item.pull is not None
     hub = hub_of(request)
     changes = await gitstore.diff(repo.path, item.pull.base_sha, item.pull.head_sha)
-    api, html = shapes.repo_api(hub, repo), shapes.repo_html(hub, repo)
-    head = item.pull.head_sha
-    entries = [
-        {
-            "sha": c.sha,
-            "filename": c.filename,
-            "status": c.status,
-            "additions": c.additions,
-            "deletions": c.deletions,
-            "changes": c.additions + c.deletions,
-            "blob_url": f"{html}/blob/{head}/{c.filename}",
-            "raw_url": f"{html}/raw/{head}/{c.filename}",
-            "contents_url": f"{api}/contents/{c.filename}?ref={head}",
-            "patch": c.patch,
-        }
-        for c in changes
-    ]
+    entries = files_shape(hub, repo, item.pull.head_sha, changes)
     page, links = paginate(request, entries)
     return json_response(request, page, headers=links)
 

@@ -41,6 +41,8 @@ class World(Protocol):
 
     def association(self, repo: Repo, login: str) -> str: ...
 
+    def repo(self, owner: str, name: str) -> Repo | None: ...
+
 
 def node_id(kind: str, ident: int) -> str:
     return base64.b64encode(f"0:{kind}{ident}".encode()).decode()
@@ -158,7 +160,7 @@ def repository(w: World, repo: Repo, *, viewer: str | None = None) -> Json:
         "owner": user(w, repo.owner),
         "html_url": html,
         "description": repo.description,
-        "fork": False,
+        "fork": repo.parent is not None,
         "url": api,
         **{key: api + suffix for key, suffix in _REPO_URLS},
         "created_at": iso(repo.created_at),
@@ -209,6 +211,10 @@ def repository(w: World, repo: Repo, *, viewer: str | None = None) -> Json:
         }
     if w.account(repo.owner).type == "Organization":
         data["organization"] = user(w, repo.owner)
+    parent = w.repo(*repo.parent.split("/", 1)) if repo.parent else None
+    if parent is not None:
+        # GitHub gives a fork its parent and the network's source (here: the same repository).
+        data["parent"] = data["source"] = repository(w, parent)
     return data
 
 

@@ -30,6 +30,13 @@ def _branch(w: World, repo: Repo, ref: str, sha: str) -> Json:
     }
 
 
+def head_repo(w: World, repo: Repo, item: Issue) -> Repo:
+    """The repository the head branch lives in: a fork, or the pull request's own."""
+    fork = item.pull.head_repo if item.pull is not None else None
+    found = w.repo(*fork.split("/", 1)) if fork else None
+    return found or repo
+
+
 def pull(w: World, repo: Repo, item: Issue, stats: PullStats | None = None) -> Json:
     """A pull request; with `stats` the full object (GET one, webhooks), else the list shape."""
     pr = item.pull
@@ -79,7 +86,7 @@ def pull(w: World, repo: Repo, item: Issue, stats: PullStats | None = None) -> J
         "assignees": [],
         "requested_reviewers": [],
         "requested_teams": [],
-        "head": _branch(w, repo, pr.head_ref, pr.head_sha),
+        "head": _branch(w, head_repo(w, repo, item), pr.head_ref, pr.head_sha),
         "base": _branch(w, repo, pr.base_ref, pr.base_sha),
         "_links": {key: {"href": href} for key, href in links.items()},
         "author_association": w.association(repo, item.user),

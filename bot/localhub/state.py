@@ -69,7 +69,8 @@ class App:
 
     @property
     def oauth_client_id(self) -> str:
-        return self.client_id or f"Iv1.localhub{self.id}"
+        # As `hub_oauth.client_id_of` makes them for apps registered without a manifest.
+        return self.client_id or f"Iv23.localhub{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,8 @@ class Pull:
     draft: bool
     merged: bool = False
     merged_at: float | None = None
+    # The fork (owner/name) the head branch lives in; None when it is this repository's own.
+    head_repo: str | None = None
     merged_by: str | None = None
     merge_sha: str | None = None
 
@@ -263,6 +266,7 @@ class Repo:
     comments: dict[int, Comment] = field(default_factory=dict)
     review_comments: dict[int, ReviewComment] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
+    parent: str | None = None  # owner/name of the repository this one is a fork of
     check_suites: dict[int, CheckSuite] = field(default_factory=dict)
     reviews: dict[int, Review] = field(default_factory=dict)
 

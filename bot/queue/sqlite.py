@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot.logs import bound
 from bot.queue import sqlite_sql as sql
 from bot.queue.base import (
     CANCEL_REQUESTED,
@@ -208,6 +209,16 @@ class SQLiteJobQueue:
         return max(0.0, min(self._idle_poll_s, float(next_at) - now))
 
     async def _run(self, handler: JobHandler, context: JobContext, task: str) -> None:
+        # The job's own lines (started, retried, its end) name what its arguments say it is for.
+        args = context.args
+        delivery, repo = args.get("delivery_id"), args.get("repo")
+        with bound(
+            delivery=delivery if isinstance(delivery, str) else None,
+            repo=repo if isinstance(repo, str) else None,
+        ):
+            await self._run_bound(handler, context, task)
+
+    async def _run_bound(self, handler: JobHandler, context: JobContext, task: str) -> None:
         job_id = context.job_id
         logger.info(
             "job %d (%s): attempt %d/%d started",

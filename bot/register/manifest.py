@@ -16,7 +16,7 @@ MANIFEST_FILE = "app.yml"
 WEBHOOK_PATH = "/webhooks"
 # Where GitHub sends a user back after logging in to the dashboard with the App (its OAuth
 # callback); the dashboard serves it.
-LOGIN_CALLBACK_PATH = "/login/callback"
+LOGIN_CALLBACK_PATH = "/auth/callback"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING
 
@@ -12,6 +14,8 @@ from bot.handoff import render_handoff, resume_session
 from config.guard import ENV_REF
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from bot import gitops
     from bot.github import InstallationToken
     from bot.handoff import Handoff
@@ -58,8 +62,42 @@ def clean(state: RunState, wall: Outbound, text: str, channel: str) -> str:
     return checked
 
 
+async def watched(
+    work: Awaitable[AgentResult],
+    look: Callable[[], Awaitable[str | None]] | None,
+    *,
+    every_s: float,
+) -> AgentResult | str:
+    """The agent's result; or, when `look` (every `every_s`) gives a reason to stop it first,
+    that reason, once the agent is stopped (its whole process tree, as at a cancel)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while look is not None:
+            done, _ = await asyncio.wait({task}, timeout=every_s)
+            if done:
+                break
+            why = await look()
+            if why:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                return why
+        return await task
+    finally:
+        if not task.done():  # this run itself was cancelled: the agent goes with it
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def run_agent(
-    state: RunState, plan: RunPlan, wt: gitops.Worktree, handoff: Handoff | None, wall: Outbound
+    state: RunState,
+    plan: RunPlan,
+    wt: gitops.Worktree,
+    handoff: Handoff | None,
+    wall: Outbound,
+    *,
+    look: Callable[[], Awaitable[str | None]] | None = None,
 ) -> AgentResult:
     s = state.services
     try:
@@ -106,7 +144,15 @@ async def run_agent(
         await state.save(**changes)
 
     started = time.monotonic()
-    result = await adapter.run(task, wt.path, s.workspaces.bounded(wt, plan.limits), sink)
+    work = adapter.run(task, wt.path, s.workspaces.bounded(wt, plan.limits), sink)
+    outcome = await watched(work, look, every_s=s.settings.pause_recheck_s)
+    if isinstance(outcome, str):
+        # Stopped from outside (the org's pause): what it streamed so far is all there is.
+        await state.save(
+            status=RunStatus.CANCELLED, error=outcome, duration_s=time.monotonic() - started
+        )
+        return AgentResult(status=RunStatus.CANCELLED, error=outcome)
+    result = outcome
     usage = result.usage
     await state.save(
         model=usage.model or plan.spec.model,

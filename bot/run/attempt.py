@@ -20,6 +20,8 @@ from bot.verify import run_verify
 from config.errors import BatonError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from bot.github import InstallationToken, RepoGitHub
     from bot.handoff import Handoff
     from bot.outbound import Outbound
@@ -112,6 +114,7 @@ async def _worktree(state: RunState, token: InstallationToken, target: Target) -
         run_id=state.rec.id,
         branch=target.branch,
         start=target.start,
+        pull=target.pull,
     )
 
 
@@ -122,7 +125,7 @@ async def _commit(
     staged = await gitchange.stage_changes(wt)
     if staged.removed_git:
         state.notes.safety.append(render.removed_git_note(staged.removed_git))
-    lines = await gitchange.staged_lines(wt)
+    lines = await gitchange.staged_lines_by_file(wt)
     violation = policy_violation(staged.changed, plan.policy, lines=lines) or await leaks(
         wt, staged, wall
     )
@@ -167,12 +170,42 @@ async def attempt(
     verify: Verify | None = None,
     into: Attempt | None = None,
     next_agent: bool = False,
+    look: Callable[[], Awaitable[str | None]] | None = None,
 ) -> Outcome:
     """One agent's attempt: delivered, failed, or stopped at its limit with its work kept.
     `next_agent`: the chain has one after this, which takes over from a stop at a limit when
-    this agent's `on_budget`/`on_timeout` says `handoff` (and then says so itself)."""
+    this agent's `on_budget`/`on_timeout` says `handoff` (and then says so itself). `look`:
+    asked now and then while the agent runs, for a reason to stop it (the org's pause)."""
+    # Every line of the attempt names its agent (git and GitHub steps too), not only the CLI's.
+    with bound(run=state.rec.id, agent=plan.agent):
+        return await _attempt(
+            state,
+            gh,
+            plan,
+            target,
+            token,
+            handoff=handoff,
+            verify=verify,
+            out=into or Attempt(),
+            next_agent=next_agent,
+            look=look,
+        )
+
+
+async def _attempt(
+    state: RunState,
+    gh: RepoGitHub,
+    plan: RunPlan,
+    target: Target,
+    token: InstallationToken,
+    *,
+    handoff: Handoff | None,
+    verify: Verify | None,
+    out: Attempt,
+    next_agent: bool,
+    look: Callable[[], Awaitable[str | None]] | None,
+) -> Outcome:
     s, t = state.services, state.trigger
-    out = into or Attempt()
     remote_now = (
         target.pr.head_sha
         if target.pr is not None
@@ -187,8 +220,7 @@ async def attempt(
         # replaced by a retry that would otherwise read it as the head to expect.
         await state.save(lease_sha=remote_now or "")
         wall = wall_for(s, token, plan.spec)
-        with bound(run=state.rec.id, agent=plan.agent):
-            result = await run_agent(state, plan, wt, handoff, wall)
+        result = await run_agent(state, plan, wt, handoff, wall, look=look)
         if is_limit(result.status):
             kept = await _keep(state, plan, wt, target, wall)
             text = stop_text(rec=state.rec, plan=plan, command=s.settings.command, kept=kept)

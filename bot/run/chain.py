@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 from adapters.base import RunStatus
 from bot.estimate import WINDOW, alike_text, estimate_text
 from bot.plan import Refusal, plan_agent, plan_run
-from bot.run import decide
+from bot.run import decide, pause
 from bot.run.approval import needs_approval, wait_for_approval
 from bot.run.attempt import Attempt, Outcome, RunFailed, attempt, detail_text
 from bot.run.budget import release, remember_caps, reserve
 from bot.run.context import gather_handoff
 from bot.run.status import post_status, refuse
 from bot.run.stops import is_limit, limit_action
-from bot.run.target import Target, resolve_target, task_of
+from bot.run.target import Target, fork_note, resolve_target, task_of
 
 if TYPE_CHECKING:
     from bot.github import InstallationToken, RepoGitHub
@@ -109,6 +109,7 @@ async def run_fix(
         await release(state)
         await refuse(state, gh, target)
         return
+    state.notes.target = fork_note(target)
     state.task = await task_of(state, gh, target)
     if state.rec.status in {RunStatus.QUEUED, RunStatus.REFUSED}:
         await state.save(status=RunStatus.RUNNING, started_at=time.time())
@@ -228,7 +229,15 @@ async def _one(
     await post_status(state, gh, detail=detail_text(state, handoff))
     left = Attempt()
     outcome = await attempt(
-        state, gh, step, target, token, handoff=handoff, into=left, next_agent=next_agent
+        state,
+        gh,
+        step,
+        target,
+        token,
+        handoff=handoff,
+        into=left,
+        next_agent=next_agent,
+        look=pause.watch(state, gh),
     )
     return outcome, left.left_behind
 

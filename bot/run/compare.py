@@ -11,6 +11,7 @@ from adapters.base import RunStatus
 from bot import gitops
 from bot.plan import Refusal, RunPlan, plan_run
 from bot.render import format_cost, format_duration
+from bot.run import pause
 from bot.run.attempt import Attempt, RunFailed, attempt
 from bot.run.budget import release, reserve
 from bot.run.chain import acknowledge
@@ -112,7 +113,15 @@ async def _contest(
     await post_status(run, gh, detail="Racing in `/agent compare`.")
     try:
         outcome = await attempt(
-            run, gh, plan, target, token, handoff=None, verify=config.verify, into=into
+            run,
+            gh,
+            plan,
+            target,
+            token,
+            handoff=None,
+            verify=config.verify,
+            into=into,
+            look=pause.watch(run, gh),
         )
         # A contestant stopped at its limit keeps its draft PR, like one that delivered.
         reason = None if outcome.delivered or outcome.kept else outcome.reason

@@ -50,7 +50,7 @@ async def gather_handoff(
     review comments, failing checks and the new instruction."""
     s, t = state.services, state.trigger
     instruction = state.cmd.instruction if state.cmd is not None else ""
-    if target.pr is None:
+    if target.pr is None and target.origin is None:
         earlier: tuple[RunRecord, ...] = ()
         if state.cmd is not None and state.cmd.verb == "continue":
             # The stopped run opened no PR (it wrote nothing): its session is still the one
@@ -60,12 +60,15 @@ async def gather_handoff(
         if not instruction and not earlier:
             return None
         return Handoff(task_ref=f"issue #{t.number}", earlier_runs=earlier, instruction=instruction)
-    pr = target.pr
+    pr = target.pr or target.origin
+    assert pr is not None
     on_pull = await s.store.runs_for_pull(t.repo, pr.number)
     earlier = tuple(r for r in on_pull if r.job_id != state.ctx.job_id and r.agent)
-    diff = await s.workspaces.diff(
-        repo=t.repo, clone_url=t.clone_url, token=token, base=pr.base_ref, head=pr.head_ref
-    )
+    diff = ""
+    if target.pr is not None:  # a fork's head is the agent's starting point: its files say it
+        diff = await s.workspaces.diff(
+            repo=t.repo, clone_url=t.clone_url, token=token, base=pr.base_ref, head=pr.head_ref
+        )
     trusted, withheld = await _trusted_review_comments(state, gh, pr.number, config)
     failing = tuple(
         c

@@ -17,6 +17,7 @@ from bot.github import GitHubError
 from bot.run import decide
 from bot.run.status import post_status
 from bot.run.stops import is_limit, pr_note
+from bot.run.target import fork_note
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -133,7 +134,7 @@ def plan_delivery(
         summary=rec.summary,
         issue_number=target.issue_number,
         runs=[*remote.earlier, done],
-        note=pr_note(done),
+        note="\n\n".join(n for n in (fork_note(target), pr_note(done)) if n),
     )
     if remote.pr is None:
         title = target.title or f"Agent change for #{rec.number}"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bot.configsource import ConfigError, load_effective
 from bot.plan import Refusal, authorize
 from bot.run import decide
+from bot.run.pause import hold
 from bot.run.resume import last_run
 from bot.run.status import refuse
 from config.schema import AgentsConfig
@@ -83,6 +84,9 @@ async def open_gate(state: RunState, gh: RepoGitHub) -> Effective | None:
     if refusal is not None:
         if not t.requester_is_bot:
             await refuse(state, gh, refusal)
+        return None
+    if effective.pause.paused:
+        await hold(state, gh, effective)
         return None
     word = state.services.settings.command
     refusal = (decide.locked_flags(effective) if flags else None) or decide.unknown_agent(

@@ -118,9 +118,10 @@ async def finish_failed(state: RunState, reason: str) -> None:
     status = state.rec.status if RunStatus(state.rec.status).final else RunStatus.FAILED
     await state.save(status=status, error=reason, finished_at=time.time())
     await state.event("ended", status=status, reason=reason)
-    log.warning("run %s failed: %s", state.rec.id, reason)
-    await state.services.workspaces.remove(state.trigger.repo, state.rec.id)
-    await _report(state, state.notes.text(reason))
+    with bound(agent=state.rec.agent or None):
+        log.warning("run %s failed: %s", state.rec.id, reason)
+        await state.services.workspaces.remove(state.trigger.repo, state.rec.id)
+        await _report(state, state.notes.text(reason))
 
 
 async def finish_unforeseen(state: RunState, exc: Exception) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from bot import gitops
     from bot.github import GitHubApp
+    from bot.queue import JobQueue
     from bot.store.base import Store
     from config.settings import Settings
 
@@ -42,6 +43,8 @@ class Services:
     clock: Callable[[], float] = time.time
     # Hears every event of every run (metrics, traces): see bot/telemetry/observer.py.
     observer: RunObserver = field(default_factory=NoObserver)
+    # Where a run waiting out the org's pause queues itself again (None: it cannot wait).
+    queue: JobQueue | None = None
 
 
 STATUS_CLAIM_TTL_S = 60.0

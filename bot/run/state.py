@@ -29,12 +29,21 @@ class Notes:
 
     approval: str = ""  # who approved a run above `budget.approve_above_usd`
     estimate: str = ""  # what runs like this one cost and took here
+    target: str = ""  # where the work goes when it is not where it was asked (a fork's PR)
     limit: str = ""  # why a flag's limit did not apply as asked
     handover: str = ""  # why the agent now working took over from the one before
     safety: list[str] = field(default_factory=list)  # what Baton removed or withheld
 
     def text(self, *extra: str) -> str:
-        parts = (self.approval, self.estimate, self.limit, self.handover, *self.safety, *extra)
+        parts = (
+            self.approval,
+            self.target,
+            self.estimate,
+            self.limit,
+            self.handover,
+            *self.safety,
+            *extra,
+        )
         return "\n\n".join(p for p in parts if p)
 
 
@@ -71,7 +80,8 @@ class RunState:
     ) -> RunState:
         rec = await record_for(services, trigger, ctx, 0, contestant=contestant)
         state = cls(services, trigger, ctx, rec, contestant=contestant)
-        if rec.status == RunStatus.QUEUED and ctx.attempt == 1:
+        # A run carried on under its own id (approved, or waiting out a pause) was queued once.
+        if rec.status == RunStatus.QUEUED and ctx.attempt == 1 and not trigger.run_id:
             t = trigger
             await state.event(
                 "queued",

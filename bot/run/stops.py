@@ -15,9 +15,15 @@ if TYPE_CHECKING:
     from bot.plan import RunPlan
     from config.schema import AgentSpec
 
-# The limits at which the agent's work so far is kept (committed, pushed, a draft PR).
-LIMITS = frozenset({RunStatus.BUDGET, RunStatus.TIMED_OUT})
-HEADLINES = {RunStatus.BUDGET: "Stopped at budget", RunStatus.TIMED_OUT: "Timed out"}
+# Where an agent stopped before it finished and its work so far is kept (committed, pushed, a
+# draft PR): its cost cap, its timeout, or the org's pause (`cancel_running`; a person's
+# `/agent cancel` ends the whole job instead, and pushes nothing).
+LIMITS = frozenset({RunStatus.BUDGET, RunStatus.TIMED_OUT, RunStatus.CANCELLED})
+HEADLINES = {
+    RunStatus.BUDGET: ("💸", "Stopped at budget"),
+    RunStatus.TIMED_OUT: ("⏱️", "Timed out"),
+    RunStatus.CANCELLED: ("🛑", "Stopped by the org's pause"),
+}
 
 
 def is_limit(status: str) -> bool:
@@ -25,7 +31,10 @@ def is_limit(status: str) -> bool:
 
 
 def limit_action(spec: AgentSpec, status: str) -> str:
-    """What the agent does at the limit it stopped at: its `on_timeout` or `on_budget`."""
+    """What the agent does at the limit it stopped at: its `on_timeout` or `on_budget` (the
+    org's pause stops everything)."""
+    if status == RunStatus.CANCELLED:
+        return "stop"
     return spec.on_timeout if status == RunStatus.TIMED_OUT else spec.on_budget
 
 
@@ -54,6 +63,16 @@ def stop_text(
 ) -> str:
     """The ledger row's, the status comment's and the PR's account of the stop."""
     cost = format_cost(rec.cost_usd, rec.cost_source, rec.price_date)
+    if rec.status == RunStatus.CANCELLED:
+        where = (
+            "Its work so far is kept in a draft pull request."
+            if kept
+            else ("It had written nothing, so nothing was pushed.")
+        )
+        return (
+            f"{rec.error} `{rec.agent}` had cost {cost}. {where} Once the pause is lifted, "
+            f"`{command} continue` picks it up where it stopped."
+        )
     cap = plan.limits.max_cost_usd
     cap_text = f"${cap:.4f}, set by {plan.cost_cap_by}" if cap is not None else "no cap"
     if rec.status == RunStatus.TIMED_OUT:
@@ -86,5 +105,5 @@ def pr_note(rec: RunRecord) -> str:
     """The PR body's first lines while its last run is a stopped one."""
     if not is_limit(rec.status):
         return ""
-    icon = "💸" if rec.status == RunStatus.BUDGET else "⏱️"
-    return f"> {icon} **{HEADLINES[RunStatus(rec.status)]}.** {rec.error}"
+    icon, headline = HEADLINES[RunStatus(rec.status)]
+    return f"> {icon} **{headline}.** {rec.error}"

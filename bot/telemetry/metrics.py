@@ -15,7 +15,7 @@ seconds (`bot.telemetry.tally`). Deliveries arrive only at the web process that 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import (
@@ -64,13 +64,16 @@ class _Snapshot:
             "baton_tokens", "Tokens of finished runs by agent and kind.", labels=["agent", "kind"]
         )
         duration = HistogramMetricFamily(
-            "baton_run_duration_seconds", "Agent time of finished runs.",
-            labels=["agent", "status"], unit="",
-        )  # fmt: skip
-        cost = HistogramMetricFamily(
-            "baton_run_cost_usd", "Cost of finished runs whose cost is known (USD).",
+            "baton_run_duration_seconds",
+            "Agent time of finished runs.",
             labels=["agent", "status"],
-        )  # fmt: skip
+            unit="",
+        )
+        cost = HistogramMetricFamily(
+            "baton_run_cost_usd",
+            "Cost of finished runs whose cost is known (USD).",
+            labels=["agent", "status"],
+        )
         token_sums: dict[tuple[str, str], int] = {}
         for t in self.tallies:
             agent = t.agent or "none"
@@ -78,22 +81,25 @@ class _Snapshot:
             for kind in TOKEN_KINDS:
                 token_sums[(agent, kind)] = token_sums.get((agent, kind), 0) + t.tokens[kind]
             duration.add_metric(
-                [agent, t.status], _buckets(DURATION_BUCKETS, t.duration_le, t.duration_count),
+                [agent, t.status],
+                _buckets(DURATION_BUCKETS, t.duration_le, t.duration_count),
                 sum_value=t.duration_sum,
-            )  # fmt: skip
+            )
             cost.add_metric(
-                [agent, t.status], _buckets(COST_BUCKETS, t.cost_le, t.cost_count),
+                [agent, t.status],
+                _buckets(COST_BUCKETS, t.cost_le, t.cost_count),
                 sum_value=t.cost_sum,
-            )  # fmt: skip
+            )
         for (agent, kind), value in sorted(token_sums.items()):
             tokens.add_metric([agent, kind], value)
         yield from (runs, tokens, duration, cost)
         yield GaugeMetricFamily("baton_queue_depth", "Jobs waiting to run.", value=self.queued)
         yield GaugeMetricFamily("baton_queue_running", "Jobs running now.", value=self.running)
         yield GaugeMetricFamily(
-            "baton_queue_oldest_age_seconds", "Age of the oldest queued job (0: none waits).",
+            "baton_queue_oldest_age_seconds",
+            "Age of the oldest queued job (0: none waits).",
             value=self.oldest_age_s,
-        )  # fmt: skip
+        )
         yield from self._recorded()
 
     def _recorded(self) -> Iterator[Metric]:
@@ -130,11 +136,17 @@ class Metrics:
             ["event", "outcome"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str], Any] = {}
         self._snapshot = _Snapshot()
         self.registry.register(self._snapshot)
 
     def delivery(self, event: str, outcome: str) -> None:
-        self.deliveries.labels(event=event, outcome=outcome).inc()
+        # On intake's path: the labelled child is looked up once per pair (labels() validates
+        # and locks each time, several times the cost of the increment itself).
+        child = self._children.get((event, outcome))
+        if child is None:
+            child = self._children[(event, outcome)] = self.deliveries.labels(event, outcome)
+        child.inc()
 
     async def render(self, store: Store, queue: JobQueue, *, now: float | None = None) -> bytes:
         snap = self._snapshot

@@ -89,10 +89,14 @@ class Tracing:
         token = _forced.set(delivery_ids(delivery_id))
         try:
             span = self._tracer.start_span(
-                f"webhook {event}", start_time=start_ns,
-                attributes={"github.delivery": delivery_id, "github.event": event,
-                            "baton.intake.outcome": outcome},
-            )  # fmt: skip
+                f"webhook {event}",
+                start_time=start_ns,
+                attributes={
+                    "github.delivery": delivery_id,
+                    "github.event": event,
+                    "baton.intake.outcome": outcome,
+                },
+            )
         finally:
             _forced.reset(token)
         span.end()
@@ -101,27 +105,43 @@ class Tracing:
 
     @contextlib.contextmanager
     def run(
-        self, *, delivery_id: str, job_id: int, attempt: int, repo: str, number: int,
+        self,
+        *,
+        delivery_id: str,
+        job_id: int,
+        attempt: int,
+        repo: str,
+        number: int,
         queued_at: float,
-    ) -> Iterator[None]:  # fmt: skip
+    ) -> Iterator[None]:
         """The job's attempt as a span under the delivery's intake, after its wait in the queue;
         spans the run's events open meanwhile go under it."""
         from opentelemetry import trace  # noqa: PLC0415
         from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags  # noqa: PLC0415
 
         trace_id, intake_id = delivery_ids(delivery_id)
-        parent = trace.set_span_in_context(NonRecordingSpan(SpanContext(
-            trace_id, intake_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED),
-        )))  # fmt: skip
+        parent = trace.set_span_in_context(
+            NonRecordingSpan(
+                SpanContext(
+                    trace_id,
+                    intake_id,
+                    is_remote=True,
+                    trace_flags=TraceFlags(TraceFlags.SAMPLED),
+                )
+            )
+        )
         now_ns = time.time_ns()
-        wait = self._tracer.start_span("queue wait", context=parent,
-                                       start_time=int(queued_at * 1e9))  # fmt: skip
+        wait = self._tracer.start_span(
+            "queue wait", context=parent, start_time=int(queued_at * 1e9)
+        )
         wait.set_attribute("baton.job", job_id)
         wait.end(end_time=now_ns)
         span = self._tracer.start_span(
-            f"run {repo}#{number}", context=parent, start_time=now_ns,
+            f"run {repo}#{number}",
+            context=parent,
+            start_time=now_ns,
             attributes={"baton.job": job_id, "baton.attempt": attempt, "baton.repo": repo},
-        )  # fmt: skip
+        )
         with trace.use_span(span, end_on_exit=True, record_exception=True):
             yield
 
@@ -135,19 +155,26 @@ class Tracing:
             self._end_agent(spans, rec, now)
             spans.agent = self._tracer.start_span(
                 f"invoke_agent {rec.agent}",
-                attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": rec.agent,
-                            "gen_ai.request.model": rec.model, "baton.adapter": rec.adapter,
-                            "baton.run": rec.id},
-            )  # fmt: skip
+                attributes={
+                    "gen_ai.operation.name": "invoke_agent",
+                    "gen_ai.agent.name": rec.agent,
+                    "gen_ai.request.model": rec.model,
+                    "baton.adapter": rec.adapter,
+                    "baton.run": rec.id,
+                },
+            )
         elif kind == "turn" and spans.agent is not None:
             if spans.turn is not None:
                 spans.turn.end()
             spans.turn = self._tracer.start_span(
                 f"chat {rec.model}".strip(),
                 context=trace.set_span_in_context(spans.agent),
-                attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": rec.model,
-                            "baton.turn": int(str(data.get("turn", 0)) or 0)},
-            )  # fmt: skip
+                attributes={
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": rec.model,
+                    "baton.turn": int(str(data.get("turn", 0)) or 0),
+                },
+            )
         elif kind == "tool" and spans.agent is not None:
             self._tool(spans, data)
         elif kind in {"usage", "finished"} and spans.agent is not None:
@@ -178,10 +205,14 @@ class Tracing:
             parent = spans.turn if spans.turn is not None else spans.agent
             name = str(data.get("tool", "tool"))
             span = self._tracer.start_span(
-                f"execute_tool {name}", context=trace.set_span_in_context(parent),
-                attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name,
-                            "gen_ai.tool.call.id": call},
-            )  # fmt: skip
+                f"execute_tool {name}",
+                context=trace.set_span_in_context(parent),
+                attributes={
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": name,
+                    "gen_ai.tool.call.id": call,
+                },
+            )
             if ok is None and call:
                 spans.tools[call] = span
                 return

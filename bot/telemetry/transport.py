@@ -23,8 +23,9 @@ class MeteredTransport(httpx.AsyncBaseTransport):
         try:
             response = await self.inner.handle_async_request(request)
         except httpx.HTTPError:
-            self._tally.github_call(method=request.method, status="error", resource="",
-                                    remaining=None)  # fmt: skip
+            self._tally.github_call(
+                method=request.method, status="error", resource="", remaining=None
+            )
             raise
         remaining = response.headers.get("x-ratelimit-remaining")
         self._tally.github_call(

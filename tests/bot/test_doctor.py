@@ -284,7 +284,7 @@ async def test_failed_deliveries_are_the_deliveries_failure(tmp_path: Path, keys
     finally:
         await world.hub.dispatcher.aclose()
 
-    assert "Recent Deliveries" in _the_one_failure(report, "deliveries")
+    assert "`baton deliveries --failed` lists them" in _the_one_failure(report, "deliveries")
     assert "Invalid HTTP Response: 503" in report.text
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from bot.cli import main
 from bot.ledger_cli import event_summary, print_spend
-from bot.store.base import RunRecord
+from bot.store.base import BudgetCap, RunRecord
 from bot.store.sqlite import SQLiteStore
 from config.settings import load_settings
 
@@ -163,13 +163,89 @@ def test_runs_show_where_there_is_no_database_creates_none(
 def test_spend_counts_the_last_second_of_january_in_january(db: Path) -> None:
     out = io.StringIO()
     assert print_spend(load_settings(), repo=None, out=out, now=T0 - 86400) == 0
-    assert out.getvalue() == (
-        "2027-01 spend for all repositories: $0.0134 over 1 runs\n  claude               $0.0134\n"
+    text = out.getvalue()
+    assert text.startswith(
+        "2027-01 (UTC) spend for all repositories: $0.0134 reported and priced over 1 runs\n"
     )
+    assert text.splitlines()[2].split() == ["acme/app", "1", "$0.0134", "$0.0000", "0",
+                                            "$0.0134", "-", "-"]  # fmt: skip
     out = io.StringIO()
     assert print_spend(load_settings(), repo="acme/app", out=out, now=T0 + 1) == 0
-    assert out.getvalue() == (
-        "2027-02 spend for acme/app: $0.0000 over 1 runs (1 with unknown cost)\n"
+    assert out.getvalue().startswith(
+        "2027-02 (UTC) spend for acme/app: $0.0000 reported and priced over 1 runs; 1 with "
+        "unknown cost, not counted\n"
+    )
+
+
+def seed_more(path: Path) -> None:
+    """February: a priced run by bob in another org, and the caps its runs saw."""
+
+    async def seed() -> None:
+        async with await SQLiteStore.open(str(path)) as store:
+            await store.save_run(
+                RunRecord(
+                    id="r3", job_id=3, repo="beta/lib", number=1, trigger="command", verb="fix",
+                    requester="bob", status="success", created_at=T0 + 120, agent="codex",
+                    cost_usd=0.5, cost_source="priced",
+                )
+            )  # fmt: skip
+            for scope, name, limit in (("repo", "acme/app", 2.0), ("org", "beta", 1.0)):
+                cap = BudgetCap(scope=scope, name=name, limit_usd=limit, source="repo file",
+                                seen_at=T0)  # fmt: skip
+                await store.record_cap(cap)
+
+    asyncio.run(seed())
+
+
+@pytest.mark.parametrize(
+    ("by", "rows"),
+    [
+        ("repo", [["beta/lib", "1", "$0.0000", "$0.5000", "0", "$0.5000", "-", "-"],
+                  ["acme/app", "1", "$0.0000", "$0.0000", "1", "$0.0000", "$2.0000",
+                   "$2.0000"]]),
+        ("org", [["beta", "1", "$0.0000", "$0.5000", "0", "$0.5000", "$1.0000", "$0.5000"],
+                 ["acme", "1", "$0.0000", "$0.0000", "1", "$0.0000", "-", "-"]]),
+        ("agent", [["codex", "1", "$0.0000", "$0.5000", "0", "$0.5000", "-", "-"],
+                   ["claude", "1", "$0.0000", "$0.0000", "1", "$0.0000", "-", "-"]]),
+        ("requester", [["bob", "1", "$0.0000", "$0.5000", "0", "$0.5000", "-", "-"],
+                       ["ann", "1", "$0.0000", "$0.0000", "1", "$0.0000", "-", "-"]]),
+    ],
+)  # fmt: skip
+def test_spend_by_each_grouping_keeps_sources_apart_with_caps_and_what_is_left(
+    db: Path, capsys: pytest.CaptureFixture[str], by: str, rows: list[list[str]]
+) -> None:
+    seed_more(db)
+    assert main(["spend", "--by", by, "--month", "2027-02"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "2027-02 (UTC) spend for all repositories: $0.5000 reported and priced over 2 runs; 1 "
+        "with unknown cost, not counted"
+    )
+    assert [line.split() for line in lines[2:4]] == rows
+    assert lines[4].split() == ["total", "2", "$0.0000", "$0.5000", "1", "$0.5000"]
+
+
+def test_spend_by_month_covers_every_month_and_json_is_one_object(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_more(db)
+    assert main(["spend", "--by", "month"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("every month (UTC) spend for all repositories: $0.5134")
+    assert [line.split()[:2] for line in lines[2:4]] == [["2027-01", "1"], ["2027-02", "2"]]
+    assert main(["spend", "--by", "org", "--month", "2027-02", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["month"], data["by"], data["repo"]) == ("2027-02", "org", None)
+    assert data["rows"][0] == {
+        "key": "beta", "runs": 1, "reported_usd": 0.0, "priced_usd": 0.5, "unknown_runs": 0,
+        "total_usd": 0.5, "cap_usd": 1.0, "cap_source": "repo file", "left_usd": 0.5,
+    }  # fmt: skip
+
+
+def test_spend_with_a_bad_month_says_so(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spend", "--month", "January"]) == 2
+    assert capsys.readouterr().err == (
+        "baton spend: --month 'January' is not a month like 2027-01\n"
     )
 
 

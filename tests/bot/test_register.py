@@ -68,7 +68,7 @@ def test_the_manifest_is_app_yml_with_where_baton_runs() -> None:
     assert manifest["url"] == PUBLIC
     assert manifest["hook_attributes"] == {"url": f"{PUBLIC}/webhooks", "active": True}
     assert manifest["redirect_url"] == "http://127.0.0.1:5/callback"
-    assert manifest["callback_urls"] == [f"{PUBLIC}/login/callback"]
+    assert manifest["callback_urls"] == [f"{PUBLIC}/auth/callback"]
     assert manifest["public"] is False
     assert manifest["default_events"] == app_yml["default_events"]
     assert manifest["default_permissions"] == app_yml["default_permissions"]

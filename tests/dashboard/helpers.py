@@ -34,9 +34,13 @@ async def _sign_in(browser: httpx.AsyncClient, stack: Stack, login: str) -> None
         assert page.status_code == 200
         back = await hub.post(
             "/login/oauth/authorize",
-            data={"client_id": query["client_id"], "redirect_uri": query["redirect_uri"],
-                  "state": query["state"], "login": login},
-        )  # fmt: skip
+            data={
+                "client_id": query["client_id"],
+                "redirect_uri": query["redirect_uri"],
+                "state": query["state"],
+                "login": login,
+            },
+        )
     callback = urlsplit(back.headers["location"])
     done = await browser.get(f"{callback.path}?{callback.query}")
     assert done.status_code == 303, done.text

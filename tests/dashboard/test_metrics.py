@@ -79,8 +79,10 @@ async def test_metrics_move_with_the_runs(stack: Stack) -> None:
     assert value(after, "baton_runs_total", agent="demo", status="success") == 1
     assert value(after, "baton_runs_total", agent="broken", status="failed") == 1
     assert value(after, "baton_run_duration_seconds_count", agent="demo", status="success") == 1
-    assert value(after, "baton_run_duration_seconds_bucket", agent="demo", status="success",
-                 le="+Inf") == 1  # fmt: skip
+    assert (
+        value(after, "baton_run_duration_seconds_bucket", agent="demo", status="success", le="+Inf")
+        == 1
+    )
     assert value(after, "baton_run_cost_usd_count", agent="demo", status="success") == 1
     assert value(after, "baton_tokens_total", agent="demo", kind="input") > 0
     assert value(after, "baton_webhook_deliveries_total", event="issues", outcome="queued") == 2
@@ -96,12 +98,18 @@ async def test_metrics_move_with_the_runs(stack: Stack) -> None:
 async def test_an_unsigned_delivery_is_counted_without_its_claimed_event(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.baton_url) as client:
         resp = await client.post(
-            "/webhooks", content=b"{}",
-            headers={"X-GitHub-Event": "made-up-" * 10, "X-GitHub-Delivery": "d1",
-                     "Content-Type": "application/json"},
-        )  # fmt: skip
+            "/webhooks",
+            content=b"{}",
+            headers={
+                "X-GitHub-Event": "made-up-" * 10,
+                "X-GitHub-Delivery": "d1",
+                "Content-Type": "application/json",
+            },
+        )
     assert resp.status_code == 401
     found = await scrape(stack)
-    assert value(found, "baton_webhook_deliveries_total", event="unverified",
-                 outcome="bad_signature") == 1  # fmt: skip
+    assert (
+        value(found, "baton_webhook_deliveries_total", event="unverified", outcome="bad_signature")
+        == 1
+    )
     assert not any("made-up" in str(labels) for _, labels in found)

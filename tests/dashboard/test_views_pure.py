@@ -25,8 +25,9 @@ def row(
     who: str = "ann",
     source: str = "reported",
 ) -> SpendRow:
-    return SpendRow(repo=repo, agent=agent, requester=who, created_at=at, cost_usd=cost,
-                    cost_source=source)  # fmt: skip
+    return SpendRow(
+        repo=repo, agent=agent, requester=who, created_at=at, cost_usd=cost, cost_source=source
+    )
 
 
 def test_a_timeline_reads_as_what_happened_with_offsets_from_the_start() -> None:
@@ -39,8 +40,12 @@ def test_a_timeline_reads_as_what_happened_with_offsets_from_the_start() -> None
     ]
     rows = timeline.rows(events)
     assert [(r.offset_s, r.tone) for r in rows] == [
-        (0.0, ""), (1.5, ""), (3.0, "bad"), (9.0, "bad"), (9.5, "bad"),
-    ]  # fmt: skip
+        (0.0, ""),
+        (1.5, ""),
+        (3.0, "bad"),
+        (9.0, "bad"),
+        (9.5, "bad"),
+    ]
     assert rows[0].text == "queued by ann (label fix)"
     assert rows[1].text == "agent claude started (claude-code, model m, attempt 1)"
     assert rows[3].text == "policy check stopped the push: protected path"
@@ -85,10 +90,12 @@ def test_columns_keep_their_order_and_say_when_there_is_nothing() -> None:
 
 def test_spend_sums_known_costs_by_agent_repo_and_month_and_counts_the_unknown() -> None:
     rows = [
-        row(cost=1.0), row(agent="codex", cost=0.5, source="priced"),
+        row(cost=1.0),
+        row(agent="codex", cost=0.5, source="priced"),
         row(repo="acme/lib", cost=2.0, at=utc(2027, 2, 28, 23, 59)),
-        row(cost=None), row(cost=9.0, at=utc(2026, 1, 1)),  # before the 12 months shown
-    ]  # fmt: skip
+        row(cost=None),
+        row(cost=9.0, at=utc(2026, 1, 1)),  # before the 12 months shown
+    ]
     s = spend.summarise(rows, now=NOW)
     assert s.by_agent == [("claude", 12.0), ("codex", 0.5)]
     assert s.by_repo == [("acme/app", 10.5), ("acme/lib", 2.0)]
@@ -111,16 +118,24 @@ def test_budgets_show_what_is_left_this_month_to_those_who_may_see_them() -> Non
     assert (line.scope, line.spent_usd, line.left_usd) == ("acme/app", 30.0, 70.0)
     ops = spend.budget_lines(caps, rows, now=NOW, viewer=Viewer(login="ops", repos=None))
     assert [(b.scope, b.left_usd, b.used_fraction) for b in ops] == [
-        ("acme (org)", 410.0, 0.18), ("acme/app", 70.0, 0.3), ("acme/lib", 0.0, 1.0),
-    ]  # fmt: skip
+        ("acme (org)", 410.0, 0.18),
+        ("acme/app", 70.0, 0.3),
+        ("acme/lib", 0.0, 1.0),
+    ]
 
 
 def test_filters_read_the_form_and_keep_the_viewers_repositories() -> None:
     ann = Viewer(login="ann", repos=frozenset({"acme/app"}))
     chosen = filters.parse(
-        {"agent": " claude ", "status": "failed", "since": "2027-03-01", "until": "2027-03-02",
-         "page": "3"}, ann,
-    )  # fmt: skip
+        {
+            "agent": " claude ",
+            "status": "failed",
+            "since": "2027-03-01",
+            "until": "2027-03-02",
+            "page": "3",
+        },
+        ann,
+    )
     q = chosen.query
     assert (q.agent, q.status, q.repos, q.offset) == ("claude", "failed", ann.repos, 50)
     assert (q.since, q.until) == (utc(2027, 3, 1), utc(2027, 3, 3))

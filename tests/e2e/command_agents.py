@@ -81,10 +81,11 @@ OUTPUT = {
 }  # fmt: skip
 
 
-# A budget agent reports rising cost: its cap stops it part-way; a stalling one times out.
+# A budget agent reports rising cost: its cap stops it part-way; a stalling one times out. At
+# the limit each hands over to the next agent of its route, if there is one.
 MODE_SPEC: dict[str, dict[str, object]] = {
-    "budget": {"max_cost_usd": 0.1},
-    "stall": {"timeout": "1s"},
+    "budget": {"max_cost_usd": 0.1, "on_budget": "handoff"},
+    "stall": {"timeout": "1s", "on_timeout": "handoff"},
     "leak": {"api_key_env": "ACME_MODEL_KEY", "env": {"LEAK": "${ACME_MODEL_KEY}"}},
 }
 

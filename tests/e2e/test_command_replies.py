@@ -65,7 +65,7 @@ async def test_control_verbs_answer_at_once(stack: Stack, repo: Repo) -> None:
 
     await stack.comment(OWNER, REPO, number, "/agent budget")
     text = await reply(stack, number, 4)
-    assert "| this repository | $0.0000 | no cap | no cap |" in text
+    assert "| this repository | $0.0000 | $0.0000 | 0 runs | $0.0000 | no cap | no cap |" in text
 
     await stack.comment(OWNER, REPO, number, "/agent cancel")
     assert "nothing to cancel" in await reply(stack, number, 5)
@@ -91,10 +91,12 @@ async def test_budget_shows_what_was_spent_and_what_is_left(stack: Stack, repo: 
     await stack.wait_final(REPO, number)  # one run, reported at $0.0100
     await stack.comment(OWNER, REPO, number, "/agent budget")
     text = await reply(stack, number)
-    assert "| this repository | $0.0100 | $1.0000 | $0.9900 |" in text
-    assert "| the octocat organization | $0.0100 | no cap | no cap |" in text
-    assert "| @octocat | $0.0100 | $0.5000 | $0.4900 |" in text
-    assert "Per-run cap: $0.2500." in text
+    assert "| this repository | $0.0100 | $0.0000 | 0 runs | $0.0000 | $1.0000 (" in text
+    assert "| $0.9900 |" in text
+    assert "| the octocat organization | $0.0100 | $0.0000 | 0 runs | $0.0000 | no cap |" in text
+    assert "| @octocat | $0.0100 | $0.0000 | 0 runs | $0.0000 | $0.5000 (" in text
+    assert "| $0.4900 |" in text
+    assert "Per-run cap: $0.2500 (`budget.per_run_usd` (repo file .agents.yml:" in text
 
 
 @pytest.mark.parametrize(
@@ -190,7 +192,10 @@ async def test_a_flag_sets_the_routed_agents_limit(stack: Stack, repo: Repo) -> 
     await stack.comment(OWNER, REPO, number, "/agent fix --max-cost=0.05")
     [status] = await stack.wait_final(REPO, number)
     assert "💸 Stopped at budget" in status, status
-    assert "stopped at $0.1000, over the $0.0500 limit of this run" in status
+    assert (
+        "`claude` stopped at its cost limit: it had cost $0.1000 (reported) against a cap of "
+        "$0.0500, set by `agents.claude.max_cost_usd` (a command flag)."
+    ) in status
 
 
 async def test_a_flag_cannot_change_what_the_org_locks(stack: Stack, repo: Repo) -> None:
@@ -227,7 +232,7 @@ async def test_a_flag_may_lower_a_locked_cost_cap_but_not_raise_it(
     assert "agents.claude.max_cost_usd is locked by the org" in status
     await stack.comment(OWNER, REPO, number, "/agent claude fix --max-cost=0.05")
     statuses = await stack.wait_final(REPO, number, count=2)
-    assert any("stopped at $0.1000, over the $0.0500 limit of this run" in s
+    assert any("it had cost $0.1000 (reported) against a cap of $0.0500" in s
                for s in statuses), statuses  # fmt: skip
 
 
@@ -238,10 +243,7 @@ async def test_a_flag_above_the_per_run_budget_is_told_which_limit_applies(
     await stack.comment(OWNER, REPO, number, "/agent claude fix --max-cost=5")
     [status] = await stack.wait_final(REPO, number)
     assert "💸 Stopped at budget" in status, status
-    assert (
-        "`--max-cost=5` is above `budget.per_run_usd`, so this run stops at $0.0500 instead."
-        in status
-    )
+    assert "`--max-cost=5` is above `budget.per_run_usd` (repo file .agents.yml:" in status
 
 
 async def settings_repo(stack: Stack) -> str:

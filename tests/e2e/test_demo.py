@@ -37,6 +37,9 @@ def test_demo_prints_the_pull_request_that_came_back(tmp_path: Path) -> None:
     assert "  cost:     $0.0087 (reported)" in out
     assert "  tokens:   1200 in / 340 out" in out
     assert "**Baton** · ✅ Done: `demo` (scripted, scripted-1)" in out
+    assert "\nDashboard: http://127.0.0.1:" in out
+    assert "sign in with GitHub as octocat" in out
+    assert "or with the operator token " in out
 
 
 def test_demo_with_a_real_cli(tmp_path: Path) -> None:

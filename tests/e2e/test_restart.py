@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -45,11 +46,17 @@ def agents_yml(script: Path) -> str:
 class Server:
     """`baton serve` as a real process group (it starts its worker child itself)."""
 
-    def __init__(self, env: dict[str, str], port: int, cwd: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int,
+        cwd: Path,
+        *,
+        stderr: IO[str] | int = subprocess.DEVNULL,
+    ) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-            env=env, cwd=cwd, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, cwd=cwd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=stderr,
         )  # fmt: skip
         self.url = f"http://127.0.0.1:{port}"
 

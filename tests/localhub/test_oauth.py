@@ -29,13 +29,18 @@ async def _code(env: Env, login: str, *, state: str = "s1") -> str:
     client = env.hub.oauth_client(APP_ID)
     async with web(env) as browser:
         page = await browser.get(
-            authorize_url(f"{BASE}/api/v3/", client_id=client.client_id,
-                          redirect_uri=CALLBACK, state=state).removeprefix(BASE)
-        )  # fmt: skip
+            authorize_url(
+                f"{BASE}/api/v3/", client_id=client.client_id, redirect_uri=CALLBACK, state=state
+            ).removeprefix(BASE)
+        )
         assert page.status_code == 200
         assert 'name="login"' in page.text
-        form = {"client_id": client.client_id, "redirect_uri": CALLBACK, "state": state,
-                "login": login}  # fmt: skip
+        form = {
+            "client_id": client.client_id,
+            "redirect_uri": CALLBACK,
+            "state": state,
+            "login": login,
+        }
         back = await browser.post("/login/oauth/authorize", data=form)
     assert back.status_code == 302
     location = urlsplit(back.headers["location"])
@@ -88,9 +93,13 @@ async def test_sign_in_gives_the_repositories_the_users_role_reaches(env: Env) -
 
     async def sign_in(code: str) -> UserAccess:
         return await user_access(
-            f"{BASE}/api/v3/", client_id=client.client_id, code=code, redirect_uri=CALLBACK,
-            client_secret=SecretStr(client.client_secret), transport=transport,
-        )  # fmt: skip
+            f"{BASE}/api/v3/",
+            client_id=client.client_id,
+            code=code,
+            redirect_uri=CALLBACK,
+            client_secret=SecretStr(client.client_secret),
+            transport=transport,
+        )
 
     owner = await sign_in(await _code(env, OWNER))
     ann = await sign_in(await _code(env, "ann"))

@@ -30,6 +30,7 @@ from githubkit_schemas.latest.models import (
 )
 from pydantic import BaseModel
 
+from bot import gitops
 from tests.localhub.conftest import OWNER, REPO, Env, b64
 
 pytestmark = pytest.mark.anyio
@@ -171,3 +172,29 @@ async def test_app_routes_tokens_and_rate_limit(env: Env) -> None:
         assert token.repository_selection == "selected"
     async with env.github() as gh:
         one(RateLimitOverview, await gh.arequest("GET", "/rate_limit"))
+
+
+async def test_a_fork_and_a_pull_request_from_it(env: Env) -> None:
+    env.hub.create_user("mallory")
+    async with env.user("mallory") as mallory:
+        fork = one(FullRepository, await mallory.post(f"{R}/forks"), 202)
+        assert (fork.fork, fork.parent.full_name, fork.source.full_name) == (
+            True, f"{OWNER}/{REPO}", f"{OWNER}/{REPO}",
+        )  # fmt: skip
+        current = (await mallory.get(f"repos/mallory/{REPO}/contents/calc.py")).json()
+        await mallory.put(f"repos/mallory/{REPO}/contents/calc.py", json={
+            "message": "Hers", "content": b64("def add(a, b):\n    return b + a\n"),
+            "sha": current["sha"],
+        })  # fmt: skip
+        body = {"title": "From a fork", "head": "mallory:main", "base": "main"}
+        pr = one(PullRequest, await mallory.post(f"{R}/pulls", json=body), 201)
+        listed = each(PullRequestSimple, await mallory.get(f"{R}/pulls?head=mallory:main"))
+    assert pr.head.repo is not None
+    assert (pr.head.repo.full_name, pr.head.label, pr.head.user.login) == (
+        f"mallory/{REPO}", "mallory:main", "mallory",
+    )  # fmt: skip
+    assert [p.number for p in listed] == [pr.number]
+    base = env.hub.repo(OWNER, REPO)
+    assert base is not None
+    kept = await gitops.git("rev-parse", f"refs/pull/{pr.number}/head", cwd=base.path)
+    assert kept == pr.head.sha  # the base repository keeps the fork's head

@@ -30,7 +30,7 @@ def manifest(**changes: Any) -> dict[str, Any]:
         "url": "https://baton.example.org",
         "hook_attributes": {"url": RECEIVER, "active": True},
         "redirect_url": REDIRECT,
-        "callback_urls": ["https://baton.example.org/login/callback"],
+        "callback_urls": ["https://baton.example.org/auth/callback"],
         "public": False,
         "default_events": ["issues", "issue_comment"],
         "default_permissions": {"issues": "write", "contents": "write"},
@@ -175,3 +175,13 @@ async def test_the_manifest_is_shown_escaped(env: Env) -> None:
     assert "&lt;script&gt;x&lt;/script&gt;" in shown.text
     assert "script-src" not in shown.headers["content-security-policy"]
     assert "default-src 'none'" in shown.headers["content-security-policy"]
+
+
+async def test_users_log_in_with_the_client_the_conversion_handed_over(env: Env) -> None:
+    created = (await convert(env, code_of(await register(env, manifest())))).json()
+    callback = "https://baton.example.org/auth/callback"
+
+    code = env.hub.grant(created["client_id"], OWNER, callback)
+    token = env.hub.exchange(created["client_id"], created["client_secret"], code, callback)
+
+    assert (token.app_id, token.login) == (created["id"], OWNER)

@@ -27,10 +27,15 @@ async def _seed(backend: StoreBackend) -> None:
     for run_id, repo, agent, status, who, label, at in rows:
         await store.save_run(
             record(
-                id=run_id, repo=repo, agent=agent, status=status, requester=who, label=label,
+                id=run_id,
+                repo=repo,
+                agent=agent,
+                status=status,
+                requester=who,
+                label=label,
                 created_at=at,
             )
-        )  # fmt: skip
+        )
 
 
 async def test_a_query_pages_newest_first_and_counts_every_match(backend: StoreBackend) -> None:
@@ -110,10 +115,15 @@ async def test_tallies_count_finished_runs_into_cumulative_buckets(
     for run_id, agent, status, duration, cost, tokens in runs:
         await store.save_run(
             record(
-                id=run_id, agent=agent, status=status, duration_s=duration, cost_usd=cost,
-                input_tokens=tokens, output_tokens=1,
+                id=run_id,
+                agent=agent,
+                status=status,
+                duration_s=duration,
+                cost_usd=cost,
+                input_tokens=tokens,
+                output_tokens=1,
             )
-        )  # fmt: skip
+        )
     tallies = await store.run_tallies(duration_buckets=[10.0, 100.0], cost_buckets=[0.1])
     assert [(t.agent, t.status, t.runs) for t in tallies] == [
         ("claude", "failed", 1),

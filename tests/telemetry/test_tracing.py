@@ -70,8 +70,12 @@ async def test_a_run_is_one_trace_from_the_webhook_to_the_pull_request(
     assert agent.attributes["gen_ai.usage.output_tokens"] == run.output_tokens
     assert agent.attributes["gen_ai.usage.cost"] == run.cost_usd
     assert agent.attributes["baton.cost.source"] == "reported"
-    for step in ("git stage and check", "git push", "github create pull request",
-                 "github create check run"):  # fmt: skip
+    for step in (
+        "git stage and check",
+        "git push",
+        "github create pull request",
+        "github create check run",
+    ):
         assert spans[step].parent_id == root.span_id, step
         assert spans[step].start_ns <= spans[step].end_ns
     assert spans["git push"].start_ns >= agent.end_ns
@@ -81,9 +85,19 @@ async def test_a_run_is_one_trace_from_the_webhook_to_the_pull_request(
 async def test_turns_and_tool_calls_nest_under_the_agents_invocation(receiver: Receiver) -> None:
     tracing = Tracing(receiver.url, service="baton-test")
     rec = RunRecord(
-        id="r7", job_id=7, repo="o/r", number=1, trigger="label", verb="fix", requester="ann",
-        status="running", created_at=0.0, agent="claude", adapter="claude-code", model="m",
-    )  # fmt: skip
+        id="r7",
+        job_id=7,
+        repo="o/r",
+        number=1,
+        trigger="label",
+        verb="fix",
+        requester="ann",
+        status="running",
+        created_at=0.0,
+        agent="claude",
+        adapter="claude-code",
+        model="m",
+    )
     with tracing.run(delivery_id="d7", job_id=7, attempt=1, repo="o/r", number=1, queued_at=0):
         tracing.on_event(rec, "started", {"agent": "claude"})
         tracing.on_event(rec, "turn", {"turn": 1, "text": "Reading calc.py"})

@@ -22,7 +22,7 @@ from tests.bot.run.flow import (
     writes,
     yml,
 )
-from tests.e2e.command_agents import until
+from tests.e2e.command_agents import reply, until
 from tests.e2e.repo_files import CALC
 from tests.store.conftest import Clock, utc
 
@@ -157,3 +157,63 @@ async def test_ten_runs_at_once_never_overspend_a_small_remainder(tmp_path: Path
         assert total == pytest.approx(0.87)
         assert total <= 1.0
         assert await store.held(now=clock(), repo=REPO) == 0.0  # every reservation released
+
+
+async def test_agent_budget_shows_spend_by_source_caps_and_what_is_left(tmp_path: Path) -> None:
+    clock = Clock(JANUARY)
+    runner = fake(writes({"notes.txt": "x\n"}, costs=(0.01,)))
+    caps = "budget: {monthly_usd: 1, per_requester_monthly_usd: 0.5, per_run_usd: 0.25}\n"
+    async with await start(tmp_path, runner, clock=clock) as stack:
+        await org_file(stack, "version: 1\ndefaults:\n  budget: {org_monthly_usd: 20}\n")
+        number = await labeled(stack, yml(AGENT, "writer", extra=caps))  # reported: $0.01
+        store = stack.runtime.services.store
+        priced = RunRecord(
+            id="old-priced", job_id=None, repo=REPO, number=99, trigger="label", verb="fix",
+            requester="bob", status=RunStatus.SUCCESS, created_at=JANUARY, agent="codex",
+            cost_usd=0.2, cost_source="priced",
+        )  # fmt: skip
+        await store.save_run(priced)
+        await store.save_run(priced.with_(id="old-unknown", cost_usd=None, cost_source="unknown"))
+        await stack.comment(OWNER, REPO, number, "/agent budget")
+        text = await reply(stack, number)
+        assert "Spend in 2027-01 (UTC calendar month), from the ledger:" in text
+        assert (
+            "| this repository | $0.0100 | $0.2000 | 1 run | $0.0000 | $1.0000 "
+            "(`budget.monthly_usd` (repo file .agents.yml:6:10)) | $0.7900 |"
+        ) in text
+        assert (
+            "| the octocat organization | $0.0100 | $0.2000 | 1 run | $0.0000 | $20.0000 "
+            "(`budget.org_monthly_usd` (org defaults, octocat/.github:agents.yml:3:"
+        ) in text
+        assert "| @octocat | $0.0100 | $0.0000 | 0 runs | $0.0000 | $0.5000" in text
+        assert "agents.yml:6:26)) | $0.4900 |" in text
+        assert "Per-run cap: $0.2500 (`budget.per_run_usd` (repo file .agents.yml:6:" in text
+        assert "at least $0.2500 (`budget.min_run_usd` (Baton's built-in default)) left" in text
+        assert "unknown costs are not counted in what is left" in text
+
+
+async def test_a_repo_cannot_raise_a_locked_budget_or_widen_allowed_agents(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(JANUARY)
+    runner = fake()
+    org = "version: 1\nenforce:\n  budget: {monthly_usd: 1}\n  allowed_agents: [writer]\n"
+    wider = "budget: {monthly_usd: 100}\nallowed_agents: [writer, other]\n"
+    agents = AGENT + command_agent("other")
+    async with await start(tmp_path, runner, clock=clock) as stack:
+        await org_file(stack, org)
+        await spent(stack, 0.9, at=JANUARY)
+        number = await labeled(stack, yml(agents, "writer", extra=wider))
+        [status] = await stack.status_comments(REPO, number)
+        assert "$0.9000 spent this month of its $1.0000 limit" in status, status  # the org's
+        await stack.comment(OWNER, REPO, number, "/agent other fix")
+        statuses = await stack.wait_final(REPO, number, count=2)
+        assert (
+            "`other` is not among the agents this repository may use (`allowed_agents`: "
+            in (statuses[1])
+        )
+        await stack.comment(OWNER, REPO, number, "/agent config")
+        text = await reply(stack, number)
+        assert "monthly_usd: 1  # locked by octocat/.github:agents.yml:3:" in text
+        assert "allowed_agents: [writer]  # locked by octocat/.github:agents.yml:4:" in text
+        assert runner.jobs == []

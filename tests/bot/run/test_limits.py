@@ -166,3 +166,26 @@ async def test_continue_where_nothing_stopped_says_so(tmp_path: Path) -> None:
         assert "🚫 Not started" in status
         assert "the last run here (`r1`, `writer`) ended as success" in status
         assert len(runner.jobs) == 1
+
+
+async def test_continue_is_still_bounded_by_every_locked_limit(tmp_path: Path) -> None:
+    runner = fake(
+        writes({"notes.txt": "half\n"}, costs=COSTS, session="s-1"),
+        writes({"more.txt": "rest\n"}, costs=(0.2,)),
+    )
+    org = "version: 1\nenforce:\n  agents:\n    writer: {timeout: 10m}\n"
+    async with await start(tmp_path, runner) as stack:
+        await stack.create_repo(OWNER, ".github", {"agents.yml": org})
+        await labeled(stack, yml(CAPPED, "writer", extra="budget: {per_run_usd: 0.3}\n"))
+        [pr] = await stack.pulls(REPO)
+        await stack.comment(OWNER, REPO, pr["number"], "/agent continue --timeout=1h")
+        [refused] = await stack.wait_final(REPO, pr["number"])
+        assert "agents.writer.timeout is locked by the org" in refused, refused
+        await stack.comment(OWNER, REPO, pr["number"], "/agent continue --max-cost=5")
+        statuses = await stack.wait_final(REPO, pr["number"], count=2)
+        done = statuses[1]
+        assert "✅ Done: `writer`" in done, statuses
+        assert "`--max-cost=5` is above `budget.per_run_usd` (repo file .agents.yml:" in done
+        rows = await stack.runtime.services.store.runs_for_pull(REPO, pr["number"])
+        [row] = [r for r in rows if r.verb == "continue" and r.status == "success"]
+        assert row.cost_cap_usd == 0.3
