@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.store.db import StoreError
 from config import dotenv
+from config.defaults import HARNESS_MODELS
 from config.dotenv import read_settings
 from config.settings import SettingsError, load_settings
 
@@ -65,12 +66,29 @@ def _worker(args: argparse.Namespace) -> int:
     return asyncio.run(run_worker(settings, parent_pid=args.parent))
 
 
+def _ask(question: str) -> bool:
+    return input(question).strip().lower() in {"y", "yes"}
+
+
 def _demo(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
 
     from bot.demo import run_demo  # noqa: PLC0415
 
-    return asyncio.run(run_demo(agent=args.agent, timeout_s=args.timeout, verbose=args.verbose))
+    demo = run_demo(
+        agent=args.agent,
+        timeout_s=args.timeout,
+        verbose=args.verbose,
+        keep=args.keep,
+        install=args.install,
+        # A question only where someone can answer it.
+        ask=_ask if sys.stdin.isatty() and sys.stdout.isatty() else None,
+    )
+    try:
+        return asyncio.run(demo)
+    except KeyboardInterrupt:
+        # Ctrl-C is how `--keep` is meant to end: the servers and files are gone by now.
+        return 0 if args.keep else 130
 
 
 def _localhub(args: argparse.Namespace) -> int:
@@ -169,7 +187,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the whole label -> agent -> PR loop on this machine")
-    demo.add_argument("--agent", default="scripted", help="agent to route the demo issue to")
+    # The built-in scripted agent, and each real CLI the demo can drive (bot.demo's REAL_AGENTS).
+    demo_agents = ("scripted", *HARNESS_MODELS)
+    demo.add_argument(
+        "--agent",
+        default="scripted",
+        choices=demo_agents,
+        metavar="AGENT",
+        help="the agent the demo issue is routed to: scripted (built in, the default), or a "
+        f"real CLI against a local scripted model: {', '.join(demo_agents[1:])}",
+    )
+    demo.add_argument(
+        "--install",
+        action="store_true",
+        help="install the agent's CLI when it is missing (asked on a terminal otherwise)",
+    )
+    demo.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the emulator and the server running until Ctrl-C, to look around",
+    )
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the PR")
     demo.add_argument("--verbose", action="store_true", help="show the server's log lines")
     demo.set_defaults(func=_demo)

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     model_endpoints: Annotated[tuple[str, ...], NoDecode] = ()
     # The scoreboard counts an open (ready) pull request in its rates once it is this old.
     stats_window_days: float = Field(default=7.0, gt=0)
+    # Least time between two updates of a run's live check run (it grows with the run's age).
+    check_run_update_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,10 @@ SYSTEM_PACKAGES = {
     "/usr/bin/chromedriver": "chromium-driver",  # ...through its matching driver
 }
 
+# Only the slow tier's image test uses these (it builds the Dockerfile and runs the demo in it);
+# without them that test is skipped and says why.
+IMAGE_PACKAGES = {"dockerd": "docker.io", "debootstrap": "debootstrap"}
+
 
 def _step(title: str) -> None:
     print(f"\n==> {title}", flush=True)
@@ -33,12 +37,33 @@ def _run(argv: list[str]) -> int:
     return subprocess.run(argv, cwd=ROOT, check=False).returncode
 
 
-def ensure_system_packages() -> bool:
-    """Install missing Debian packages when root; otherwise say exactly what is missing."""
-    missing = [
-        pkg for cmd, pkg in SYSTEM_PACKAGES.items()
+def _missing(packages: dict[str, str]) -> list[str]:
+    return [
+        pkg for cmd, pkg in packages.items()
         if (not Path(cmd).exists() if cmd.startswith("/") else shutil.which(cmd) is None)
     ]  # fmt: skip
+
+
+def ensure_image_packages() -> None:
+    """docker.io and debootstrap for the image test: installed when root, else a note."""
+    missing = _missing(IMAGE_PACKAGES)
+    if not missing:
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        _step(f"installing {' '.join(missing)} from Debian's packages (the image test)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env)
+        return
+    print(
+        f"note: {' '.join(missing)} missing and this user cannot install them: the container "
+        "image test will be skipped (sudo apt-get install -y " + " ".join(missing) + ")",
+        file=sys.stderr,
+    )
+
+
+def ensure_system_packages() -> bool:
+    """Install missing Debian packages when root; otherwise say exactly what is missing."""
+    missing = _missing(SYSTEM_PACKAGES)
     if not missing:
         return True
     if os.geteuid() == 0 and shutil.which("apt-get"):
@@ -87,6 +112,8 @@ def main(argv: list[str]) -> int:
         return 2
     if not fast and not ensure_node():
         return 2
+    if not fast:
+        ensure_image_packages()
     python = sys.executable
     failures: list[str] = []
     _step("ruff (lint and format)")

@@ -15,7 +15,15 @@ import logging
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from bot.checkrun.view import LiveView, apply, check_state, due, interval, output
+from bot.checkrun.view import (
+    MIN_INTERVAL_S,
+    LiveView,
+    apply,
+    check_state,
+    due,
+    interval,
+    output,
+)
 from bot.github import GitHubError
 
 if TYPE_CHECKING:
@@ -24,7 +32,6 @@ if TYPE_CHECKING:
     from bot.store.base import RunEvent, Store
 
 log = logging.getLogger(__name__)
-LIVE_EVENT = "live_check"  # the event that records the live check run's id
 
 
 class Sender(Protocol):
@@ -38,6 +45,10 @@ class Sender(Protocol):
         self, check_id: int, *, status: str, conclusion: str | None, title: str, summary: str
     ) -> None: ...
 
+    async def find(self, *, head_sha: str, external_id: str) -> int | None:
+        """The check run an earlier attempt made for this run (its `external_id`)."""
+        ...
+
 
 class LiveCheck:
     def __init__(
@@ -47,7 +58,9 @@ class LiveCheck:
         store: Store,
         send: Sender,
         clock: Callable[[], float] = time.time,
+        least_interval_s: float = MIN_INTERVAL_S,
     ) -> None:
+        self._least_s = least_interval_s
         self._store = store
         self._send = send
         self._clock = clock
@@ -69,6 +82,10 @@ class LiveCheck:
     def observe(self, event: RunEvent) -> None:
         """One event the run appended: fold it in, and wake the sender."""
         self._ended = self._ended or event.kind == "ended"
+        if self._task is None and event.kind not in {"workspace", "ended"}:
+            # Nothing to show before the run has a commit (the log keeps it for later); at the
+            # end, an earlier attempt's check run may wait for its conclusion.
+            return
         if self._pending is not None:
             self._pending.append(event)
         else:
@@ -91,17 +108,27 @@ class LiveCheck:
                 await task
 
     async def _recover(self) -> None:
-        """The run's log so far (an earlier attempt's too, and the check run it made), then
-        what was observed meanwhile."""
-        view, last = LiveView(run_id=self._view.run_id), 0
+        """The run's log so far (an earlier attempt's too), then what was observed meanwhile;
+        and the check run an earlier attempt made, when one had a commit to make it on."""
+        pending = self._pending or []
+        first_seen = pending[0].seq if pending else 0
+        view, last, earlier_head = LiveView(run_id=self._view.run_id), 0, ""
         for event in await self._store.events(view.run_id):
-            if event.kind == LIVE_EVENT and isinstance(event.data.get("id"), int):
-                self._check_id = int(event.data["id"])
             view, last = apply(view, event.kind, event.data, event.time), event.seq
+            if event.seq < first_seen and view.head_sha:
+                earlier_head = view.head_sha
         for event in self._pending or []:
             if event.seq > last:
                 view = apply(view, event.kind, event.data, event.time)
         self._view, self._pending = view, None
+        if earlier_head:
+            # Only a retried job gets here: one call to find what it may have made.
+            try:
+                self._check_id = await self._send.find(
+                    head_sha=earlier_head, external_id=view.run_id
+                )
+            except GitHubError as exc:
+                log.warning("the live check run of %s was not found: %s", view.run_id, exc)
 
     async def _run(self) -> None:
         await self._recover()
@@ -112,12 +139,14 @@ class LiveCheck:
                     return  # concluded, or ended before it had a commit to show on
                 await self._wait(None)
                 continue
-            if self._failed_at is not None and now - self._failed_at < interval(view, now):
-                await self._wait(self._failed_at + interval(view, now) - now)
+            every = interval(view, now, least_s=self._least_s)
+            if self._failed_at is not None and now - self._failed_at < every:
+                await self._wait(self._failed_at + every - now)
                 continue
-            if not due(view, sent=self._sent, last_sent_at=self._sent_at, now=now):
-                assert self._sent_at is not None
-                await self._wait(self._sent_at + interval(view, now) - now)
+            sent, last = self._sent, self._sent_at
+            if not due(view, sent=sent, last_sent_at=last, now=now, least_s=self._least_s):
+                assert last is not None
+                await self._wait(last + every - now)
                 continue
             try:
                 await self._push(view, now)
@@ -149,7 +178,6 @@ class LiveCheck:
                 summary=queued_summary,
                 external_id=view.run_id,
             )
-            await self._store.append_event(view.run_id, LIVE_EVENT, {"id": self._check_id})
             if status == "queued":
                 self._sent, self._sent_at = view, now
                 return

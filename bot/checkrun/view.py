@@ -18,10 +18,10 @@ from bot.render import format_duration
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-MIN_INTERVAL_S = 5.0
-MAX_INTERVAL_S = 60.0
-# The interval grows with the run's age: age / AGE_FACTOR, within the bounds above.
+MIN_INTERVAL_S = 5.0  # BATON_CHECK_RUN_UPDATE_S
+# The interval grows with the run's age (age / AGE_FACTOR), up to MAX_FACTOR times the least.
 AGE_FACTOR = 12.0
+MAX_FACTOR = 12.0
 # How each end shows on GitHub; "stopped at budget" asks a person to act (continue or not).
 CONCLUSIONS: dict[str, str] = {
     RunStatus.SUCCESS: "success",
@@ -40,6 +40,7 @@ HEADLINES: dict[str, str] = {
     RunStatus.REFUSED: "not started",
 }
 _TOOL_CHARS = 120
+AGENT_AT_WORK = frozenset({"brief", "agent_started", "usage", "turn", "message", "tool"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,10 @@ def apply(view: LiveView, kind: str, data: Mapping[str, object], at: float) -> L
             started_at=view.started_at or at,
             working=False,
         )
-    if kind == "agent_started":
-        return change(view, working=True, started_at=view.started_at or at)
+    if kind in AGENT_AT_WORK and not view.working:
+        # The brief handed over, or anything the agent streams: it is at work (not every CLI
+        # says that it started).
+        view = change(view, working=True, started_at=view.started_at or at)
     if kind == "usage":
         usage = data.get("usage")
         cost = data.get("cost_usd")
@@ -153,14 +156,23 @@ def output(view: LiveView, now: float) -> tuple[str, str]:
     return title[:200], summary
 
 
-def interval(view: LiveView, now: float) -> float:
+def interval(view: LiveView, now: float, *, least_s: float = MIN_INTERVAL_S) -> float:
+    """The time between updates: `least_s` for the first minute, then a twelfth of the run's
+    age, up to twelve times `least_s` (5 s, then 60 s at most: about 50 updates in 30 min)."""
     age = now - view.started_at if view.started_at is not None else 0.0
-    return min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, age / AGE_FACTOR))
+    return min(least_s * MAX_FACTOR, max(least_s, age / AGE_FACTOR))
 
 
-def due(view: LiveView, *, sent: LiveView | None, last_sent_at: float | None, now: float) -> bool:
+def due(
+    view: LiveView,
+    *,
+    sent: LiveView | None,
+    last_sent_at: float | None,
+    now: float,
+    least_s: float = MIN_INTERVAL_S,
+) -> bool:
     """Whether an update may go now: a change of state (queued, in progress, the end) at once,
     the rest once the interval passed."""
     if sent is None or last_sent_at is None or check_state(view) != check_state(sent):
         return True
-    return now - last_sent_at >= interval(view, now)
+    return now - last_sent_at >= interval(view, now, least_s=least_s)

@@ -14,7 +14,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.dashboard.pages import render
-from bot.dashboard.session import SESSION_TTL_S, SessionTooLarge, Viewer, sign, verify
+from bot.dashboard.session import (
+    SESSION_TTL_S,
+    SIGN_IN_STATE,
+    SessionTooLarge,
+    Viewer,
+    sign,
+    verify,
+)
 from bot.gh.errors import GitHubError
 from bot.gh.user import authorize_url, user_access
 
@@ -133,7 +140,11 @@ class Auth:
         )
         response = RedirectResponse(url, status_code=302)
         cookie = sign(
-            self._key(), {"state": state, "next": next_url}, now=self._clock(), ttl_s=STATE_TTL_S
+            self._key(),
+            {"state": state, "next": next_url},
+            now=self._clock(),
+            ttl_s=STATE_TTL_S,
+            purpose=SIGN_IN_STATE,
         )
         response.set_cookie(
             STATE_COOKIE,
@@ -147,7 +158,12 @@ class Auth:
         return response
 
     async def callback(self, request: Request) -> Response:
-        held = verify(self._key(), request.cookies.get(STATE_COOKIE), now=self._clock())
+        held = verify(
+            self._key(),
+            request.cookies.get(STATE_COOKIE),
+            now=self._clock(),
+            purpose=SIGN_IN_STATE,
+        )
         state = request.query_params.get("state", "")
         code = request.query_params.get("code", "")
         if held is None or not state or not hmac.compare_digest(str(held.get("state")), state):

@@ -24,6 +24,8 @@ SESSION_TTL_S = 8 * 3600.0
 # Browsers keep cookies up to 4096 bytes, name and attributes included.
 MAX_COOKIE_BYTES = 3800
 _DERIVE_LABEL = b"baton dashboard session key v1"
+SESSION = "session"
+SIGN_IN_STATE = "sign-in state"
 
 
 class SessionTooLarge(Exception):
@@ -46,23 +48,34 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(key: bytes, payload: dict[str, Any], *, now: float, ttl_s: float) -> str:
-    """The cookie value carrying `payload` until `now + ttl_s`."""
+def _mac(key: bytes, purpose: str, body: str) -> str:
+    # The purpose is signed too: a cookie made for one use (the sign-in's state) is never
+    # accepted for another (a session).
+    return _b64(hmac.new(key, f"{purpose}\0{body}".encode(), hashlib.sha256).digest())
+
+
+def sign(
+    key: bytes, payload: dict[str, Any], *, now: float, ttl_s: float, purpose: str = SESSION
+) -> str:
+    """The cookie value carrying `payload` for `purpose` until `now + ttl_s`."""
     raw = json.dumps({**payload, "exp": now + ttl_s}, separators=(",", ":"), sort_keys=True)
     body = _b64(zlib.compress(raw.encode(), 9))
-    mac = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    mac = _mac(key, purpose, body)
     value = f"{body}.{mac}"
     if len(value) > MAX_COOKIE_BYTES:
         raise SessionTooLarge(f"a session of {len(value)} bytes does not fit in a cookie")
     return value
 
 
-def verify(key: bytes, value: str | None, *, now: float) -> dict[str, Any] | None:
-    """The payload of a cookie this key signed and that has not expired; else None."""
+def verify(
+    key: bytes, value: str | None, *, now: float, purpose: str = SESSION
+) -> dict[str, Any] | None:
+    """The payload of a cookie this key signed for `purpose` and that has not expired; else
+    None."""
     if not value or value.count(".") != 1:
         return None
     body, mac = value.split(".")
-    expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    expected = _mac(key, purpose, body)
     if not hmac.compare_digest(expected, mac):
         return None
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -65,7 +66,8 @@ class Dashboard:
             if viewer is None:
                 if api:
                     return JSONResponse({"error": "sign in first"}, status_code=401)
-                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+                where = urlencode({"next": request.url.path})
+                return RedirectResponse(f"/login?{where}", status_code=303)
             request.scope["baton.viewer"] = viewer
             return await page(request, viewer)
 
@@ -116,7 +118,7 @@ class Dashboard:
             "run.html",
             run=run,
             rows=rows,
-            live=live and run.status != "refused",
+            live=live and run.status != RunStatus.REFUSED,
             last_seq=events[-1].seq if events else 0,
             before=before,
             after=after,
@@ -139,14 +141,14 @@ class Dashboard:
             return JSONResponse({"error": "after must be a number"}, status_code=400)
         events = (await self._store().events(run.id, after_seq=after))[:EVENTS_PER_POLL]
         rows = timeline.rows(events, since=start, mask=self._mask)
-        done = RunStatus(run.status).final and (timeline.ended(events) or not events)
+        # Over once the `ended` row is sent: a final status alone may be saved just before it.
+        done = timeline.ended(events) or run.status == RunStatus.REFUSED
         return JSONResponse(
             {
                 "rows": [r.as_json() for r in rows],
                 "final": done,
                 "status": run.status,
                 "cost": money(run.cost_usd),
-                "tokens": run.input_tokens + run.output_tokens,
             }
         )
 

@@ -76,6 +76,8 @@ class CheckRunInfo:
     summary: str
     text: str
     app_slug: str
+    id: int = 0
+    external_id: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CheckRunInfo:
@@ -88,6 +90,8 @@ class CheckRunInfo:
             summary=str(output.get("summary") or ""),
             text=str(output.get("text") or ""),
             app_slug=str((data.get("app") or {}).get("slug") or ""),
+            id=int(data.get("id") or 0),
+            external_id=str(data.get("external_id") or ""),
         )
 
 

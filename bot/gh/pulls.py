@@ -121,3 +121,38 @@ class PullCalls(RepoClient):
             lambda: self._gh.rest.checks.async_create(self.owner, self.name, data=data),
         )
         return int(read_json(resp)["id"])
+
+    async def start_check_run(
+        self, *, head_sha: str, name: str, status: str, title: str, summary: str, external_id: str
+    ) -> int:
+        """A check run that is not done yet (`queued` or `in_progress`); its id."""
+        data: Any = {
+            "name": name,
+            "head_sha": head_sha,
+            "status": status,
+            "external_id": external_id,
+            "output": self._check_output(title, summary),
+        }
+        resp = await call(
+            "create the check run",
+            lambda: self._gh.rest.checks.async_create(self.owner, self.name, data=data),
+        )
+        return int(read_json(resp)["id"])
+
+    async def update_check_run(
+        self, check_id: int, *, status: str, conclusion: str | None, title: str, summary: str
+    ) -> None:
+        """Move a check run on: its status, its conclusion once `completed`, its text."""
+        data: Any = {"status": status, "output": self._check_output(title, summary)}
+        if conclusion is not None:
+            data["conclusion"] = conclusion
+        await call(
+            "update the check run",
+            lambda: self._gh.rest.checks.async_update(self.owner, self.name, check_id, data=data),
+        )
+
+    def _check_output(self, title: str, summary: str) -> dict[str, Any]:
+        return {
+            "title": self._out.check(title, "check run title"),
+            "summary": self._out.check(summary[:SUMMARY_MAX], "check run summary"),
+        }

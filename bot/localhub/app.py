@@ -19,6 +19,7 @@ from bot.localhub import (
     routes_app,
     routes_checks,
     routes_comments,
+    routes_commits,
     routes_graphql,
     routes_hook,
     routes_issues,
@@ -27,6 +28,7 @@ from bot.localhub import (
     routes_pulls,
     routes_repos,
     web_apps,
+    web_repos,
 )
 from bot.localhub.http import API_PREFIX, ApiError, ApiMiddleware, on_api_error, on_http_exception
 from bot.localhub.hub import DEFAULT_RATE_LIMIT, Hub
@@ -80,6 +82,7 @@ def create_localhub(
         *forks.ROUTES,
         *routes_merge.ROUTES,
         *routes_checks.ROUTES,
+        *routes_commits.ROUTES,
         *web_apps.API_ROUTES,
         *routes_oauth.API_ROUTES,
     ]
@@ -92,6 +95,8 @@ def create_localhub(
             *web_apps.ROUTES,
             *routes_oauth.WEB_ROUTES,
             *githttp.ROUTES,
+            # Last: `/{owner}/{repo}` would take any two-part path listed after it.
+            *web_repos.ROUTES,
         ],
         middleware=[Middleware(ApiMiddleware, hub=hub)],
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_exception},

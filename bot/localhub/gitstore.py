@@ -170,6 +170,13 @@ async def ahead(path: Path, base: str, head: str) -> int:
     return int((await git(path, "rev-list", "--count", f"{base}..{head}")).strip())
 
 
+async def commits_between(path: Path, base: str, head: str) -> list[str]:
+    """The commits on `head` since its merge base with `base`, oldest first (a PR's commits)."""
+    start = await merge_base(path, base, head)
+    span = f"{start}..{head}" if start else head
+    return (await git(path, "rev-list", "--reverse", span)).split()
+
+
 async def mergeable(path: Path, base: str, head: str) -> bool:
     out = await git(path, "merge-tree", "--write-tree", "--name-only", base, head, check=False)
     return bool(out.strip())

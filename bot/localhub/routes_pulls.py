@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.localhub import forks, gitstore, pushes, shapes, shapes_pulls
+from bot.localhub import forks, gitstore, pushes, shapes_pulls
 from bot.localhub.http import (
     ApiError,
     body_json,
@@ -21,6 +21,7 @@ from bot.localhub.http import (
     repo_or_404,
     require_write,
 )
+from bot.localhub.routes_commits import files_shape
 from bot.localhub.routes_issues import apply_edit, require_participant
 from bot.localhub.state import Issue, Pull, Repo, ReviewComment
 
@@ -139,23 +140,7 @@ async def list_files(request: Request) -> Response:
     assert item.pull is not None
     hub = hub_of(request)
     changes = await gitstore.diff(repo.path, item.pull.base_sha, item.pull.head_sha)
-    api, html = shapes.repo_api(hub, repo), shapes.repo_html(hub, repo)
-    head = item.pull.head_sha
-    entries = [
-        {
-            "sha": c.sha,
-            "filename": c.filename,
-            "status": c.status,
-            "additions": c.additions,
-            "deletions": c.deletions,
-            "changes": c.additions + c.deletions,
-            "blob_url": f"{html}/blob/{head}/{c.filename}",
-            "raw_url": f"{html}/raw/{head}/{c.filename}",
-            "contents_url": f"{api}/contents/{c.filename}?ref={head}",
-            "patch": c.patch,
-        }
-        for c in changes
-    ]
+    entries = files_shape(hub, repo, item.pull.head_sha, changes)
     page, links = paginate(request, entries)
     return json_response(request, page, headers=links)
 

@@ -212,6 +212,8 @@ async def _attempt(
         else await s.workspaces.remote_sha(t.repo, target.branch)
     )
     wt = await _worktree(state, token, target)
+    # Where the run starts from: the commit its live check run shows on (bot/checkrun).
+    await state.event("workspace", head=wt.base_sha, branch=wt.branch)
     if not state.rec.commit_sha:
         # A new worktree builds on the branch as it is now; that head is the push's lease for
         # every later attempt of this run, so a commit someone pushes meanwhile is never

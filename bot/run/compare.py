@@ -58,6 +58,8 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
             for c, plan, into in zip(contestants, plans, results, strict=True)
         )
     )
+    for contestant in contestants:
+        await contestant.close_live()
     with_verify = config.verify is not None
     await _comparison_comment(
         state, gh, list(zip(contestants, results, strict=True)), with_verify=with_verify
@@ -125,6 +127,7 @@ async def _contest(
         reason = None if outcome.delivered or outcome.kept else outcome.reason
     except RunFailed as exc:
         reason = str(exc)
+        await run.event("ended", status=RunStatus.FAILED, reason=reason)
     finally:
         await release(run)
     if reason is not None:

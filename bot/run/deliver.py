@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
 from bot import gitops, render
+from bot.checkrun.view import CONCLUSIONS
 from bot.github import GitHubError
 from bot.run import decide
 from bot.run.status import post_status
@@ -149,7 +150,8 @@ def plan_delivery(
             actions.append(SetDraft(remote.pr, draft=False))
     if rec.check_run_id is None:
         title, summary = render.check_run_output(done)
-        conclusion = "neutral" if stopped else "success"
+        # As the live check run ends: a stop at the cost cap asks a person to act (continue).
+        conclusion = CONCLUSIONS.get(rec.status, "neutral") if stopped else "success"
         actions.append(CreateCheckRun(rec.commit_sha, title, summary, conclusion))
     actions.append(Finish(detail, stopped=stopped, announce=announce or not stopped))
     return actions

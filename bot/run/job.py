@@ -90,6 +90,8 @@ async def run_job(services: Services, ctx: JobContext) -> None:
             log.exception("run %s failed unexpectedly", state.rec.id)
             await asyncio.shield(finish_unforeseen(state, exc))
             raise
+        finally:
+            await state.close_live()
 
 
 async def _report(state: RunState, detail: str) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
+from bot.checkrun.github import GitHubChecks
+from bot.checkrun.live import LiveCheck
 from bot.commands import Command, CommandError, parse
 from bot.ledger import RunRecord
 
@@ -69,6 +71,8 @@ class RunState:
         self.task = trigger
         self.notes = Notes()
         self.rec = rec
+        # The live check run of each run id this state has been (a fallback is another run).
+        self._live: dict[str, LiveCheck] = {}
 
     @classmethod
     async def open(
@@ -105,8 +109,27 @@ class RunState:
     async def event(self, kind: str, **data: object) -> None:
         """One line of the run's timeline (the dashboard, live check run and `baton runs show`
         read it)."""
-        await self.services.store.append_event(self.rec.id, kind, data)
+        appended = await self.services.store.append_event(self.rec.id, kind, data)
         self.services.observer.on_event(self.rec, kind, data)
+        self._live_check().observe(appended)
+
+    def _live_check(self) -> LiveCheck:
+        live = self._live.get(self.rec.id)
+        if live is None:
+            s = self.services
+            live = LiveCheck(
+                run_id=self.rec.id,
+                store=s.store,
+                send=GitHubChecks(s.github, self.trigger),
+                least_interval_s=s.settings.check_run_update_s,
+            )
+            self._live[self.rec.id] = live
+        return live
+
+    async def close_live(self) -> None:
+        """Let the live check runs send their end (bot/checkrun), then stop them."""
+        for live in self._live.values():
+            await live.close()
 
 
 async def record_for(

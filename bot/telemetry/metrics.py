@@ -15,7 +15,7 @@ seconds (`bot.telemetry.tally`). Deliveries arrive only at the web process that 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import (
@@ -136,11 +136,17 @@ class Metrics:
             ["event", "outcome"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str], Any] = {}
         self._snapshot = _Snapshot()
         self.registry.register(self._snapshot)
 
     def delivery(self, event: str, outcome: str) -> None:
-        self.deliveries.labels(event=event, outcome=outcome).inc()
+        # On intake's path: the labelled child is looked up once per pair (labels() validates
+        # and locks each time, several times the cost of the increment itself).
+        child = self._children.get((event, outcome))
+        if child is None:
+            child = self._children[(event, outcome)] = self.deliveries.labels(event, outcome)
+        child.inc()
 
     async def render(self, store: Store, queue: JobQueue, *, now: float | None = None) -> bytes:
         snap = self._snapshot

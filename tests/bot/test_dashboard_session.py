@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dashboard.session import SessionTooLarge, Viewer, sign, verify
+from bot.dashboard.session import SIGN_IN_STATE, SessionTooLarge, Viewer, sign, verify
 
 KEY = b"k" * 32
 
@@ -41,3 +41,11 @@ def test_a_session_too_large_for_a_cookie_is_refused() -> None:
     many = frozenset(f"org{i}/repo-with-a-long-name-{i * 7919 % 10007}" for i in range(2000))
     with pytest.raises(SessionTooLarge):
         sign(KEY, Viewer(login="ann", repos=many).payload(), now=0, ttl_s=60)
+
+
+def test_a_cookie_made_for_one_purpose_is_refused_for_another() -> None:
+    state = sign(
+        KEY, {"state": "s", "login": "ann", "repos": None}, now=0, ttl_s=60, purpose=SIGN_IN_STATE
+    )
+    assert verify(KEY, state, now=1) is None
+    assert verify(KEY, state, now=1, purpose=SIGN_IN_STATE) is not None

@@ -42,12 +42,18 @@ class Recorder:
         self._check()
         self.calls.append({"call": "update", "id": check_id, **kw})
 
+    async def find(self, *, head_sha: str, external_id: str) -> int | None:
+        self._check()
+        self.calls.append({"call": "find", "head_sha": head_sha, "external_id": external_id})
+        made = [c for c in self.calls if c["call"] == "create" and c["head_sha"] == head_sha]
+        return 41 if made else None
+
     def _check(self) -> None:
         if self.down:
             raise GitHubUnavailable("GitHub is down (test)")
 
     def states(self) -> list[tuple[str, str | None]]:
-        return [(c["status"], c.get("conclusion")) for c in self.calls]
+        return [(c["status"], c.get("conclusion")) for c in self.calls if "status" in c]
 
 
 @pytest.fixture
@@ -100,7 +106,15 @@ async def test_queued_then_in_progress_then_updates_when_due_then_concluded(
         ("in_progress", None),
         ("completed", "action_required"),
     ]
-    assert [e.data for e in await store.events("r7") if e.kind == "live_check"] == [{"id": 41}]
+    # The check run is found again by its run id (external_id), never remembered in the log.
+    assert [e.kind for e in await store.events("r7")] == [
+        "started",
+        "workspace",
+        "agent_started",
+        "usage",
+        "tool",
+        "ended",
+    ]
 
 
 async def test_a_run_that_ends_before_it_has_a_commit_has_no_check_run(store: SQLiteStore) -> None:
@@ -123,7 +137,8 @@ async def test_a_retried_job_carries_on_with_the_check_run_it_made(store: SQLite
     again = Run(store, LiveCheck(run_id="r7", store=store, send=github))
     await again.event("ended", status="failed", reason="GitHub refused the push")
     await again.live.close()
-    assert [c["call"] for c in github.calls] == ["create", "update", "update"]
+    assert [c["call"] for c in github.calls] == ["create", "update", "find", "update"]
+    assert github.calls[2] == {"call": "find", "head_sha": "abc", "external_id": "r7"}
     assert github.calls[-1]["id"] == 41
     assert github.calls[-1]["conclusion"] == "failure"
 

@@ -25,6 +25,9 @@ def test_queued_until_the_agent_starts_then_in_progress() -> None:
     assert check_state(view_of(STARTED, WORKSPACE)) == ("queued", None)
     assert check_state(view_of(STARTED, WORKSPACE, AGENT)) == ("in_progress", None)
     assert view_of(STARTED, WORKSPACE).head_sha == "abc123"
+    # A CLI that never says it started is at work from its brief or its first report.
+    for kind in ("brief", "usage", "tool"):
+        assert check_state(view_of(STARTED, WORKSPACE, (kind, {}, 103.0))) == ("in_progress", None)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +77,7 @@ def test_updates_come_every_five_seconds_at_first_then_less_often() -> None:
     assert interval(view, now=100.0 + 240) == 20.0
     assert interval(view, now=100.0 + 3600) == 60.0
     assert due(view, sent=None, last_sent_at=None, now=101.0)
-    later = apply(view, "turn", {"turn": 2}, 105.0)
+    later = apply(view, "pr_opened", {"url": "https://x/pull/1"}, 105.0)
     assert not due(later, sent=view, last_sent_at=104.0, now=108.0)
     assert due(later, sent=view, last_sent_at=104.0, now=109.0)
     working = apply(view, "agent_started", {}, 104.5)

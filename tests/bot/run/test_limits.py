@@ -56,7 +56,7 @@ async def test_a_budget_stop_keeps_the_work_in_a_draft_pr_that_says_so(tmp_path:
         assert row.error.startswith(said)
         assert row.pr_number == pr["number"]
         [check] = await check_runs(stack, pr["head"]["sha"])
-        assert check["conclusion"] == "neutral"
+        assert check["conclusion"] == "action_required"  # stopped at budget: continue or not
         assert provenance(pr["body"])["runs"][0]["status"] == "stopped_at_budget"
         ended = (await run_events(stack, "r1"))[-1]
         assert (ended["kind"], ended["status"]) == ("ended", "stopped_at_budget")

@@ -80,8 +80,8 @@ async def test_a_label_gives_a_pr_and_a_timeline(stack: Stack) -> None:
     [pr] = await stack.pulls(REPO)
     assert pr["head"]["ref"] == "baton/1-add-subtracts"
     kinds = [e["kind"] for e in await run_events(stack, "r1")]
-    assert kinds == ["queued", "started", "brief", "agent_started", "usage", "policy", "pushed",
-                     "pr_opened", "check_run", "ended"]  # fmt: skip
+    assert kinds == ["queued", "started", "workspace", "brief", "agent_started", "usage",
+                     "policy", "pushed", "pr_opened", "check_run", "ended"]  # fmt: skip
     row = await stack.runtime.services.store.get_run("r1")
     assert row is not None
     assert (row.status, row.pr_number, row.network) == ("success", pr["number"], "none")
