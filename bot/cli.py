@@ -72,13 +72,18 @@ def _ask(question: str) -> bool:
 
 def _demo(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
+    import logging  # noqa: PLC0415
 
+    from bot import logs  # noqa: PLC0415
     from bot.demo import run_demo  # noqa: PLC0415
 
+    logs.configure("INFO" if args.verbose else "WARNING")
+    if not args.verbose:
+        # The demo tells its story itself; Baton's own lines only when something is wrong.
+        logging.getLogger("bot").setLevel(logging.ERROR)
     demo = run_demo(
         agent=args.agent,
         timeout_s=args.timeout,
-        verbose=args.verbose,
         keep=args.keep,
         install=args.install,
         # A question only where someone can answer it.
