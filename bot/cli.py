@@ -220,8 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="webhook server with its in-process worker",
         description="Receive GitHub's webhooks on POST /webhooks (health on GET /healthz) and "
-        "run the agents they ask for. It needs the App's credentials in the environment: "
-        "BATON_APP_ID, BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH, and BATON_WEBHOOK_SECRET; "
+        "run the agents they ask for. It needs the App's credentials, from the environment or "
+        "./.env (which `baton register` writes; the environment wins): BATON_APP_ID, "
+        "BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH, and BATON_WEBHOOK_SECRET; "
         "BATON_GITHUB_URL (default https://api.github.com/) and BATON_DATABASE_URL (default "
         "sqlite:///baton.db) say where GitHub and the database are. It checks them all before "
         "starting and says, in one line, what is wrong.",
