@@ -146,7 +146,7 @@ def _stats(args: argparse.Namespace) -> int:
     from bot.stats_cli import print_stats  # noqa: PLC0415
 
     return print_stats(
-        load_settings(),
+        read_settings(),
         repo=args.repo,
         out=sys.stdout,
         as_json_=args.json,
