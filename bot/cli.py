@@ -76,13 +76,18 @@ def _ask(question: str) -> bool:
 
 def _demo(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
+    import logging  # noqa: PLC0415
 
+    from bot import logs  # noqa: PLC0415
     from bot.demo import run_demo  # noqa: PLC0415
 
+    logs.configure("INFO" if args.verbose else "WARNING")
+    if not args.verbose:
+        # The demo tells its story itself; Baton's own lines only when something is wrong.
+        logging.getLogger("bot").setLevel(logging.ERROR)
     demo = run_demo(
         agent=args.agent,
         timeout_s=args.timeout,
-        verbose=args.verbose,
         keep=args.keep,
         install=args.install,
         # A question only where someone can answer it.
@@ -145,7 +150,7 @@ def _stats(args: argparse.Namespace) -> int:
     from bot.stats_cli import print_stats  # noqa: PLC0415
 
     return print_stats(
-        load_settings(),
+        read_settings(),
         repo=args.repo,
         out=sys.stdout,
         as_json_=args.json,
@@ -231,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="webhook server with its in-process worker",
         description="Receive GitHub's webhooks on POST /webhooks (health on GET /healthz) and "
-        "run the agents they ask for. It needs the App's credentials in the environment: "
-        "BATON_APP_ID, BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH, and BATON_WEBHOOK_SECRET; "
+        "run the agents they ask for. It needs the App's credentials, from the environment or "
+        "./.env (which `baton register` writes; the environment wins): BATON_APP_ID, "
+        "BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH, and BATON_WEBHOOK_SECRET; "
         "BATON_GITHUB_URL (default https://api.github.com/) and BATON_DATABASE_URL (default "
         "sqlite:///baton.db) say where GitHub and the database are. It checks them all before "
         "starting and says, in one line, what is wrong.",
