@@ -40,18 +40,33 @@ def effective() -> Effective:
 @pytest.mark.parametrize(
     ("key", "said", "how"),
     [
-        ("budget.monthly_usd", "repo file .agents.yml:2:10",
-         "raise `budget.monthly_usd` in `.agents.yml` on the default branch"),
-        ("budget.org_monthly_usd", "org defaults, acme/.github:agents.yml:3:",
-         "raise `defaults.budget.org_monthly_usd` in acme/.github:agents.yml:3:"),
-        ("budget.per_run_usd", "org `repos` pattern `calc*`, acme/.github:agents.yml:5:",
-         'raise `repos["calc*"].budget.per_run_usd` in acme/.github:agents.yml:5:'),
-        ("budget.per_requester_monthly_usd", "`enforce`, locked by the org, acme/.github",
-         "only an org admin can raise it: `enforce.budget.per_requester_monthly_usd` in "),
-        ("budget.min_run_usd", "Baton's built-in default",
-         "raise `budget.min_run_usd` in `.agents.yml` on the default branch"),
+        (
+            "budget.monthly_usd",
+            "repo file .agents.yml:2:10",
+            "raise `budget.monthly_usd` in `.agents.yml` on the default branch",
+        ),
+        (
+            "budget.org_monthly_usd",
+            "org defaults, acme/.github:agents.yml:3:",
+            "raise `defaults.budget.org_monthly_usd` in acme/.github:agents.yml:3:",
+        ),
+        (
+            "budget.per_run_usd",
+            "org `repos` pattern `calc*`, acme/.github:agents.yml:5:",
+            'raise `repos["calc*"].budget.per_run_usd` in acme/.github:agents.yml:5:',
+        ),
+        (
+            "budget.per_requester_monthly_usd",
+            "`enforce`, locked by the org, acme/.github",
+            "only an org admin can raise it: `enforce.budget.per_requester_monthly_usd` in ",
+        ),
+        (
+            "budget.min_run_usd",
+            "Baton's built-in default",
+            "raise `budget.min_run_usd` in `.agents.yml` on the default branch",
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_layer_is_named_with_how_to_raise_it(key: str, said: str, how: str) -> None:
     eff = effective()
     assert where(key, eff.sources).startswith(said)
@@ -60,22 +75,29 @@ def test_each_layer_is_named_with_how_to_raise_it(key: str, said: str, how: str)
 
 def test_what_is_left_counts_spend_and_what_running_runs_hold() -> None:
     eff = effective()
-    spend = Spend(repo_month=6.0, repo_held=3.5, owner_month=10.0, requester_month=1.0,
-                  requester_held=0.5)  # fmt: skip
+    spend = Spend(
+        repo_month=6.0, repo_held=3.5, owner_month=10.0, requester_month=1.0, requester_held=0.5
+    )
     budgets = monthly_budgets(
-        config=eff.config, sources=eff.sources, repo="acme/calc", owner="acme",
-        requester="ann", spend=spend,
-    )  # fmt: skip
+        config=eff.config,
+        sources=eff.sources,
+        repo="acme/calc",
+        owner="acme",
+        requester="ann",
+        spend=spend,
+    )
     assert [(b.scope, b.left_usd) for b in budgets] == [
-        ("repo", 0.5), ("org", 90.0), ("requester", 3.5),
-    ]  # fmt: skip
-    cap = cost_cap(agent="claude", agent_cap=4.0, config=eff.config,
-                   sources=eff.sources, budgets=budgets)  # fmt: skip
+        ("repo", 0.5),
+        ("org", 90.0),
+        ("requester", 3.5),
+    ]
+    cap = cost_cap(
+        agent="claude", agent_cap=4.0, config=eff.config, sources=eff.sources, budgets=budgets
+    )
     assert cap is not None
     assert (cap.usd, cap.key) == (0.5, "budget.monthly_usd")
     assert cap.by.startswith("what is left of this repository's monthly budget (`budget.")
-    text = too_little_left(budgets[0], min_run_usd=1.0, sources=eff.sources,
-                           now=utc(2027, 12, 5))  # fmt: skip
+    text = too_little_left(budgets[0], min_run_usd=1.0, sources=eff.sources, now=utc(2027, 12, 5))
     assert text.startswith(
         "This repository's monthly budget has $0.5000 left, less than `budget.min_run_usd` "
         "($1.0000), so no run starts: $6.0000 spent this month of its $10.0000 limit, and runs "
