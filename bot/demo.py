@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import difflib
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -19,7 +18,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot import logs
 from bot.demo_report import PullFacts, report
 from bot.stack import Stack, StackError
 from config.defaults import HARNESS_MODELS
@@ -211,7 +209,6 @@ async def run_demo(
     *,
     agent: str = "demo",
     timeout_s: float = 60.0,
-    verbose: bool = False,
     keep: bool = False,
     install: bool = False,
     ask: Callable[[str], bool] | None = None,
@@ -221,9 +218,6 @@ async def run_demo(
     emulator and the server run on until interrupted; `ask`: a question to the person at the
     terminal (None: nobody is there to answer)."""
     out = out or sys.stdout
-    logs.configure("INFO" if verbose else "WARNING")
-    if not verbose:
-        logging.getLogger("bot").setLevel(logging.ERROR)
     agent = "demo" if agent == "scripted" else agent
     try:
         if agent in REAL_AGENTS:

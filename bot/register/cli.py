@@ -64,7 +64,10 @@ async def register(
     if not source.is_file():
         source = shipped_manifest()
     app_yml = load_app_yml(source)
-    sock = bind("127.0.0.1", port)
+    try:
+        sock = bind("127.0.0.1", port)
+    except OSError as exc:
+        raise SettingsError(f"--port {port}: cannot listen on 127.0.0.1: {exc.strerror}") from exc
     local = f"http://127.0.0.1:{sock.getsockname()[1]}"
     reg = Registration(
         urls=urls, org=org, folder=folder, public_url=public_url, force=force, transport=transport
