@@ -16,11 +16,11 @@ from starlette.routing import Route
 
 from adapters.base import Resources
 from adapters.runner import runner_for
-from bot import gitops
+from bot import gitops, maintenance, offboard
+from bot.backends import backend_for
 from bot.catchup import CatchUp
 from bot.control import ack_job, control_job
 from bot.dashboard.routes import web_routes
-from bot.database import open_database
 from bot.gh.user import web_url
 from bot.github import GitHubApp
 from bot.intake import intake_router
@@ -28,10 +28,8 @@ from bot.outbound import MaskingFilter, Outbound, server_secrets
 from bot.pulljob import pull_job
 from bot.pullnote import PULL_TASK
 from bot.queue import JobContext, JobStatus
-from bot.queue.sqlite import SQLiteJobQueue
 from bot.run import Services, run_job
 from bot.store.db import StoreError
-from bot.store.sqlite import SQLiteStore
 from bot.telemetry.intake import observed
 from bot.telemetry.metrics import Metrics
 from bot.telemetry.observer import FailureCounter, Observers, RunObserver
@@ -50,7 +48,6 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
 log = logging.getLogger(__name__)
-WORKER_POLL_S = 0.1
 
 
 class Runtime:
@@ -73,14 +70,9 @@ class Runtime:
         self.works = works
         # Where agents run: from `BATON_SANDBOX`, unless a test hands in its own (a FakeRunner).
         self._runner = runner or runner_for(settings.sandbox)
-        self.conn = open_database(settings.database_url)
-        self.queue = SQLiteJobQueue(
-            self.conn,
-            concurrency=settings.worker_concurrency,
-            retry_base_s=settings.job_retry_base_s,
-            # Another process submits without waking this one: look for new jobs often.
-            idle_poll_s=2.0 if settings.worker == "inline" else WORKER_POLL_S,
-        )
+        # The queue works at once (submits); the store opens in `start`.
+        self.backend = backend_for(settings)
+        self.queue = self.backend.queue
         env = dict(os.environ if server_env is None else server_env)
         self._env = env
         self.outbound = Outbound(server_secrets(settings, env))
@@ -113,6 +105,9 @@ class Runtime:
         self.queue.register("control", self._control)
         self.queue.register("ack", self._ack)
         self.queue.register(PULL_TASK, self._pull)
+        self.queue.register(maintenance.CLEANUP_TASK, self._cleanup)
+        self.queue.register(offboard.TASK, self._offboard)
+        self._maintenance: asyncio.Task[None] | None = None
         self.endpoint = WebhookEndpoint(
             settings=settings, router=intake_router(), queue=self.queue,
             max_attempts=settings.job_max_attempts,
@@ -149,6 +144,13 @@ class Runtime:
     async def _pull(self, ctx: JobContext) -> None:
         await pull_job(self.services, ctx)
 
+    async def _offboard(self, ctx: JobContext) -> None:
+        await offboard.offboard_job(self.services, self.queue, ctx)
+
+    async def _cleanup(self, ctx: JobContext) -> None:
+        del ctx
+        await maintenance.cleanup(self.services, self.queue)
+
     async def start(self) -> None:
         for handler in logging.getLogger().handlers:
             handler.addFilter(self._mask)
@@ -161,7 +163,7 @@ class Runtime:
         self._services = Services(
             settings=settings,
             github=self.github,
-            store=await SQLiteStore.open(settings.database_url),
+            store=await self.backend.open_store(),
             workspaces=gitops.Workspaces(root=settings.workdir.resolve(), resources=resources),
             server_env=self._env,
             operator=Operator.from_settings(settings, self._env),
@@ -176,10 +178,18 @@ class Runtime:
             # Areas a worker that died (kill -9, power loss) left mounted go before any job runs.
             await self._services.workspaces.sweep()
             await self.queue.start()
+            self._maintenance = asyncio.create_task(
+                maintenance.loop(self._services, self.queue), name="baton-maintenance"
+            )
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace_s: float = 0.0) -> None:
+        """Stop working: running jobs may finish for `grace_s` seconds (a worker's SIGTERM), the
+        rest go back to the queue."""
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            await asyncio.gather(self._maintenance, return_exceptions=True)
         if self.works:
-            await self.queue.stop()
+            await self.queue.stop(grace_s=grace_s)
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
@@ -189,7 +199,7 @@ class Runtime:
         if self._services is not None:
             await self._services.workspaces.close()
             await self._services.store.close()
-        self.conn.close()
+        await self.backend.close()
         for handler in logging.getLogger().handlers:
             handler.removeFilter(self._mask)
 

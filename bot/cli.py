@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.store.db import StoreError
 from config import dotenv
+from config.defaults import HARNESS_MODELS
 from config.dotenv import read_settings
 from config.settings import SettingsError, load_settings
 
@@ -45,11 +46,13 @@ def _serve(args: argparse.Namespace) -> int:
             cwd=Path.cwd(), env=os.environ,
         )  # fmt: skip
     try:
-        # One process serves the SQLite queue's webhooks: a single uvicorn worker, by design.
+        # SIGTERM: uvicorn stops accepting, lets in-flight requests finish, then the lifespan
+        # closes the runtime. On SQLite one process serves the file: a single uvicorn worker.
         started = serving.run(app, host=args.host, port=args.port, announce=announce)
     finally:
         if worker is not None:
-            worker.stop()
+            # The child's own grace, and a little more for it to hand back what is left.
+            worker.stop(grace_s=settings.shutdown_grace_s + 15)
     return 0 if started else 1
 
 
@@ -60,17 +63,41 @@ def _worker(args: argparse.Namespace) -> int:
     from bot.worker import run_worker  # noqa: PLC0415
 
     settings = read_settings()
+    if args.concurrency is not None:
+        settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     startup.check(settings)
     logs.configure(settings.log_level, settings.log_format)
     return asyncio.run(run_worker(settings, parent_pid=args.parent))
 
 
+def _ask(question: str) -> bool:
+    return input(question).strip().lower() in {"y", "yes"}
+
+
 def _demo(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
+    import logging  # noqa: PLC0415
 
+    from bot import logs  # noqa: PLC0415
     from bot.demo import run_demo  # noqa: PLC0415
 
-    return asyncio.run(run_demo(agent=args.agent, timeout_s=args.timeout, verbose=args.verbose))
+    logs.configure("INFO" if args.verbose else "WARNING")
+    if not args.verbose:
+        # The demo tells its story itself; Baton's own lines only when something is wrong.
+        logging.getLogger("bot").setLevel(logging.ERROR)
+    demo = run_demo(
+        agent=args.agent,
+        timeout_s=args.timeout,
+        keep=args.keep,
+        install=args.install,
+        # A question only where someone can answer it.
+        ask=_ask if sys.stdin.isatty() and sys.stdout.isatty() else None,
+    )
+    try:
+        return asyncio.run(demo)
+    except KeyboardInterrupt:
+        # Ctrl-C is how `--keep` is meant to end: the servers and files are gone by now.
+        return 0 if args.keep else 130
 
 
 def _localhub(args: argparse.Namespace) -> int:
@@ -123,7 +150,7 @@ def _stats(args: argparse.Namespace) -> int:
     from bot.stats_cli import print_stats  # noqa: PLC0415
 
     return print_stats(
-        load_settings(),
+        read_settings(),
         repo=args.repo,
         out=sys.stdout,
         as_json_=args.json,
@@ -132,13 +159,25 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _db(args: argparse.Namespace) -> int:
-    from bot.database import open_database  # noqa: PLC0415
+    from bot.database import upgrade  # noqa: PLC0415
+    from bot.store.url import shown  # noqa: PLC0415
 
     del args
     settings = read_settings()
-    open_database(settings.database_url).close()
-    print(f"database at {settings.database_url} is up to date")  # noqa: T201
+    applied = upgrade(settings.database_url)
+    where = shown(settings.database_url)
+    if applied:
+        done = ", ".join(str(v) for v in applied)
+        print(f"database at {where}: applied schema versions {done}; it is up to date")  # noqa: T201
+    else:
+        print(f"database at {where} is up to date")  # noqa: T201
     return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from bot.ledger_cli import purge_installation  # noqa: PLC0415
+
+    return purge_installation(read_settings(), args.installation, out=sys.stdout, err=sys.stderr)
 
 
 def _agent(args: argparse.Namespace) -> int:
@@ -169,7 +208,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the whole label -> agent -> PR loop on this machine")
-    demo.add_argument("--agent", default="scripted", help="agent to route the demo issue to")
+    # The built-in scripted agent, and each real CLI the demo can drive (bot.demo's REAL_AGENTS).
+    demo_agents = ("scripted", *HARNESS_MODELS)
+    demo.add_argument(
+        "--agent",
+        default="scripted",
+        choices=demo_agents,
+        metavar="AGENT",
+        help="the agent the demo issue is routed to: scripted (built in, the default), or a "
+        f"real CLI against a local scripted model: {', '.join(demo_agents[1:])}",
+    )
+    demo.add_argument(
+        "--install",
+        action="store_true",
+        help="install the agent's CLI when it is missing (asked on a terminal otherwise)",
+    )
+    demo.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the emulator and the server running until Ctrl-C, to look around",
+    )
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the PR")
     demo.add_argument("--verbose", action="store_true", help="show the server's log lines")
     demo.set_defaults(func=_demo)
@@ -178,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="webhook server with its in-process worker",
         description="Receive GitHub's webhooks on POST /webhooks (health on GET /healthz) and "
-        "run the agents they ask for. It needs the App's credentials in the environment: "
-        "BATON_APP_ID, BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH, and BATON_WEBHOOK_SECRET; "
+        "run the agents they ask for. It needs the App's credentials, from the environment or "
+        "./.env (which `baton register` writes; the environment wins): BATON_APP_ID, "
+        "BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH, and BATON_WEBHOOK_SECRET; "
         "BATON_GITHUB_URL (default https://api.github.com/) and BATON_DATABASE_URL (default "
         "sqlite:///baton.db) say where GitHub and the database are. It checks them all before "
         "starting and says, in one line, what is wrong.",
@@ -192,7 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
-    worker = sub.add_parser("worker", help="run queued jobs (serve starts one by itself)")
+    worker = sub.add_parser(
+        "worker",
+        help="run queued jobs (serve starts one by itself; with PostgreSQL, run many)",
+        description="Run queued jobs. With BATON_DATABASE_URL=postgresql://... run as many as "
+        "you like, on as many machines; SIGTERM stops taking jobs, lets running agents finish "
+        "for BATON_SHUTDOWN_GRACE_S, then hands back the rest for another worker.",
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        choices=range(1, 65),
+        help="runs at once (default: BATON_WORKER_CONCURRENCY)",
+    )
     worker.add_argument("--parent", type=int, help="stop when this process is gone")
     worker.set_defaults(func=_worker)
 
@@ -295,8 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    dsub.add_parser("upgrade", help="apply pending migrations")
+    dsub.add_parser("upgrade", help="create the schema or apply pending migrations")
     db.set_defaults(func=_db)
+
+    purge = sub.add_parser(
+        "purge",
+        help="delete the ledger rows of an installation that is gone",
+        description="Delete the runs (and their events) of every repository an installation "
+        "lost (uninstalled, suspended or deselected): the spend history Baton otherwise keeps.",
+    )
+    purge.add_argument("--installation", type=int, required=True, metavar="ID")
+    purge.set_defaults(func=_purge)
     return parser
 
 

@@ -141,6 +141,35 @@ class ReviewCommentEvent(_RepoEvent, frozen=True):
     comment: Comment
 
 
+class Account(_Tolerant, frozen=True):
+    login: str
+
+
+class AppInstallation(_Tolerant, frozen=True):
+    """An installation as its own lifecycle events give it: with the account it is on."""
+
+    id: int
+    account: Account | None = None
+
+
+class RepoName(_Tolerant, frozen=True):
+    full_name: str
+
+
+class InstallationEvent(_Tolerant, frozen=True, kw_only=True):
+    """`installation.*`: GitHub lists the repositories it could reach, or leaves them out."""
+
+    installation: AppInstallation
+    action: str = ""
+    repositories: list[RepoName] | None = None
+
+
+class InstallationRepositoriesEvent(_Tolerant, frozen=True, kw_only=True):
+    installation: AppInstallation
+    action: str = ""
+    repositories_removed: list[RepoName] = msgspec.field(default_factory=list)
+
+
 Model = TypeVar("Model", bound=_Tolerant)
 ValidationError = msgspec.ValidationError
 

@@ -205,6 +205,31 @@ class Workspaces:
         else:
             await self._areas.remove(run_id)
 
+    def mirrors(self) -> dict[str, float]:
+        """The repositories mirrored on this machine, with when each was last fetched."""
+        base = self._root / "mirrors"
+        found: dict[str, float] = {}
+        for head in base.glob("*/*.git/HEAD"):
+            mirror = head.parent
+            fetched = mirror / "FETCH_HEAD"
+            when = (fetched if fetched.exists() else head).stat().st_mtime
+            found[f"{mirror.parent.name}/{mirror.name.removesuffix('.git')}"] = when
+        return found
+
+    async def remove_mirror(self, repo: str, *, fetched_before: float | None = None) -> bool:
+        """Delete this machine's mirror of `repo` (the next run that needs it clones again);
+        with `fetched_before`, only if no run has fetched it since. True if it was removed."""
+        mirror = self._mirror(repo)
+        if not mirror.exists():
+            return False
+        async with self._mirror_lock(repo):
+            fetched = mirror / "FETCH_HEAD"
+            used = fetched.stat().st_mtime if fetched.exists() else None
+            if fetched_before is not None and used is not None and used >= fetched_before:
+                return False  # used again since (the app was installed anew)
+            shutil.rmtree(mirror, ignore_errors=True)
+        return True
+
     async def close(self) -> None:
         """On shutdown: no run area of this process outlives it."""
         await self._areas.close()

@@ -1,6 +1,7 @@
-"""`baton runs`, `baton runs show` and `baton spend`: the ledger and event log from the terminal.
+"""`baton runs`, `baton runs show`, `baton spend` and `baton purge`: the ledger and event log from
+the terminal, on SQLite or PostgreSQL.
 
-Each reads an existing database only: where there is none, it says so instead of creating one.
+Each uses an existing database only: where there is none, it says so instead of creating one.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
+from bot.database import open_store
 from bot.render import format_cost, format_duration
 from bot.spend_report import By, group, table
 from bot.spend_report import as_json as spend_json
 from bot.store.spend import month_bounds
-from bot.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -31,8 +32,11 @@ _SUMMARY_VALUE_CHARS = 60
 
 def _read(settings: Settings, read: Callable[[Store], Awaitable[T]]) -> T:
     async def main() -> T:
-        async with await SQLiteStore.open(settings.database_url, create=False) as store:
+        store = await open_store(settings.database_url, create=False)
+        try:
             return await read(store)
+        finally:
+            await store.close()
 
     return asyncio.run(main())
 
@@ -173,4 +177,28 @@ def print_spend(
     )
     if rows:
         out.write(table(rows, by))
+    return 0
+
+
+def purge_installation(
+    settings: Settings, installation_id: int, *, out: TextIO, err: TextIO
+) -> int:
+    """`baton purge --installation ID`: the ledger rows of what an installation lost."""
+
+    async def purge(store: Store) -> tuple[list[str], int]:
+        removed = await store.removed_repos()
+        repos = sorted({r.repo for r in removed if r.installation_id == installation_id})
+        return repos, (await store.purge_installation(installation_id) if repos else 0)
+
+    repos, deleted = _read(settings, purge)
+    if not repos:
+        err.write(
+            f"baton: installation {installation_id} has lost no repository Baton knows of "
+            "(it purges only what an uninstall, suspension or removal took away)\n"
+        )
+        return 1
+    out.write(
+        f"deleted {deleted} runs and their events, of installation {installation_id}'s "
+        f"{', '.join(repos)}\n"
+    )
     return 0

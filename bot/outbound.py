@@ -12,6 +12,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from bot.secretscan import Finding, SecretScanner
 from config.settings import SettingsError
@@ -40,6 +41,16 @@ def server_secrets(settings: Settings, env: Mapping[str, str]) -> dict[str, str]
     ):
         if value is not None and value.get_secret_value():
             found[label] = value.get_secret_value()
+        # While rotating, `new,old`: each secret on its own.
+        parts = [p.strip() for p in found["the webhook secret"].split(",") if p.strip()]
+        if len(parts) > 1:
+            for n, part in enumerate(parts, start=1):
+                found[f"webhook secret {n}"] = part
+    password = urlsplit(settings.database_url).password if "://" in settings.database_url else None
+    if password:
+        found["the database password"] = unquote(password)
+    if env.get("PGPASSWORD"):
+        found["the server's PGPASSWORD"] = env["PGPASSWORD"]
     if settings.private_key is not None or settings.private_key_path is not None:
         # An unreadable key file is reported where it is used.
         with contextlib.suppress(SettingsError):

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,8 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from adapters import toolchain
 from adapters.sandbox import SandboxStatus, sandbox_status
-from bot.database import open_database
+from bot.database import startup_problem
 from bot.store.db import MEMORY, StoreError, sqlite_path
+from bot.store.url import Dialect, dialect_of, shown
 from config.settings import SettingsError
 
 if TYPE_CHECKING:
@@ -24,26 +23,14 @@ if TYPE_CHECKING:
 
 
 def database_problem(url: str) -> str | None:
-    """Why the database named by `url` cannot be used, or None. Creates its folder and the
-    database itself (with the schema), as the server would a moment later."""
+    """Why the database named by `url` cannot be used, or None. A SQLite file is made (with its
+    folder and schema), as the server would a moment later; PostgreSQL is only read: its schema
+    must be current (`baton db upgrade`)."""
     try:
-        path = sqlite_path(url)
+        problem = startup_problem(url)
     except StoreError as exc:
-        return f"BATON_DATABASE_URL={url}: {exc}"
-    if path != MEMORY:
-        folder = Path(path).resolve().parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            return f"BATON_DATABASE_URL={url}: cannot create the folder {folder}: {exc.strerror}"
-        writable = Path(path) if Path(path).exists() else folder
-        if not os.access(writable, os.W_OK):
-            return f"BATON_DATABASE_URL={url}: {writable} is not writable by this user"
-    try:
-        open_database(url).close()
-    except (StoreError, sqlite3.Error) as exc:
-        return f"BATON_DATABASE_URL={url}: {exc}"
-    return None
+        problem = str(exc)
+    return None if problem is None else f"BATON_DATABASE_URL={shown(url)}: {problem}"
 
 
 def check(settings: Settings) -> None:
@@ -86,17 +73,20 @@ def _without_credentials(url: str) -> str:
 
 
 def _database(url: str) -> str:
+    if dialect_of(url) is Dialect.POSTGRESQL:
+        return f"{_without_credentials(url)} (PostgreSQL)"
     path = sqlite_path(url)
-    shown = _without_credentials(url)
-    return shown if path == MEMORY else f"{shown} ({Path(path).resolve()})"
+    plain = _without_credentials(url)
+    return plain if path == MEMORY else f"{plain} ({Path(path).resolve()})"
 
 
 def serve_lines(settings: Settings, found: Surroundings) -> list[str]:
     """The lines `serve` logs once up, besides the address it listens on."""
-    if settings.worker == "process":
-        worker = "worker: process (jobs run in a child `baton worker`)"
-    else:
-        worker = "worker: inline (jobs run on the server's own event loop)"
+    worker = {
+        "process": "worker: process (jobs run in a child `baton worker`)",
+        "inline": "worker: inline (jobs run on the server's own event loop)",
+        "none": "worker: none (this server only accepts and enqueues; `baton worker` runs jobs)",
+    }[settings.worker]
     if found.sandbox is None:
         sandbox = "sandbox: off (BATON_SANDBOX=none): agents run unsandboxed"
     elif found.sandbox.ok:

@@ -15,6 +15,7 @@ from bot.events import NotAnObject, Payload, Ping
 from bot.intake import Enqueue, Ignore, IntakeContext, Record, Router, decide
 from bot.logs import bound
 from bot.queue import JobStatus, NewJob
+from bot.store.errors import StoreError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -37,12 +38,20 @@ class _TooLarge(Exception):
     pass
 
 
-def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
-    """Constant-time check of `X-Hub-Signature-256`; anything but a valid sha256 fails."""
-    if not secret or not header or not header.startswith("sha256="):
+def signature_ok(secret: bytes | tuple[bytes, ...], body: bytes, header: str | None) -> bool:
+    """Constant-time check of `X-Hub-Signature-256` against the secret, or against each of
+    several while a rotation has the new and the old; anything but a valid sha256 fails."""
+    secrets = (secret,) if isinstance(secret, bytes) else secret
+    if not header or not header.startswith("sha256="):
         return False
-    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.encode())
+    matched = False
+    for one in secrets:
+        if not one:
+            continue
+        expected = "sha256=" + hmac.new(one, body, hashlib.sha256).hexdigest()
+        # Every secret is tried, so the time taken says nothing about which one matched.
+        matched |= hmac.compare_digest(expected.encode(), header.encode())
+    return matched
 
 
 def _headers(request: Request) -> dict[bytes, bytes]:
@@ -92,7 +101,7 @@ class WebhookEndpoint:
         max_attempts: int = 4,
     ) -> None:
         self._max_attempts = max_attempts
-        self._secret = settings.webhook_secret_bytes
+        self._secret = settings.webhook_secrets
         self._router = router
         self._queue = queue
         self._max_body = max_body
@@ -182,8 +191,18 @@ class WebhookEndpoint:
                 dedupe_key=decision.dedupe_key,
                 max_attempts=self._max_attempts,
             )
-            # The delivery id is recorded with the first job, in the same transaction.
-            submitted = await self._queue.submit(job, delivery_id=delivery if index == 0 else None)
+            try:
+                # The delivery id is recorded with the first job, in the same transaction.
+                submitted = await self._queue.submit(
+                    job, delivery_id=delivery if index == 0 else None
+                )
+            except StoreError as exc:
+                if queued:
+                    raise  # a second job of one delivery: never seen, nothing to report
+                # Nothing was stored: GitHub keeps the delivery, to be redelivered once the
+                # database is back (a 2xx would lose it).
+                log.warning("%s.%s not stored: %s", event, action, exc)
+                return _error(503, "the database is unavailable; redeliver this later")
             if submitted.duplicate_delivery:
                 log.info("duplicate delivery: nothing queued")
                 return _json({"duplicate": True})
@@ -191,7 +210,7 @@ class WebhookEndpoint:
                 queued.append(submitted.job_id)
                 # Only an agent run can wait behind another; a recorded fact just waits its turn.
                 if isinstance(decision, Enqueue) and decision.lock and not submitted.coalesced:
-                    await self._ack_if_waiting(decision, submitted.job_id)
+                    await self._acknowledge_waiting(decision, submitted.job_id)
             log.info(
                 "%s.%s -> job %s%s",
                 event,
@@ -200,3 +219,12 @@ class WebhookEndpoint:
                 " (coalesced)" if submitted.coalesced else "",
             )
         return _json({"queued": queued})
+
+    async def _acknowledge_waiting(self, decision: Enqueue, job_id: int) -> None:
+        if decision.lock is None:
+            return
+        try:
+            await self._ack_if_waiting(decision, job_id)
+        except StoreError as exc:
+            # The run is stored: it acknowledges itself when it starts.
+            log.warning("job %d stored; its early acknowledgement was not: %s", job_id, exc)

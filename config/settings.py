@@ -81,8 +81,22 @@ class Settings(BaseSettings):
     run_max_memory: ByteSize = Field(default=ByteSize(8 * 1024**3), ge=64 * 1024**2)
     run_max_disk: ByteSize = Field(default=ByteSize(4 * 1024**3), ge=16 * 1024**2)
     # Where `baton serve` runs jobs: "process" (a `baton worker` child, so agent runs never
-    # slow webhook acknowledgements) or "inline" (on the server's own event loop).
-    worker: Literal["process", "inline"] = "process"
+    # slow webhook acknowledgements), "inline" (on the server's own event loop), or "none" (a
+    # web replica that only accepts and enqueues; `baton worker` processes elsewhere run jobs).
+    worker: Literal["process", "inline", "none"] = "process"
+    # PostgreSQL: a worker that stops (kill -9, power loss, OOM) has its jobs taken back by the
+    # others within this many seconds (heartbeats every twelfth of it).
+    worker_recovery_s: float = Field(default=60.0, ge=3.0, le=3600.0)
+    # SIGTERM to a worker: running agents may finish for this long, then what is left goes
+    # back to the queue for another worker.
+    shutdown_grace_s: float = Field(default=30.0, ge=0.0, le=86_400.0)
+    # PostgreSQL connections one process keeps at most (a worker's LISTEN is one more);
+    # unset: the worker concurrency plus 6.
+    database_pool_size: int | None = Field(default=None, ge=2, le=500)
+    # The periodic cleanup: finished jobs and run events older than these are deleted (the
+    # ledger's rows are kept; deliveries go once GitHub can no longer redeliver them).
+    job_retention_days: float = Field(default=7.0, gt=0)
+    event_retention_days: float = Field(default=90.0, gt=0)
     # Comma-separated bot logins (e.g. "dependabot[bot]") allowed to trigger, on top of config.
     allow_bots: Annotated[tuple[str, ...], NoDecode] = ()
     # Comma-separated server variables (or NAME_* patterns) a config's `${VAR}` may expand;
@@ -110,6 +124,13 @@ class Settings(BaseSettings):
     @property
     def bot_login(self) -> str:
         return f"{self.app_slug}[bot]"
+
+    @property
+    def pool_size(self) -> int:
+        """PostgreSQL connections this process keeps at most."""
+        if self.database_pool_size is not None:
+            return self.database_pool_size
+        return self.worker_concurrency + 6
 
     def private_key_pem(self) -> str:
         """The app's private key, from the variable or the file it names."""
@@ -165,9 +186,21 @@ class Settings(BaseSettings):
 
     @property
     def webhook_secret_bytes(self) -> bytes:
+        """The current secret (the first, while a rotation lists the old one after it)."""
+        return self.webhook_secrets[0]
+
+    @property
+    def webhook_secrets(self) -> tuple[bytes, ...]:
+        """Every secret a delivery may be signed with: `new,old` while an operator rotates it
+        (GitHub signs with the new one once it is saved; deliveries in flight, or redelivered,
+        still carry the old signature)."""
         if self.webhook_secret is None:
             raise SettingsError("BATON_WEBHOOK_SECRET is not set")
-        return self.webhook_secret.get_secret_value().encode()
+        parts = [p.strip() for p in self.webhook_secret.get_secret_value().split(",")]
+        secrets = tuple(p.encode() for p in parts if p)
+        if not secrets:
+            raise SettingsError("BATON_WEBHOOK_SECRET is empty")
+        return secrets
 
 
 def private_key_problem(pem: str) -> str | None:

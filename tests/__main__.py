@@ -21,6 +21,9 @@ SYSTEM_PACKAGES = {
     "/usr/bin/python3": "python3",  # the sandbox's network relay runs on Debian's python
     "/usr/bin/chromium": "chromium",  # the dashboard's acceptance tests drive a real browser
     "/usr/bin/chromedriver": "chromium-driver",  # ...through its matching driver
+    # PostgreSQL (the scale-out mode): the tests start the server when it is not running, and
+    # make private clusters of their own with its initdb.
+    "pg_ctlcluster": "postgresql",
 }
 
 # Only the slow tier's image test uses these (it builds the Dockerfile and runs the demo in it);

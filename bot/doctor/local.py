@@ -13,9 +13,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from bot.database import postgres_versions, sqlite_versions
 from bot.doctor.result import Check, Outcome, failed, passed
+from bot.store import pgschema
 from bot.store.db import MEMORY, StoreError, sqlite_path
-from bot.store.migrations import MIGRATIONS
+from bot.store.url import Dialect, dialect_of, shown
 from config.settings import SettingsError
 
 if TYPE_CHECKING:
@@ -70,33 +72,59 @@ def webhook_secret_check(settings: Settings) -> Check:
 
 
 def database_check(url: str) -> Check:
-    """Reachable and at the current schema, opened read-only: a missing file is not created."""
+    """Reachable and at the current schema, only read: a missing database is not created."""
     name = "database"
     upgrade = "run `baton db upgrade` where `baton serve` runs"
     try:
+        dialect = dialect_of(url)
+        if dialect is Dialect.POSTGRESQL:
+            return _postgres_check(url)
         path = sqlite_path(url)
     except StoreError as exc:
-        return failed(name, str(exc), "set BATON_DATABASE_URL to sqlite:///path/baton.db")
+        return failed(
+            name,
+            str(exc),
+            "set BATON_DATABASE_URL to sqlite:///path/baton.db or postgresql://user@host/baton",
+        )
     if path == MEMORY:
         return passed(name, "an in-memory database (nothing is kept across restarts)")
     where = Path(path).resolve()
     if not where.is_file():
         return failed(name, f"there is no database at {where}", upgrade + " (it creates it)")
     try:
-        conn = sqlite3.connect(f"{where.as_uri()}?mode=ro", uri=True)
-        try:
-            rows = conn.execute("SELECT version FROM schema_migrations").fetchall()
-        finally:
-            conn.close()
+        have = sqlite_versions(where)
     except sqlite3.DatabaseError as exc:
         return failed(name, f"{where} cannot be read as Baton's database: {exc}", upgrade)
-    have = {int(r[0]) for r in rows}
-    missing = [m.version for m in MIGRATIONS if m.version not in have]
-    if missing:
-        return failed(name, f"{where} lacks schema versions {missing}", upgrade)
-    if have - {m.version for m in MIGRATIONS}:
-        return failed(name, f"{where} was written by a newer Baton", "upgrade this Baton")
-    return passed(name, f"{where}, schema version {max(have)}")
+    return _schema_check(str(where), have)
+
+
+def _postgres_check(url: str) -> Check:
+    where = shown(url)
+    try:
+        have = postgres_versions(url)
+    except StoreError as exc:
+        return failed(
+            "database",
+            str(exc),
+            "start PostgreSQL or fix BATON_DATABASE_URL (host, port, user, database name); "
+            "the README's 'PostgreSQL' section says how to get one",
+        )
+    if not have:
+        return failed("database", f"{where} holds no Baton schema", "run `baton db upgrade`")
+    return _schema_check(where, have)
+
+
+def _schema_check(where: str, have: list[int]) -> Check:
+    state = pgschema.state_of(have)
+    if state.unknown:
+        return failed("database", f"{where} was written by a newer Baton", "upgrade this Baton")
+    if state.missing:
+        return failed(
+            "database",
+            f"{where} lacks schema versions {list(state.missing)}",
+            "run `baton db upgrade`",
+        )
+    return passed("database", f"{where}, schema version {max(have)}")
 
 
 def sandbox_check(mode: str, status: SandboxStatus | None) -> Check:

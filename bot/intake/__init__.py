@@ -7,6 +7,7 @@ def intake_router() -> Router:
     """Every behaviour's router, composed (one module per behaviour)."""
     # Behaviour modules import routing, so they are imported here, not at the top.
     from bot.intake.comments import router as comments  # noqa: PLC0415
+    from bot.intake.installations import router as installations  # noqa: PLC0415
     from bot.intake.labels import router as labels  # noqa: PLC0415
     from bot.intake.pulls import router as pulls  # noqa: PLC0415
 
@@ -14,6 +15,7 @@ def intake_router() -> Router:
     router.include(labels)
     router.include(comments)
     router.include(pulls)
+    router.include(installations)
     return router
 
 

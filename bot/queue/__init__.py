@@ -1,4 +1,5 @@
-"""The durable job queue: the JobQueue protocol, its values, and the embedded SQLite queue."""
+"""The durable job queue: the JobQueue protocol, its values, and the embedded SQLite queue
+(the PostgreSQL one is `bot.queue.postgres`, imported only where PostgreSQL is used)."""
 
 from bot.queue.base import (
     JobContext,
@@ -7,8 +8,10 @@ from bot.queue.base import (
     JobQueue,
     JobStatus,
     NewJob,
+    PurgedJobs,
     RetryLater,
     Submitted,
+    WaitTurn,
     cancel_requested,
 )
 from bot.queue.sqlite import SQLiteJobQueue
@@ -20,8 +23,10 @@ __all__ = [
     "JobQueue",
     "JobStatus",
     "NewJob",
+    "PurgedJobs",
     "RetryLater",
     "SQLiteJobQueue",
     "Submitted",
+    "WaitTurn",
     "cancel_requested",
 ]

@@ -43,6 +43,14 @@ class Submitted:
     coalesced: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class PurgedJobs:
+    """What one periodic cleanup of the queue deleted."""
+
+    jobs: int = 0
+    deliveries: int = 0
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -106,6 +114,16 @@ class RetryLater(Exception):
         self.delay_s = delay_s
 
 
+class WaitTurn(Exception):
+    """Raise from a handler when the job must wait for something it does not hold (an org's
+    concurrent-run slot): it runs again after `delay_s`, and the attempt does not count."""
+
+    def __init__(self, reason: str, *, delay_s: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay_s = delay_s
+
+
 # The message of the CancelledError a handler sees: a user's cancel is reported as such, while a
 # shutdown is not (its job runs again at the next start).
 CANCEL_REQUESTED = "baton: job cancelled on request"
@@ -118,7 +136,8 @@ def cancel_requested(exc: BaseException) -> bool:
 
 
 JobHandler = Callable[[JobContext], Awaitable[None]]
-"""Runs one attempt. Returning = SUCCEEDED; RetryLater = retry; any other exception = FAILED."""
+"""Runs one attempt. Returning = SUCCEEDED; RetryLater = retry; WaitTurn = run again later,
+uncounted; any other exception = FAILED."""
 
 
 class JobQueue(Protocol):
@@ -132,8 +151,10 @@ class JobQueue(Protocol):
         """Recover jobs left running by a dead process, then start working on this event loop."""
         ...
 
-    async def stop(self) -> None:
-        """Stop claiming and cancel running handlers; their jobs stay queued for the next start."""
+    async def stop(self, *, grace_s: float = 0.0) -> None:
+        """Stop claiming; let running handlers finish for up to `grace_s` seconds, then cancel
+        the rest (CancelledError with SHUTTING_DOWN): their jobs go back to the queue, the
+        interrupted attempt not counted, for the next start or another worker."""
         ...
 
     async def submit(self, job: NewJob | None, *, delivery_id: str | None = None) -> Submitted:
@@ -162,4 +183,10 @@ class JobQueue(Protocol):
 
     async def running_job_id(self, lock: str) -> int | None:
         """The job that holds `lock` right now, if any."""
+        ...
+
+    async def purge(self, *, finished_before: float, deliveries_before: float) -> PurgedJobs:
+        """Delete jobs that finished before `finished_before` and webhook deliveries received
+        before `deliveries_before` (GitHub cannot redeliver them any more); queued and running
+        jobs are never deleted."""
         ...

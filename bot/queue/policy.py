@@ -17,6 +17,8 @@ class Ending(Enum):
 
     RETURNED = "returned"
     RETRY_LATER = "retry_later"
+    # The job waits for a resource (WaitTurn): again later, the attempt not counted.
+    WAIT = "wait"
     RAISED = "raised"
     # The handler was cancelled: by `cancel` (CANCELLED) or by `stop` (a shutdown, no failure).
     CANCELLED = "cancelled"
@@ -61,6 +63,9 @@ def decide(
         return Outcome(status=JobStatus.QUEUED, refund_attempt=True)
     if ending is Ending.RETURNED:
         return Outcome(status=JobStatus.SUCCEEDED)
+    if ending is Ending.WAIT:
+        delay = max(0.0, requested_delay_s or 0.0)
+        return Outcome(status=JobStatus.QUEUED, error=reason, retry_in_s=delay, refund_attempt=True)
     if ending is Ending.RETRY_LATER and attempt < max_attempts:
         if requested_delay_s is not None:
             delay = max(0.0, requested_delay_s)

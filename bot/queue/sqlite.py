@@ -22,11 +22,14 @@ from bot.queue.base import (
     JobInfo,
     JobStatus,
     NewJob,
+    PurgedJobs,
     RetryLater,
     Submitted,
+    WaitTurn,
 )
 from bot.queue.policy import Ending, Outcome, decide
 from bot.store.db import transaction
+from bot.store.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -81,17 +84,30 @@ class SQLiteJobQueue:
         self._recover()
         self._worker = asyncio.create_task(self._work(), name="baton-job-queue")
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace_s: float = 0.0) -> None:
         worker, self._worker = self._worker, None
-        # All cancelled before any await, so no claimed handler gets to start after `stop`.
-        tasks = [*([worker] if worker is not None else []), *self._running.values()]
-        for task in tasks:
+        # Cancelled before any await, so nothing is claimed once `stop` began.
+        if worker is not None:
+            worker.cancel(SHUTTING_DOWN)
+        if grace_s > 0 and self._running:
+            logger.info("waiting up to %.0fs for %d running jobs", grace_s, len(self._running))
+            await asyncio.wait(set(self._running.values()), timeout=grace_s)
+        # Without a grace, cancelled before any await too: no claimed handler starts after it.
+        running = list(self._running.values())
+        for task in running:
             task.cancel(SHUTTING_DOWN)
         # Each handler task records its job as queued again before it ends.
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*([worker] if worker else []), *running, return_exceptions=True)
 
     async def submit(self, job: NewJob | None, *, delivery_id: str | None = None) -> Submitted:
         args = _encode_args(job.args) if job is not None else ""
+        try:
+            return self._submit(job, args, delivery_id)
+        except sqlite3.OperationalError as exc:
+            # Locked past the busy timeout, or a disk gone: nothing was written.
+            raise StoreUnavailable(f"the database cannot take the job: {exc}") from exc
+
+    def _submit(self, job: NewJob | None, args: str, delivery_id: str | None) -> Submitted:
         now = self._clock()
         with transaction(self._conn) as conn:
             # ON CONFLICT DO NOTHING writes no row for a delivery seen before.
@@ -160,6 +176,12 @@ class SQLiteJobQueue:
     async def running_job_id(self, lock: str) -> int | None:
         row = self._conn.execute(sql.RUNNING_WITH_LOCK, (lock,)).fetchone()
         return None if row is None else int(row[0])
+
+    async def purge(self, *, finished_before: float, deliveries_before: float) -> PurgedJobs:
+        with transaction(self._conn) as conn:
+            jobs = conn.execute(sql.PURGE_JOBS, (finished_before,)).rowcount
+            deliveries = conn.execute(sql.PURGE_DELIVERIES, (deliveries_before,)).rowcount
+        return PurgedJobs(jobs=jobs, deliveries=deliveries)
 
     # ------------------------------------------------------------------ the worker
 
@@ -235,6 +257,8 @@ class SQLiteJobQueue:
             ending = Ending.CANCELLED
         except RetryLater as exc:
             ending, reason, delay = Ending.RETRY_LATER, exc.reason, exc.delay_s
+        except WaitTurn as exc:
+            ending, reason, delay = Ending.WAIT, exc.reason, exc.delay_s
         except Exception as exc:
             # The handler's outermost boundary: any error fails this job, never the worker.
             logger.exception("job %d (%s): handler raised", job_id, task)
@@ -302,7 +326,9 @@ class SQLiteJobQueue:
             return
         refund = 1 if outcome.refund_attempt else 0
         self._conn.execute(sql.REQUEUE, (at, outcome.error, refund, job_id))
-        if outcome.refund_attempt:
+        if outcome.refund_attempt and outcome.error:
+            logger.info("job %d waits %.1fs: %s", job_id, at - self._clock(), outcome.error)
+        elif outcome.refund_attempt:
             logger.info("job %d queued again: the queue stopped during its attempt", job_id)
         else:
             logger.info("job %d retries in %.1fs: %s", job_id, at - self._clock(), outcome.error)

@@ -73,3 +73,9 @@ def list_jobs(*, by_status: bool, by_lock: bool) -> str:
     where = [clause for clause, on in (("status = ?", by_status), ("lock = ?", by_lock)) if on]
     condition = f" WHERE {' AND '.join(where)}" if where else ""
     return f"SELECT {JOB_COLUMNS} FROM jobs{condition} ORDER BY id"  # noqa: S608
+
+
+PURGE_JOBS = (
+    "DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?"
+)
+PURGE_DELIVERIES = "DELETE FROM deliveries WHERE received_at < ?"

@@ -131,6 +131,25 @@ class CostBreakdown:
         return self.reported_usd + self.priced_usd
 
 
+@dataclass(frozen=True, slots=True)
+class RemovedRepo:
+    """A repository an installation lost (uninstalled, suspended, or deselected) and when."""
+
+    repo: str
+    installation_id: int
+    reason: str
+    removed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one periodic cleanup of the store deleted."""
+
+    events: int = 0
+    removed_repos: int = 0
+    claims: int = 0
+
+
 class Store(Protocol):
     """Baton's durable state. Every method is safe to call from the event loop: none blocks it.
 
@@ -296,6 +315,27 @@ class Store(Protocol):
 
     async def release(self, key: str, owner: str) -> bool:
         """Give `key` back; False if `owner` did not hold it (expired and taken, or never)."""
+        ...
+
+    async def prune(self, *, events_before: float, removed_repos_before: float) -> Pruned:
+        """Delete run events older than `events_before`, removal records older than
+        `removed_repos_before`, and expired claims (the periodic cleanup; ledger rows stay)."""
+        ...
+
+    async def record_removed(
+        self, repos: Sequence[str], *, installation_id: int, reason: str
+    ) -> None:
+        """Remember that `installation_id` lost these repositories now (the store's clock); a
+        repository recorded again gets the new time and reason."""
+        ...
+
+    async def removed_repos(self, *, since: float = 0.0) -> list[RemovedRepo]:
+        """Removals recorded at or after `since`, oldest first."""
+        ...
+
+    async def purge_installation(self, installation_id: int) -> int:
+        """Delete the ledger rows and events of every repository recorded as removed from
+        `installation_id`; return how many runs were deleted."""
         ...
 
     async def schema_current(self) -> bool:

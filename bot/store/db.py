@@ -8,8 +8,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from bot.store.errors import MigrationError, StoreError
 from bot.store.migrations import MIGRATIONS, Migration
-from config.errors import BatonError
+from bot.store.url import Dialect, dialect_of
 
 MEMORY = ":memory:"
 _SQLITE_PREFIX = "sqlite:///"
@@ -17,12 +18,7 @@ _SQLITE_PREFIX = "sqlite:///"
 BUSY_TIMEOUT_MS = 5000
 
 
-class StoreError(BatonError):
-    """The database cannot be opened or is not one this Baton can use; the message says why."""
-
-
-class MigrationError(StoreError):
-    """The migrations or the database's recorded schema versions are inconsistent."""
+__all__ = ["MigrationError", "StoreError"]
 
 
 def sqlite_path(url_or_path: str | Path) -> str:
@@ -32,10 +28,10 @@ def sqlite_path(url_or_path: str | Path) -> str:
     if url_or_path.startswith(_SQLITE_PREFIX):
         path = url_or_path.removeprefix(_SQLITE_PREFIX)
     elif "://" in url_or_path:
-        scheme = url_or_path.split("://", 1)[0]
+        kind = "a PostgreSQL" if dialect_of(url_or_path) is Dialect.POSTGRESQL else "no SQLite"
         raise StoreError(
-            f"database URL scheme {scheme!r} is not available: only SQLite is, in this version "
-            "of Baton; use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            f"this URL names {kind} database, where a SQLite file is needed: use "
+            "sqlite:///relative/path.db or sqlite:////absolute/path.db"
         )
     else:
         path = url_or_path
@@ -149,3 +145,22 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIO
             )
         done.append(migration.version)
     return done
+
+
+def open_database(url: str) -> sqlite3.Connection:
+    """Open the SQLite database named by `BATON_DATABASE_URL` and apply pending migrations."""
+    conn = open_sqlite(url)
+    migrate(conn)
+    return conn
+
+
+def open_existing_database(url: str) -> sqlite3.Connection:
+    """Like `open_database`, for commands that only read: a missing file is an error (with what
+    to do), never a new empty database that would hide where the server's one is."""
+    path = sqlite_path(url)
+    if path != MEMORY and not Path(path).is_file():
+        raise StoreError(
+            f"there is no database at {Path(path).resolve()}: point BATON_DATABASE_URL at the "
+            "server's (sqlite:////absolute/path/baton.db), or run this where `baton serve` runs"
+        )
+    return open_database(url)

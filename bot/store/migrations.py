@@ -1,8 +1,18 @@
-"""The ordered list of schema migrations of Baton's SQLite database."""
+"""The ordered list of schema migrations of Baton's database, SQLite and PostgreSQL alike.
+
+One history for both: each migration's `sql` is written so that both accept it (TEXT, INTEGER,
+REAL, no AUTOINCREMENT in new tables, booleans as INTEGER 0/1, times as epoch seconds in REAL);
+on PostgreSQL `bot.store.pgschema` widens INTEGER to BIGINT and REAL to DOUBLE PRECISION, so ids
+from GitHub and epoch times keep every digit. A migration whose tables differ between the two
+(the job queue: SQLite's own `jobs` table, procrastinate's tables on PostgreSQL) gives its
+PostgreSQL text in `postgresql`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -12,6 +22,28 @@ class Migration:
     version: int
     name: str
     sql: str
+    # Its text on PostgreSQL when that differs from `sql` (read when applied, not at import).
+    postgresql: Callable[[], str] | None = None
+
+
+# The procrastinate release whose schema is Baton's migration 1 on PostgreSQL (pyproject pins
+# it). A newer procrastinate ships its changes as files in procrastinate/sql/migrations: append
+# them as a new migration here, and keep migration 1 this release's schema.
+PROCRASTINATE_VERSION = "3.10.0"
+
+
+def procrastinate_schema() -> str:
+    """The pinned procrastinate's own schema: its jobs, events, workers and SQL functions."""
+    import procrastinate  # noqa: PLC0415 - only a PostgreSQL upgrade needs it
+
+    if procrastinate.__version__ != PROCRASTINATE_VERSION:
+        from bot.store.errors import MigrationError  # noqa: PLC0415
+
+        raise MigrationError(
+            f"procrastinate {procrastinate.__version__} is installed, but Baton's migrations "
+            f"were written for {PROCRASTINATE_VERSION}: install the version pyproject.toml pins"
+        )
+    return (resources.files("procrastinate.sql") / "schema.sql").read_text(encoding="utf-8")
 
 
 # Append only: a released migration is never edited, a fix is a new migration.
@@ -51,6 +83,26 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_by_job ON deliveries (job_id) WHERE job_id IS NOT NULL;
 """
+
+# On PostgreSQL the jobs are procrastinate's (`procrastinate_jobs`, worked by
+# `bot.queue.postgres`); the failure reason procrastinate does not keep goes beside them.
+_DELIVERIES_AND_JOBS_POSTGRESQL = """
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    received_at DOUBLE PRECISION NOT NULL,
+    job_id BIGINT REFERENCES procrastinate_jobs (id) ON DELETE SET NULL
+);
+CREATE INDEX deliveries_by_job ON deliveries (job_id) WHERE job_id IS NOT NULL;
+CREATE TABLE job_errors (
+    job_id BIGINT PRIMARY KEY REFERENCES procrastinate_jobs (id) ON DELETE CASCADE,
+    error TEXT NOT NULL
+);
+"""
+
+
+def _deliveries_and_jobs_postgresql() -> str:
+    return procrastinate_schema() + _DELIVERIES_AND_JOBS_POSTGRESQL
+
 
 # The ledger: one row per agent run (bot.ledger.RunRecord); statuses are RunStatus values plus
 # queued, running and refused.
@@ -174,8 +226,30 @@ CREATE INDEX pull_events_by_pull ON pull_events (repo, number, at);
 CREATE INDEX pull_events_by_time ON pull_events (at);
 """
 
+# The periodic cleanup deletes by age: deliveries past GitHub's redelivery window and run events
+# past their retention. `removed_repos`: repositories an installation lost (uninstalled,
+# suspended, deselected), so every worker machine drops its mirror of them and `baton purge
+# --installation` knows which ledger rows were that installation's.
+_RETENTION_AND_OFFBOARDING = """
+CREATE INDEX deliveries_by_time ON deliveries (received_at);
+CREATE INDEX run_events_by_time ON run_events (time);
+CREATE TABLE removed_repos (
+    repo TEXT NOT NULL,
+    installation_id INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    removed_at REAL NOT NULL,
+    PRIMARY KEY (repo, installation_id)
+);
+CREATE INDEX removed_repos_by_time ON removed_repos (removed_at);
+"""
+
 MIGRATIONS: list[Migration] = [
-    Migration(version=1, name="deliveries and jobs", sql=_DELIVERIES_AND_JOBS),
+    Migration(
+        version=1,
+        name="deliveries and jobs",
+        sql=_DELIVERIES_AND_JOBS,
+        postgresql=_deliveries_and_jobs_postgresql,
+    ),
     Migration(version=2, name="runs ledger", sql=_RUNS_LEDGER),
     # The remote head a run's push may replace, fixed when its worktree is made: a retried job
     # must not take a head someone pushed meanwhile as its lease.
@@ -197,4 +271,5 @@ MIGRATIONS: list[Migration] = [
     Migration(version=6, name="budgets and reservations", sql=_BUDGETS),
     Migration(version=7, name="metric values", sql=_METRIC_VALUES),
     Migration(version=8, name="pull request facts", sql=_PULL_EVENTS),
+    Migration(version=9, name="retention and offboarding", sql=_RETENTION_AND_OFFBOARDING),
 ]

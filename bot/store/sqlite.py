@@ -16,19 +16,27 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
 
-from bot.database import open_database, open_existing_database
 from bot.store import sqlite_budget as budget_sql
 from bot.store import sqlite_views as views
 from bot.store.base import (
     RUN_FIELDS,
     BudgetCap,
     CostBreakdown,
+    Pruned,
+    RemovedRepo,
     Reservation,
     RunEvent,
     RunRecord,
 )
-from bot.store.db import StoreError, applied_versions, transaction
+from bot.store.db import (
+    StoreError,
+    applied_versions,
+    open_database,
+    open_existing_database,
+    transaction,
+)
 from bot.store.migrations import MIGRATIONS
+from bot.store.shared_sql import LOST_BY_INSTALLATION
 from bot.store.sqlite_pulls import add_pull_event, pull_events
 from bot.store.sqlite_rows import filters, select_runs
 
@@ -159,6 +167,48 @@ def claim(conn: sqlite3.Connection, key: str, owner: str, now: float, ttl_s: flo
 def release(conn: sqlite3.Connection, key: str, owner: str) -> bool:
     cursor = conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
     return cursor.rowcount == 1
+
+
+def prune(
+    conn: sqlite3.Connection, events_before: float, removed_before: float, now: float
+) -> Pruned:
+    with transaction(conn):
+        events = conn.execute("DELETE FROM run_events WHERE time < ?", (events_before,))
+        removed = conn.execute("DELETE FROM removed_repos WHERE removed_at < ?", (removed_before,))
+        claims = conn.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
+    return Pruned(events=events.rowcount, removed_repos=removed.rowcount, claims=claims.rowcount)
+
+
+def record_removed(
+    conn: sqlite3.Connection, repos: Sequence[str], installation_id: int, reason: str, at: float
+) -> None:
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO removed_repos (repo, installation_id, reason, removed_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (repo, installation_id) DO UPDATE SET "
+            "reason = excluded.reason, removed_at = excluded.removed_at",
+            [(repo, installation_id, reason, at) for repo in repos],
+        )
+
+
+def removed_repos(conn: sqlite3.Connection, since: float) -> list[RemovedRepo]:
+    rows = conn.execute(
+        "SELECT repo, installation_id, reason, removed_at FROM removed_repos "
+        "WHERE removed_at >= ? ORDER BY removed_at, repo",
+        (since,),
+    ).fetchall()
+    return [RemovedRepo(repo, int(i), reason, float(at)) for repo, i, reason, at in rows]
+
+
+def purge_installation(conn: sqlite3.Connection, installation_id: int) -> int:
+    runs = f"SELECT id FROM runs WHERE {LOST_BY_INSTALLATION}"  # noqa: S608 - constant
+    with transaction(conn):
+        conn.execute(f"DELETE FROM run_events WHERE run_id IN ({runs})", (installation_id,))  # noqa: S608
+        deleted = conn.execute(
+            f"DELETE FROM runs WHERE {LOST_BY_INSTALLATION}",  # noqa: S608 - constant
+            (installation_id,),
+        )
+    return deleted.rowcount
 
 
 class SQLiteStore:
@@ -347,6 +397,20 @@ class SQLiteStore:
 
     async def release(self, key: str, owner: str) -> bool:
         return await self._run(release, key, owner)
+
+    async def prune(self, *, events_before: float, removed_repos_before: float) -> Pruned:
+        return await self._run(prune, events_before, removed_repos_before, self._clock())
+
+    async def record_removed(
+        self, repos: Sequence[str], *, installation_id: int, reason: str
+    ) -> None:
+        await self._run(record_removed, list(repos), installation_id, reason, self._clock())
+
+    async def removed_repos(self, *, since: float = 0.0) -> list[RemovedRepo]:
+        return await self._run(removed_repos, since)
+
+    async def purge_installation(self, installation_id: int) -> int:
+        return await self._run(purge_installation, installation_id)
 
     async def schema_current(self) -> bool:
         try:

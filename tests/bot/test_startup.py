@@ -98,8 +98,15 @@ def test_a_key_in_the_variable_is_reported_without_its_value(tmp_path: Path) -> 
     ]
 
 
-def test_a_database_other_than_sqlite_is_unusable() -> None:
-    assert "only SQLite is" in (database_problem("postgresql://db.example/baton") or "")
+def test_a_postgresql_database_that_does_not_answer_is_named_without_its_password() -> None:
+    problem = database_problem("postgresql://baton:hunter2@127.0.0.1:1/baton") or ""
+    assert problem.startswith("BATON_DATABASE_URL=postgresql://baton@127.0.0.1:1/baton: ")
+    assert "cannot reach" in problem
+    assert "hunter2" not in problem
+
+
+def test_a_database_url_of_another_kind_is_unusable() -> None:
+    assert "sqlite:///" in (database_problem("mysql://db.example/baton") or "")
 
 
 def test_the_database_folder_is_created(tmp_path: Path) -> None:
@@ -163,9 +170,13 @@ BAD_SETTINGS: dict[str, tuple[dict[str, str | None], str]] = {
     "malformed key": ({"BATON_PRIVATE_KEY": "not a key"}, "BATON_PRIVATE_KEY: not a PEM"),
     "non-numeric app id": ({"BATON_APP_ID": "my-app"}, "BATON_APP_ID='my-app' is not a number"),
     "no webhook secret": ({"BATON_WEBHOOK_SECRET": None}, "missing BATON_WEBHOOK_SECRET"),
-    "not sqlite": (
-        {"BATON_DATABASE_URL": "postgresql://db.example/baton"},
-        "only SQLite is, in this version of Baton",
+    "not a database": (
+        {"BATON_DATABASE_URL": "mysql://db.example/baton"},
+        "database URL scheme 'mysql' is not one Baton uses",
+    ),
+    "postgresql away": (
+        {"BATON_DATABASE_URL": "postgresql://baton@127.0.0.1:1/baton"},
+        "BATON_DATABASE_URL=postgresql://baton@127.0.0.1:1/baton: cannot reach",
     ),
     "database folder cannot be made": (
         {"BATON_DATABASE_URL": "sqlite:///{tmp}/app.pem/baton.db"},
@@ -177,7 +188,7 @@ BAD_SETTINGS: dict[str, tuple[dict[str, str | None], str]] = {
 
 # `worker` runs the same check as `serve`: a few of the cases show it is wired in.
 RUNS = [("serve", case) for case in BAD_SETTINGS] + [
-    ("worker", case) for case in ("malformed key", "non-numeric app id", "not sqlite")
+    ("worker", case) for case in ("malformed key", "non-numeric app id", "postgresql away")
 ]
 
 

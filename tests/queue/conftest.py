@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.queue.backends import Backend, SQLiteBackend
+from tests.postgres import database
+from tests.queue.backends import Backend, PostgresBackend, SQLiteBackend
 
 
-@pytest.fixture(params=["sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     made: Backend
     if request.param == "sqlite":
         made = SQLiteBackend(path=tmp_path / "baton.db")
-    else:  # pragma: no cover - each backend added above gets its branch
-        raise ValueError(request.param)
-    yield made
-    made.close()
+        yield made
+        await made.close()
+        return
+    with database() as url:
+        made = PostgresBackend(url=url)
+        await made.open()
+        yield made
+        await made.close()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.queue import JobContext, SQLiteJobQueue
+from bot.queue import JobContext, JobQueue, SQLiteJobQueue
+from bot.queue.postgres import PostgresJobQueue
 from bot.store import migrate, open_sqlite
+from bot.store.pgpool import make_pool, open_pool
+from tests.queue.backends import TEST_RECOVERY_S
 
 
 async def _hang(ctx: JobContext) -> None:
@@ -15,11 +18,17 @@ async def _hang(ctx: JobContext) -> None:
 
 
 async def _main(backend: str, target: str) -> None:
-    if backend != "sqlite":
+    queue: JobQueue
+    if backend == "sqlite":
+        conn = open_sqlite(target)
+        migrate(conn)
+        queue = SQLiteJobQueue(conn)
+    elif backend == "postgresql":
+        pool = make_pool(target, max_size=4)
+        await open_pool(pool)
+        queue = PostgresJobQueue(pool, recovery_s=TEST_RECOVERY_S, poll_s=0.2)
+    else:
         raise SystemExit(f"unknown backend {backend}")
-    conn = open_sqlite(target)
-    migrate(conn)
-    queue = SQLiteJobQueue(conn)
     queue.register("hang", _hang)
     await queue.start()
     await asyncio.Event().wait()

@@ -1,4 +1,4 @@
-"""The Store implementations the contract suite runs against; add a PostgreSQL one beside SQLite."""
+"""The Store implementations the contract suite runs against: SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import psycopg
+
 from bot.store import open_sqlite
 from bot.store.base import Store
+from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SQLiteStore
 
 
@@ -42,6 +45,32 @@ class SQLiteBackend:
 
         def release() -> None:
             conn.execute("COMMIT")
+            conn.close()
+
+        return release
+
+    async def close(self) -> None:
+        for made in self._stores:
+            await made.close()
+
+
+@dataclass
+class PostgresBackend:
+    url: str
+    _stores: list[Store] = field(default_factory=list)
+
+    async def store(self, *, clock: Callable[[], float] = time.time) -> Store:
+        made = await PostgresStore.open(self.url, clock=clock)
+        self._stores.append(made)
+        return made
+
+    def hold_writes(self) -> Callable[[], None]:
+        conn = psycopg.connect(self.url)
+        # EXCLUSIVE: readers pass, every writer of the ledger waits for the release.
+        conn.execute("LOCK TABLE runs IN EXCLUSIVE MODE")
+
+        def release() -> None:
+            conn.commit()
             conn.close()
 
         return release

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.store.base import RunRecord
-from tests.store.backends import SQLiteBackend, StoreBackend
+from tests.postgres import database
+from tests.store.backends import PostgresBackend, SQLiteBackend, StoreBackend
 
 
 def record(**changes: object) -> RunRecord:
@@ -45,15 +46,18 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreBackend]:
     made: StoreBackend
     if request.param == "sqlite":
         made = SQLiteBackend(path=tmp_path / "baton.db")
-    else:  # pragma: no cover - each backend added above gets its branch
-        raise ValueError(request.param)
-    yield made
-    await made.close()
+        yield made
+        await made.close()
+        return
+    with database() as url:
+        made = PostgresBackend(url=url)
+        yield made
+        await made.close()
 
 
 @pytest.fixture

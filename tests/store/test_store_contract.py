@@ -370,3 +370,67 @@ async def test_pull_facts_come_oldest_first_and_filter_by_repo_pull_and_time(
     assert [e.key for e in await reader.pull_events(repo="o/r", number=7)] == ["a", "d", "c"]
     assert [e.key for e in await reader.pull_events(since=20.0)] == ["b", "d", "c"]
     assert [e.key for e in await reader.pull_events()] == ["z", "a", "b", "d", "c"]
+
+
+async def test_prune_deletes_old_events_removals_and_expired_claims_only(
+    backend: StoreBackend, clock: Clock
+) -> None:
+    store = await backend.store(clock=clock)
+    await store.save_run(record(id="r1"))
+    old = await store.append_event("r1", "queued")
+    clock.now += 100
+    await store.record_removed(["o/gone"], installation_id=7, reason="uninstalled")
+    assert await store.claim("short", "me", ttl_s=10)
+    assert await store.claim("long", "me", ttl_s=1000)
+    clock.now += 50
+    kept = await store.append_event("r1", "started")
+    await store.record_removed(["o/later"], installation_id=7, reason="uninstalled")
+
+    pruned = await store.prune(events_before=old.time + 1, removed_repos_before=clock.now - 1)
+
+    assert (pruned.events, pruned.removed_repos, pruned.claims) == (1, 1, 1)
+    assert await store.events("r1") == [kept]
+    assert [r.repo for r in await store.removed_repos()] == ["o/later"]
+    assert await store.get_run("r1") is not None  # the ledger is never pruned
+    assert not await (await backend.store(clock=clock)).claim("long", "other", ttl_s=10)
+
+
+async def test_removed_repositories_are_remembered_with_their_latest_reason(
+    backend: StoreBackend, clock: Clock
+) -> None:
+    store = await backend.store(clock=clock)
+    await store.record_removed(["o/a", "o/b"], installation_id=1, reason="suspended")
+    first = clock.now
+    clock.now += 10
+    await store.record_removed(["o/a"], installation_id=1, reason="uninstalled")
+    await store.record_removed(["o/c"], installation_id=2, reason="deselected")
+
+    rows = await store.removed_repos()
+    removed = [(r.repo, r.installation_id, r.reason, r.removed_at) for r in rows]
+    assert removed == [
+        ("o/b", 1, "suspended", first),
+        ("o/a", 1, "uninstalled", clock.now),
+        ("o/c", 2, "deselected", clock.now),
+    ]
+    assert [r.repo for r in await store.removed_repos(since=clock.now)] == ["o/a", "o/c"]
+
+
+async def test_purging_an_installation_deletes_only_its_repositories_runs(
+    backend: StoreBackend,
+) -> None:
+    store = await backend.store()
+    rows = [("r1", "o/a"), ("r2", "o/B"), ("r3", "o/kept"), ("r4", "acme/x"), ("r5", "acme2/y")]
+    for at, (run_id, repo) in enumerate(rows):
+        await store.save_run(record(id=run_id, repo=repo, cost_usd=1.0, created_at=float(at)))
+        await store.append_event(run_id, "queued")
+    await store.record_removed(["o/a", "o/b"], installation_id=5, reason="deselected")
+    await store.record_removed(["o/kept"], installation_id=6, reason="deselected")
+    await store.record_removed(["acme/*"], installation_id=7, reason="uninstalled")
+
+    assert await store.purge_installation(5) == 2  # GitHub's names ignore case
+    assert await store.purge_installation(7) == 1  # all of the account's, and only those
+
+    assert [r.id for r in await store.recent_runs()] == ["r5", "r3"]
+    assert await store.events("r1") == []
+    assert len(await store.events("r3")) == 1
+    assert await store.purge_installation(5) == 0
