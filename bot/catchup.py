@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 CLAIM_KEY = "deliveries:catch-up"
 # A look reaches this far behind the previous one: attempts GitHub recorded while it ran.
 OVERLAP_S = 600.0
+FIRST_LOOK_AFTER_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +99,18 @@ class CatchUp:
         return look
 
     async def _loop(self) -> None:
+        # The server binds its port just after its lifespan has started this task: what GitHub
+        # redelivers must find it listening.
+        await asyncio.sleep(FIRST_LOOK_AFTER_S)
         while True:
             try:
                 await self.once()
             except (GitHubError, StoreError) as exc:
                 log.warning("catch-up: %s; next look in %.0f s", exc, self._interval)
+            except Exception:
+                # The outermost boundary of this background task: a bug in one look is logged
+                # with its traceback and the next look still happens.
+                log.exception("catch-up: the look failed; next look in %.0f s", self._interval)
             await asyncio.sleep(self._interval)
 
     def start(self) -> None:

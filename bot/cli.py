@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.store.db import StoreError
 from config import dotenv
+from config.defaults import HARNESS_MODELS
 from config.dotenv import read_settings
 from config.settings import SettingsError, load_settings
 
@@ -69,12 +70,34 @@ def _worker(args: argparse.Namespace) -> int:
     return asyncio.run(run_worker(settings, parent_pid=args.parent))
 
 
+def _ask(question: str) -> bool:
+    return input(question).strip().lower() in {"y", "yes"}
+
+
 def _demo(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
+    import logging  # noqa: PLC0415
 
+    from bot import logs  # noqa: PLC0415
     from bot.demo import run_demo  # noqa: PLC0415
 
-    return asyncio.run(run_demo(agent=args.agent, timeout_s=args.timeout, verbose=args.verbose))
+    logs.configure("INFO" if args.verbose else "WARNING")
+    if not args.verbose:
+        # The demo tells its story itself; Baton's own lines only when something is wrong.
+        logging.getLogger("bot").setLevel(logging.ERROR)
+    demo = run_demo(
+        agent=args.agent,
+        timeout_s=args.timeout,
+        keep=args.keep,
+        install=args.install,
+        # A question only where someone can answer it.
+        ask=_ask if sys.stdin.isatty() and sys.stdout.isatty() else None,
+    )
+    try:
+        return asyncio.run(demo)
+    except KeyboardInterrupt:
+        # Ctrl-C is how `--keep` is meant to end: the servers and files are gone by now.
+        return 0 if args.keep else 130
 
 
 def _localhub(args: argparse.Namespace) -> int:
@@ -127,7 +150,7 @@ def _stats(args: argparse.Namespace) -> int:
     from bot.stats_cli import print_stats  # noqa: PLC0415
 
     return print_stats(
-        load_settings(),
+        read_settings(),
         repo=args.repo,
         out=sys.stdout,
         as_json_=args.json,
@@ -185,7 +208,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the whole label -> agent -> PR loop on this machine")
-    demo.add_argument("--agent", default="scripted", help="agent to route the demo issue to")
+    # The built-in scripted agent, and each real CLI the demo can drive (bot.demo's REAL_AGENTS).
+    demo_agents = ("scripted", *HARNESS_MODELS)
+    demo.add_argument(
+        "--agent",
+        default="scripted",
+        choices=demo_agents,
+        metavar="AGENT",
+        help="the agent the demo issue is routed to: scripted (built in, the default), or a "
+        f"real CLI against a local scripted model: {', '.join(demo_agents[1:])}",
+    )
+    demo.add_argument(
+        "--install",
+        action="store_true",
+        help="install the agent's CLI when it is missing (asked on a terminal otherwise)",
+    )
+    demo.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the emulator and the server running until Ctrl-C, to look around",
+    )
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the PR")
     demo.add_argument("--verbose", action="store_true", help="show the server's log lines")
     demo.set_defaults(func=_demo)
@@ -194,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="webhook server with its in-process worker",
         description="Receive GitHub's webhooks on POST /webhooks (health on GET /healthz) and "
-        "run the agents they ask for. It needs the App's credentials in the environment: "
-        "BATON_APP_ID, BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH, and BATON_WEBHOOK_SECRET; "
+        "run the agents they ask for. It needs the App's credentials, from the environment or "
+        "./.env (which `baton register` writes; the environment wins): BATON_APP_ID, "
+        "BATON_PRIVATE_KEY or BATON_PRIVATE_KEY_PATH, and BATON_WEBHOOK_SECRET; "
         "BATON_GITHUB_URL (default https://api.github.com/) and BATON_DATABASE_URL (default "
         "sqlite:///baton.db) say where GitHub and the database are. It checks them all before "
         "starting and says, in one line, what is wrong.",

@@ -7,10 +7,10 @@ prints the pull request that comes back, read from the emulator as GitHub would 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import difflib
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot import logs
-from bot.stack import Stack, StackError, provenance
+from bot.demo_report import PullFacts, report
+from bot.stack import Stack, StackError
 from config.defaults import HARNESS_MODELS
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
 OWNER = "octocat"
 REPO = "calculator"
@@ -86,25 +86,6 @@ ISSUE_BODY = (
 )
 
 
-def _print_result(pr: dict[str, Any], status: str, elapsed_s: float, out: TextIO) -> None:
-    runs = provenance(pr.get("body") or "").get("runs") or [{}]
-    run = runs[-1]
-    cost = run.get("cost_usd")
-    cost_text = f"${cost:.4f} ({run.get('cost_source')})" if cost is not None else "unknown"
-    final = "\n".join(line for line in status.splitlines() if not line.startswith("<!--"))
-    out.write(
-        f"\nPull request #{pr['number']}: {pr['title']}\n"
-        f"  url:      {pr['html_url']}\n"
-        f"  branch:   {pr['head']['ref']} -> {pr['base']['ref']}\n"
-        f"  agent:    {run.get('agent')} ({run.get('adapter')})\n"
-        f"  model:    {run.get('model')}\n"
-        f"  cost:     {cost_text}\n"
-        f"  tokens:   {run.get('input_tokens')} in / {run.get('output_tokens')} out\n"
-        f"  duration: {run.get('duration_s')}s of agent time, {elapsed_s:.1f}s from label to PR\n"
-        f"\nStatus comment (final):\n{final}\n"
-    )
-
-
 @contextlib.asynccontextmanager
 async def _model_for(agent: str) -> AsyncIterator[tuple[str, dict[str, str], dict[str, str]]]:
     """The `.agents.yml` entry, server env and settings that route the demo to `agent`.
@@ -136,82 +117,136 @@ async def _model_for(agent: str) -> AsyncIterator[tuple[str, dict[str, str], dic
         yield f"  {agent}: {json.dumps(spec)}\n", env, settings
 
 
-async def _ensure_cli(agent: str, out: TextIO) -> bool:
-    """The demo of a real CLI installs its pinned version first when it is not there yet."""
+class DemoStop(Exception):
+    """The demo cannot go on; the message says why and what to do."""
+
+
+async def _ensure_cli(
+    agent: str, out: TextIO, *, install: bool, ask: Callable[[str], bool] | None
+) -> None:
+    """The demo of a real CLI needs its pinned version; installing it (hundreds of MB) is asked
+    for on a terminal (`ask`) and needs `--install` otherwise."""
     from adapters.process import ProcessError  # noqa: PLC0415 - only the real-agent demo
-    from adapters.toolchain import default_prefix, find, harness, install  # noqa: PLC0415
+    from adapters.toolchain import default_prefix, find, harness  # noqa: PLC0415
+    from adapters.toolchain import install as install_cli  # noqa: PLC0415
 
     h = harness(agent)
     found = await find(agent)
     if found.ok and found.version == h.version:
-        return True
-    out.write(f"installing {h.spec} into {default_prefix()} (once; `baton agents install` "
-              "does the same)...\n")  # fmt: skip
+        return
+    what = f"{h.spec} (with its dependencies, hundreds of MB) into {default_prefix()}"
+    if not install:
+        if ask is None:
+            raise DemoStop(
+                f"{agent} is not installed here: `baton demo --agent {agent} --install` installs "
+                f"{what} (so does `baton agents install {agent}`)"
+            )
+        if not ask(f"The demo with {agent} needs {what}. Install it now? [y/N] "):
+            raise DemoStop(f"{agent} is not installed; nothing was started")
+    out.write(f"installing {what} (once; `baton agents install` does the same)...\n")
     out.flush()
     try:
-        await install([agent])
+        await install_cli([agent])
     except ProcessError as exc:
-        out.write(f"\ndemo failed: could not install {h.spec}: {exc}\n")
-        return False
-    return True
+        raise DemoStop(f"could not install {h.spec}: {exc}") from exc
+
+
+async def _facts(stack: Stack, repo: str, pr: dict[str, Any]) -> PullFacts:
+    """What GitHub shows of the pull request's head commit: its message, checks and files."""
+    head = pr["head"]["sha"]
+    async with stack.user(OWNER) as user:
+        commit = (await user.get(f"repos/{repo}/commits/{head}")).json()
+        checks = (await user.get(f"repos/{repo}/commits/{head}/check-runs")).json()
+        files = (await user.get(f"repos/{repo}/pulls/{pr['number']}/files")).json()
+    return PullFacts(
+        pr=pr,
+        commit_message=str(commit.get("commit", {}).get("message", "")),
+        check_runs=list(checks.get("check_runs", [])),
+        files=list(files),
+    )
+
+
+async def _keep_running(stack: Stack, repo: str, out: TextIO) -> None:
+    out.write(
+        f"\nThe emulator and Baton keep running: {stack.hub_server.url}/{repo} shows the "
+        f"repository, its issue and pull request. Baton: {stack.baton_url}. "
+        "Press Ctrl-C to stop.\n"
+    )
+    out.flush()
+    await asyncio.Event().wait()
+
+
+async def _label_to_pull(
+    stack: Stack, agent: str, extra_agent: str, *, timeout_s: float, out: TextIO
+) -> None:
+    """The loop on the running stack, told as it goes; then the pull request's report."""
+    repo = f"{OWNER}/{REPO}"
+    out.write(f"local GitHub emulator: {stack.hub_server.url}\n")
+    out.write(f"Baton server:          {stack.baton_url}\n")
+    files = {
+        "calc.py": CALC,
+        "test_calc.py": TEST,
+        "README.md": README,
+        ".agents.yml": AGENTS_YML.format(agent=agent, extra=extra_agent),
+    }
+    await stack.create_repo(OWNER, REPO, files)
+    out.write(f"created {repo} with a bug in calc.py\n")
+    number = await stack.open_issue(OWNER, repo, ISSUE_TITLE, ISSUE_BODY)
+    out.write(f"opened issue #{number}: {ISSUE_TITLE}\n")
+    started = time.monotonic()
+    await stack.label(OWNER, repo, number, "agent:fix")
+    out.write("labeled it agent:fix; waiting for the pull request...\n")
+    status = (await stack.wait_final(repo, number, timeout_s=timeout_s))[-1]
+    elapsed = time.monotonic() - started
+    pulls = await stack.pulls(repo)
+    if not pulls:
+        final = "\n".join(line for line in status.splitlines() if not line.startswith("<!--"))
+        raise DemoStop(f"the run ended without a pull request.\n\n{final}")
+    out.write(report(await _facts(stack, repo, pulls[0]), status, elapsed))
 
 
 async def run_demo(
     *,
     agent: str = "demo",
     timeout_s: float = 60.0,
-    verbose: bool = False,
+    keep: bool = False,
+    install: bool = False,
+    ask: Callable[[str], bool] | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """The demo; 0 when a pull request came back, 1 (with the reason) otherwise."""
+    """The demo; 0 when a pull request came back, 1 (with the reason) otherwise. `keep`: the
+    emulator and the server run on until interrupted; `ask`: a question to the person at the
+    terminal (None: nobody is there to answer)."""
     out = out or sys.stdout
-    logs.configure("INFO" if verbose else "WARNING")
-    if not verbose:
-        logging.getLogger("bot").setLevel(logging.ERROR)
     agent = "demo" if agent == "scripted" else agent
-    repo = f"{OWNER}/{REPO}"
-    if agent in REAL_AGENTS and not await _ensure_cli(agent, out):
-        return 1
-    with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp:
-        try:
+    try:
+        if agent in REAL_AGENTS:
+            await _ensure_cli(agent, out, install=install, ask=ask)
+        with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp:
             async with (
                 _model_for(agent) as (extra_agent, server_env, settings),
                 Stack(workdir=Path(tmp), server_env=server_env, settings=settings) as stack,
             ):
-                out.write(f"local GitHub emulator: {stack.hub_server.url}\n")
-                out.write(f"Baton server:          {stack.baton_url}\n")
-                await stack.create_repo(
-                    OWNER, REPO,
-                    {"calc.py": CALC, "test_calc.py": TEST, "README.md": README,
-                     ".agents.yml": AGENTS_YML.format(agent=agent, extra=extra_agent)},
-                )  # fmt: skip
-                out.write(f"created {repo} with a bug in calc.py\n")
-                number = await stack.open_issue(OWNER, repo, ISSUE_TITLE, ISSUE_BODY)
-                out.write(f"opened issue #{number}: {ISSUE_TITLE}\n")
-                started = time.monotonic()
-                await stack.label(OWNER, repo, number, "agent:fix")
-                out.write("labeled it agent:fix; waiting for the pull request...\n")
-                status = (await stack.wait_final(repo, number, timeout_s=timeout_s))[-1]
-                elapsed = time.monotonic() - started
-                pulls = await stack.pulls(repo)
-                login = _dashboard_login(stack)
-        except StackError as exc:
-            out.write(f"\ndemo failed: {exc}\n")
-            return 1
-    if not pulls:
-        final = "\n".join(line for line in status.splitlines() if not line.startswith("<!--"))
-        out.write(f"\ndemo failed: the run ended without a pull request.\n\n{final}\n")
+                await _label_to_pull(stack, agent, extra_agent, timeout_s=timeout_s, out=out)
+                out.write(_dashboard_login(stack, keep=keep))
+                if keep:
+                    await _keep_running(stack, f"{OWNER}/{REPO}", out)
+    except (StackError, DemoStop) as exc:
+        out.write(f"\ndemo failed: {exc}\n")
         return 1
-    _print_result(pulls[0], status, elapsed, out)
-    out.write(login)
     return 0
 
 
-def _dashboard_login(stack: Stack) -> str:
+def _dashboard_login(stack: Stack, *, keep: bool) -> str:
     """Where the run can be seen in the dashboard, and how to sign in to it there."""
+    lasting = (
+        "(open while the demo runs)"
+        if keep
+        else "(the emulator and the server stop now: `baton demo --keep` keeps them running)"
+    )
     return (
         f"\nDashboard: {stack.baton_url}/runs\n"
         f"  sign in with GitHub as {OWNER} (the local emulator asks only for the login),\n"
         f"  or with the operator token {stack.dashboard_token}\n"
-        "  (the emulator and the server stop when the demo ends)\n"
+        f"  {lasting}\n"
     )

@@ -59,6 +59,9 @@ def describe(event: RunEvent) -> tuple[str, str]:
             model = d.get("model") or "default"
             about = f"{d.get('adapter')}, model {model}, attempt {d.get('attempt', 1)}"
             return f"agent {d.get('agent')} started ({about})", ""
+        case "workspace":
+            head = str(d.get("head", ""))[:10]
+            return f"worktree on {d.get('branch', '')} from {head} (the live check run's)", ""
         case "brief":
             return f"brief handed to the agent ({len(text)} characters)", ""
         case "turn":

@@ -173,12 +173,9 @@ def _pr_fact(event: _PullEvent, action: str, ctx: IntakeContext) -> dict[str, An
     return {"at": at, "key": key, "data": data}
 
 
-@router.register("pull_request", needs=lambda ctx: ctx.bot_login)
 def baton_pull(payload: Payload, ctx: IntakeContext) -> Decision:
     """Opened, pushed to, marked ready or draft, closed or reopened: one of Baton's PRs."""
     action = str(payload.envelope().action)
-    if action not in _PR_FACTS:
-        return Ignore(f"pull_request.{action} is not a fact Baton keeps")
     event = payload.read(_PullEvent)
     pr = event.pull_request
     if not is_batons(pr, event.repository, ctx):
@@ -193,6 +190,11 @@ def baton_pull(payload: Payload, ctx: IntakeContext) -> Decision:
         **_pr_fact(event, action, ctx),
     )
     return _record(note)
+
+
+# Registered per action, so that the others (labeled, edited, ...) are answered unread.
+for _action in _PR_FACTS:
+    router.register("pull_request", _action, needs=lambda ctx: ctx.bot_login)(baton_pull)
 
 
 # "evert" is in both "Reverts owner/repo#N" and "This reverts commit": the rest is not read.

@@ -36,6 +36,9 @@ class LocalHubServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Bound now, so the URL (and every URL the emulator writes) is known before it serves.
         self._sock.bind((host, port))
+        # Listening at once: a client told the URL before the server runs (the CLI prints it
+        # first) waits in the backlog instead of being refused.
+        self._sock.listen(128)
         bound_host, bound_port = self._sock.getsockname()[:2]
         self.url = f"http://{bound_host}:{bound_port}"
         self.api_url = f"{self.url}/api/v3/"

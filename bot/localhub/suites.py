@@ -60,7 +60,7 @@ async def _suite_for(hub: Hub, repo: Repo, run: CheckRun) -> CheckSuite:
             id=hub.next_id(),
             app_id=run.app_id,
             head_sha=run.head_sha,
-            head_branch=await _branch_of(repo, run.head_sha),
+            head_branch=None,  # read when the suite completes: git is not asked on each run
             status="queued",
             conclusion=None,
             created_at=now,
@@ -96,6 +96,7 @@ async def after_change(hub: Hub, repo: Repo, run: CheckRun) -> None:
         suite.status = "in_progress" if any(r.status != "queued" for r in runs) else "queued"
         suite.conclusion = None
     if suite.status == "completed" and was != "completed":
+        suite.head_branch = suite.head_branch or await _branch_of(repo, suite.head_sha)
         await _emit_completed(hub, repo, suite, len(runs))
 
 

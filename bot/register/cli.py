@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.register.files import refuse_to_overwrite
-from bot.register.flow import CALLBACK_PATH, Registration, bind, serve_until_done
 from bot.register.manifest import (
     MANIFEST_FILE,
     build_manifest,
@@ -43,6 +42,14 @@ async def register(
 ) -> int:
     """The whole flow; 0 once `.env` is written. SettingsError for what is wrong before it
     starts (nothing is registered then)."""
+    # The local server and GitHub's client are loaded for this command only.
+    from bot.register.flow import (  # noqa: PLC0415
+        CALLBACK_PATH,
+        Registration,
+        bind,
+        serve_until_done,
+    )
+
     if not public_url:
         raise SettingsError(
             "--public-url is needed (or BATON_PUBLIC_URL): the https address GitHub will post "
@@ -57,7 +64,10 @@ async def register(
     if not source.is_file():
         source = shipped_manifest()
     app_yml = load_app_yml(source)
-    sock = bind("127.0.0.1", port)
+    try:
+        sock = bind("127.0.0.1", port)
+    except OSError as exc:
+        raise SettingsError(f"--port {port}: cannot listen on 127.0.0.1: {exc.strerror}") from exc
     local = f"http://127.0.0.1:{sock.getsockname()[1]}"
     reg = Registration(
         urls=urls, org=org, folder=folder, public_url=public_url, force=force, transport=transport

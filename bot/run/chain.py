@@ -184,13 +184,13 @@ def _earlier_outcome(state: RunState) -> Outcome | None:
     """How this agent's run ended in an earlier attempt of the job, if it did (None: run it,
     or finish delivering work it committed at its limit)."""
     rec = state.rec
-    if rec.status not in decide.FAILED:
-        return None
-    if is_limit(rec.status):
+    if is_limit(rec.status) and rec.finished_at is not None:
         if rec.commit_sha and rec.check_run_id is None:
             return None  # committed at its limit, not yet delivered: `attempt` delivers it
         return Outcome(reason=rec.error, limit=rec.status, kept=bool(rec.commit_sha))
-    return Outcome(reason=rec.error)
+    if rec.status in decide.FAILED:
+        return Outcome(reason=rec.error)
+    return None
 
 
 async def _one(
@@ -206,6 +206,10 @@ async def _one(
     """One agent's attempt, with its row and the status comment saying it started; and what
     it left in its worktree when it failed (for the next agent's brief)."""
     t = state.trigger
+    if is_limit(state.rec.status) and state.rec.commit_sha:
+        # Work committed at its limit by an earlier attempt of this job: deliver it as such.
+        outcome = await attempt(state, gh, step, target, token, handoff=handoff)
+        return outcome, ""
     await state.save(
         agent=step.agent,
         adapter=step.spec.adapter,

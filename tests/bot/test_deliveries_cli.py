@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser
-from bot.deliveries_cli import list_deliveries, redeliver_one
+from bot.hook_deliveries import list_deliveries, redeliver_one
 from config.settings import Settings, SettingsError, load_settings
 from tests.bot.hookworld import APP_ID, BASE, HookWorld, hook_world
 

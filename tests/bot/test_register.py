@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
 import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -248,3 +249,21 @@ async def test_a_public_url_is_needed(tmp_path: Path, public_url: str, message: 
             folder=tmp_path,
             out=io.StringIO(),
         )
+
+
+async def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SettingsError, match=f"--port {port}: cannot listen on 127.0.0.1"):
+            await register(
+                org=None,
+                github_url=HUB,
+                public_url=PUBLIC,
+                name=None,
+                force=False,
+                folder=tmp_path,
+                port=port,
+                out=io.StringIO(),
+            )

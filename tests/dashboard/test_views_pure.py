@@ -148,3 +148,8 @@ def test_filters_read_the_form_and_keep_the_viewers_repositories() -> None:
 def test_values_are_shown_as_people_read_them() -> None:
     assert (money(None), money(0.01342)) == ("unknown", "$0.0134")
     assert [duration(d) for d in (None, 5.25, 65, 3725)] == ["\u2013", "5.2s", "1m 05s", "1h 02m"]
+
+
+def test_the_workspace_event_says_where_the_run_starts_from() -> None:
+    [row] = timeline.rows([ev(1, "workspace", head="0123456789abcdef", branch="baton/1-x")])
+    assert row.text == "worktree on baton/1-x from 0123456789 (the live check run's)"

@@ -274,9 +274,17 @@ async def test_compare_races_agents_to_draft_prs_and_one_table(
         "\"import pathlib, sys; sys.exit('codex' not in pathlib.Path('notes.txt').read_text())\""
         "]}\n"
     )
-    agents = {"claude": "sleep0.5", "codex": "sleep0.5", "broken": "fail"}
+    agents = {"claude": "gate", "codex": "gate", "broken": "fail"}
     number = await repo.create(agents, extra=verify)
     await stack.comment(OWNER, REPO, number, "/agent compare claude codex broken")
+
+    async def both_working() -> bool:
+        return all((repo.logdir / f"{a}.waiting").exists() for a in ("claude", "codex"))
+
+    # Both at work at once (each waits for the other's start), not one after the other: shown
+    # by what the agents do, never by how long they took.
+    await until(both_working, "both agents to be working")
+    (repo.logdir / "go").write_text("")
 
     async def table() -> str | None:
         found = [c["body"] for c in await stack.comments(REPO, number)
@@ -300,7 +308,7 @@ async def test_compare_races_agents_to_draft_prs_and_one_table(
     assert "| ✅ |" in rows["`codex`"]
     assert "failed" in rows["`broken`"]
     assert "`broken`: Agent `broken` failed" in text
-    # Both ran at once: each started before the other finished.
+    # Each started before the other finished.
     spans = {name: [t for n, _, t in repo.events() if n == name] for name in ("claude", "codex")}
     assert spans["claude"][0] < spans["codex"][1]
     assert spans["codex"][0] < spans["claude"][1]

@@ -73,8 +73,8 @@ async def run(stack: Stack, label: str) -> tuple[str, list[dict[str, Any]]]:
     assert repo is not None
     deadline = time.monotonic() + 30
     while True:  # the end goes to GitHub off the run's path: it may follow the comment
-        live = [c for c in repo.check_runs.values()
-                if c.external_id == row.id and c.head_sha != row.commit_sha]  # fmt: skip
+        mine = [c for c in repo.check_runs.values() if c.external_id == row.id]
+        live = [c for c in mine if c.head_sha != row.commit_sha]
         if live and live[0].status == "completed":
             return status, live[0].history
         assert time.monotonic() < deadline, f"no concluded live check run: {live}"

@@ -197,6 +197,8 @@ async def test_the_organization_steps_of_the_readme(
                 )
                 assert labeled.status_code == 200
                 pulls = await _wait_for_pull(user, f"{ORG}/calc")
+            # GitHub's ping at registration found nothing listening; serve asked for it again.
+            await _wait_redelivered(github, "ping")
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -230,3 +232,14 @@ async def _wait_for_pull(user: httpx.AsyncClient, repo: str) -> list[dict[str, A
             return pulls
         await asyncio.sleep(0.2)
     raise AssertionError("no pull request came back")
+
+
+async def _wait_redelivered(github: LocalHubServer, event: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        attempts = [d for d in github.hub.deliveries if d.event == event]
+        if any(d.redelivery and d.status_code == 200 for d in attempts):
+            assert attempts[0].status_code is None  # the first attempt: nobody listened
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the {event} was not redelivered")

@@ -39,8 +39,8 @@ async def commit_of(env: Env, sha: str) -> gitstore.CommitInfo:
 
 
 async def calc_on(user: httpx.AsyncClient, ref: str) -> str:
-    resp = await user.get(f"{R}/contents/calc.py", params={"ref": ref},
-                          headers={"Accept": "application/vnd.github.raw+json"})  # fmt: skip
+    raw = {"Accept": "application/vnd.github.raw+json"}
+    resp = await user.get(f"{R}/contents/calc.py", params={"ref": ref}, headers=raw)
     return resp.text
 
 

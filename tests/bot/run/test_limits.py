@@ -189,3 +189,42 @@ async def test_continue_is_still_bounded_by_every_locked_limit(tmp_path: Path) -
         rows = await stack.runtime.services.store.runs_for_pull(REPO, pr["number"])
         [row] = [r for r in rows if r.verb == "continue" and r.status == "success"]
         assert row.cost_cap_usd == 0.3
+
+
+async def test_a_stopped_run_retried_after_a_github_error_is_delivered_as_stopped(
+    tmp_path: Path,
+) -> None:
+    runner = fake(writes({"notes.txt": "half\n"}, costs=COSTS))  # one step: never run again
+    settings = {"job_max_attempts": "2", "job_retry_base_s": "0"}
+    async with await start(tmp_path, runner, settings=settings) as stack:
+        stack.hub.add_fault("POST", r"/repos/octocat/calc/pulls$", status=502)
+        number = await labeled(stack, yml(CAPPED, "writer"))
+        [status] = await stack.status_comments(REPO, number)
+        assert "💸 Stopped at budget" in status, status
+        [pr] = await stack.pulls(REPO)
+        assert pr["draft"] is True
+        assert pr["body"].startswith("> 💸 **Stopped at budget.**")
+        row = await stack.runtime.services.store.get_run("r1")
+        assert row is not None
+        assert row.status == "stopped_at_budget"
+        kinds = [e["kind"] for e in await run_events(stack, "r1")]
+        assert kinds.count("pushed") == 1
+        assert len(runner.jobs) == 1
+
+
+async def test_continue_that_finds_nothing_more_to_do_finishes_the_draft(tmp_path: Path) -> None:
+    runner = fake(
+        writes({"notes.txt": "all of it\n"}, costs=COSTS, session="s-1"),
+        writes({}, costs=(0.02,)),  # resumed, it sees the work is done
+    )
+    async with await start(tmp_path, runner) as stack:
+        await labeled(stack, yml(CAPPED, "writer"))
+        [stopped] = await stack.pulls(REPO)
+        await stack.comment(OWNER, REPO, stopped["number"], "/agent continue")
+        [status] = await stack.wait_final(REPO, stopped["number"])
+        assert "✅ Done: `writer`" in status, status
+        assert "The agent found nothing more to change" in status, status
+        [pr] = await stack.pulls(REPO)
+        assert pr["draft"] is False
+        assert pr["head"]["sha"] == stopped["head"]["sha"]  # nothing pushed
+        assert not pr["body"].startswith(">")
