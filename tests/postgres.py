@@ -176,6 +176,8 @@ class PrivateCluster:
     data: Path
     port: int
     bin: Path
+    # More `-c name=value` settings (the bench logs every statement with its client's name).
+    settings: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -187,6 +189,7 @@ class PrivateCluster:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.data} -c listen_addresses={HOST} -c fsync=off"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         self._ctl("-o", options, "-l", str(self.data / "server.log"), "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -198,7 +201,7 @@ class PrivateCluster:
 
 
 @contextlib.contextmanager
-def private_cluster() -> Iterator[PrivateCluster]:
+def private_cluster(*, settings: tuple[str, ...] = ()) -> Iterator[PrivateCluster]:
     """`initdb` a cluster in a temporary folder owned by `postgres`, start it on a free port with
     a `baton` database, and remove it all afterwards."""
     binaries = bin_dir()
@@ -214,7 +217,7 @@ def private_cluster() -> Iterator[PrivateCluster]:
         shutil.chown(data, USER)
     initdb = [str(binaries / "initdb"), "-D", str(data), "-U", USER, "-A", "trust", "-E", "UTF8"]
     subprocess.run(_as_postgres([*initdb, "--no-sync"]), check=True, capture_output=True)
-    cluster = PrivateCluster(data=data, port=_free_port(), bin=binaries)
+    cluster = PrivateCluster(data=data, port=_free_port(), bin=binaries, settings=settings)
     cluster.start()
     try:
         _admin('CREATE DATABASE "baton"', url_of("postgres", port=cluster.port))
