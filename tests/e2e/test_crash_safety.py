@@ -395,7 +395,7 @@ async def _reply(stack: Stack, number: int) -> str:
 
     await wait_for(answered, timeout_s=60, what="the cancel command's reply")
     replies = [
-        c["body"]
+        str(c["body"])
         for c in await stack.comments(f"{OWNER}/calc", number)
         if "<!-- baton:reply -->" in c["body"]
     ]
