@@ -110,6 +110,7 @@ def _template() -> str:
 
     from bot.store import pgschema  # noqa: PLC0415
 
+    _drop_orphans()
     name = f"baton_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     _admin(f'CREATE DATABASE "{name}"')
 
@@ -123,6 +124,22 @@ def _template() -> str:
 
     atexit.register(_drop, name)
     return name
+
+
+def _drop_orphans() -> None:
+    """Databases a test process that was killed left on the shared server (their pid is gone)."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname ~ '^baton_(tpl|test)_[0-9]+_'"
+        ).fetchall()
+    for (name,) in names:
+        pid = int(str(name).split("_")[2])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _drop(str(name))
+        except PermissionError:
+            continue  # another user's process: alive
 
 
 def _drop(name: str) -> None:
