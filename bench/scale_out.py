@@ -14,6 +14,8 @@ PostgreSQL is a private cluster made with initdb (run as the `postgres` user), n
 server: the bench logs every statement.
 
     .venv/bin/python bench/scale_out.py [--runs 30] [--workers 1,2,4] [--write docs/performance.md]
+
+(bench/scale_out_report.py writes the section again from the --json results.)
 """
 
 from __future__ import annotations
@@ -24,9 +26,7 @@ import dataclasses
 import json
 import os
 import platform
-import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,12 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from deliveries import DeliveryMix
 from loadgen import Pool, encode, percentile, run_open_loop, send_closed_loop, summarize
+from mirror_worth import DEMO, mirror_worth
+from scale_out_report import section, write
 from servers import Server, baton_target, private_key_pem
 
 from bot.queue import JobContext, JobQueue, NewJob
 from bot.queue.postgres import PostgresJobQueue
 from bot.queue.sqlite import SQLiteJobQueue
-from bot.stack import Stack
 from bot.store import pgschema
 from bot.store.db import open_database
 from bot.store.pgpool import make_pool, open_pool
@@ -52,8 +53,6 @@ from tests.e2e.cluster import Cluster, wait_for
 from tests.e2e.repo_files import CALC, ISSUE_BODY, ISSUE_TITLE
 from tests.postgres import PrivateCluster, private_cluster, url_of
 
-MARK = "bench:scale_out"
-DEMO = "version: 1\nagents:\n  demo: {adapter: scripted}\nroutes:\n  - agent: demo\n"
 LOG_SETTINGS = ("log_statement=all", "log_line_prefix='%a|'", "log_min_messages=warning")
 STATEMENT = re.compile(r"^(baton-\w+)\|LOG:  statement: ", re.MULTILINE)
 
@@ -230,98 +229,6 @@ async def runs_through(
     }
 
 
-# ------------------------------------------------------------------ the mirror's worth
-
-
-def synthetic_repo(path: Path, *, files: int, commits: int, file_bytes: int) -> None:
-    """A repository of `commits` commits adding `files` files of about `file_bytes` in all
-    (text that does not compress to nothing, as source does not), then calc.py."""
-    words = [f"w{n:x}" for n in range(4096)]
-    rng = random.Random(7)
-    path.mkdir(parents=True)
-    subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True)
-    per_commit = max(1, files // commits)
-    lines: list[str] = []
-    when = 1_700_000_000
-    for c in range(commits):
-        lines += [
-            "commit refs/heads/main",
-            f"committer Bench <bench@example.test> {when + c} +0000",
-            f"data {len(f'commit {c}')}",
-            f"commit {c}",
-        ]
-        for f in range(per_commit):
-            text = " ".join(rng.choice(words) for _ in range(file_bytes // 5))
-            body = f"file {c}.{f}\n{text}\n"
-            lines += [f"M 644 inline src/d{c % 100}/f{c}_{f}.txt", f"data {len(body)}", body]
-    lines += [
-        "commit refs/heads/main",
-        f"committer Bench <bench@example.test> {when + commits} +0000",
-        "data 8",
-        "calc.py\n",
-        "M 644 inline calc.py",
-        f"data {len(CALC.encode())}",
-        CALC,
-        "M 644 inline .agents.yml",
-        f"data {len(DEMO.encode())}",
-        DEMO,
-    ]
-    stream = "\n".join(lines).encode() + b"\n"
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=stream, check=True)
-
-
-async def mirror_worth(tmp: Path, *, files: int, commits: int, file_bytes: int) -> dict[str, Any]:
-    source = tmp / "synthetic.git"
-    made = time.monotonic()
-    synthetic_repo(source, files=files, commits=commits, file_bytes=file_bytes)
-    build_s = time.monotonic() - made
-    async with Stack(workdir=tmp / "mirror", settings={"sandbox": "none"}) as stack:
-        stack.hub.rate_limit = 1_000_000
-        clone_url = await stack.create_repo("octocat", "big", {"README.md": "big\n"})
-        token = stack.hub.mint_token(stack.installation_id).value
-        env = _git_env(token)
-        push = ["git", "push", "--quiet", "--force", clone_url, "main:main"]
-        await asyncio.to_thread(subprocess.run, push, cwd=source, env=env, check=True, timeout=600)
-        packed = sum(f.stat().st_size for f in (source / "objects").rglob("*") if f.is_file())
-        result: dict[str, Any] = {
-            "files": files,
-            "commits": commits + 1,
-            "packed_mb": packed / 1e6,
-            "build_s": build_s,
-        }
-        for phase in ("first", "second"):
-            number = await stack.open_issue("octocat", "octocat/big", ISSUE_TITLE, ISSUE_BODY)
-            await stack.label("octocat", "octocat/big", number, "agent:fix")
-            await stack.wait_final("octocat/big", number, timeout_s=900)
-            job = [j for j in await stack.runtime.queue.list_jobs() if j.task == "run"][-1]
-            events = await stack.runtime.services.store.events(f"r{job.id}")
-            agent = next(e.time for e in events if e.kind == "agent_started")
-            started = next(e.time for e in events if e.kind == "started")
-            workspace = next(e.time for e in events if e.kind == "workspace")
-            assert job.started_at is not None
-            result[f"{phase}_s"] = agent - job.started_at
-            # The mirror's part: from the agent's start of the run to its worktree, made.
-            result[f"{phase}_workspace_s"] = workspace - started
-        result["ratio"] = result["first_s"] / result["second_s"]
-    return result
-
-
-def _git_env(token: str) -> dict[str, str]:
-    import base64  # noqa: PLC0415
-
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": "/nonexistent",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
-
-
 # ------------------------------------------------------------------ running and reporting
 
 
@@ -364,120 +271,6 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             tmp, files=args.files, commits=args.commits, file_bytes=args.file_bytes
         )
     return results
-
-
-def _table(rows: list[dict[str, Any]]) -> list[str]:
-    first = rows[0]["runs_per_minute"]
-    out = [
-        (
-            "| workers | runs | runs/minute | scaling | queue latency p50 | p99 | "
-            "statements/run (server + workers) |"
-        ),
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        lat = row["queue_latency_ms"]
-        stmts = sum(row["statements_per_run"].values())
-        out.append(
-            f"| {row['workers']} | {row['ok']}/{row['runs']} | {row['runs_per_minute']:.0f} | "
-            f"{row['runs_per_minute'] / first:.2f}x | {lat['p50'] / 1000:.1f} s | "
-            f"{lat['p99'] / 1000:.1f} s | {stmts:.0f} |"
-        )
-    return out
-
-
-def section(r: dict[str, Any]) -> str:
-    pick, ack, mirror = r["queue_pickup"], r["webhook_ack"], r["mirror"]
-    runs, waiting = r["runs"], r["waiting_runs"]
-    lines = [
-        f"<!-- {MARK} -->",
-        "## Scale-out on PostgreSQL",
-        "",
-        (
-            f"Measured {r['date']} by `bench/scale_out.py --write docs/performance.md` on "
-            f"{r['machine']['cpus']} CPUs (load average {r['machine']['load']} at the end: other "
-            "work shared the machine), PostgreSQL 15 in a private cluster, the local GitHub "
-            "emulator and every Baton process on the same machine."
-        ),
-        "",
-        (
-            f"{runs[0]['runs']} runs with the **scripted agent** (it applies the issue's patch at "
-            "once), each on its own issue, one `baton serve` (BATON_WORKER=none) and N `baton "
-            "worker --concurrency 4`; queue latency is from the job's enqueue to its start:"
-        ),
-        "",
-        *_table(runs),
-    ]
-    if waiting:
-        lines += [
-            "",
-            (
-                f"The same with an agent that **waits {waiting[0]['agent_s']:.0f} s** (as a real "
-                "one waits on its model API) and then applies the patch:"
-            ),
-            "",
-            *_table(waiting),
-        ]
-    idle = runs[0]["idle_statements_per_minute"]
-    ratio = ack["postgresql"]["p99_ms"] / ack["sqlite"]["p99_ms"]
-    mirror_ratio = mirror["first_workspace_s"] / mirror["second_workspace_s"]
-    whole_ratio = mirror["first_s"] / mirror["second_s"]
-    lines += [
-        "",
-        (
-            "What 2 cores allow: with the scripted agent a run is all CPU (the emulator serving "
-            "git and REST, git itself, Baton), so the machine is full with one worker and more "
-            "workers only queue less (a lower latency) at the same throughput; the 3.5x at 4 "
-            "workers the issue asks for needs a machine where 4 workers fit. With an agent that "
-            "waits, as real ones do, the runs in flight are bounded by the workers' concurrency, "
-            "and throughput grows with the workers until the CPU is full."
-        ),
-        "",
-        "Idle, with one worker: "
-        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(idle.items()))
-        + " statements a minute (heartbeats, the one-second fetch poll).",
-        "",
-        (
-            f"Queue pickup by an idle worker, {pick['postgresql_ms']['n']} jobs: SQLite in-process "
-            f"p50 {pick['sqlite_ms']['p50']:.1f} ms / p99 {pick['sqlite_ms']['p99']:.1f} ms; "
-            f"PostgreSQL (LISTEN/NOTIFY) p50 {pick['postgresql_ms']['p50']:.1f} ms / "
-            f"p99 {pick['postgresql_ms']['p99']:.1f} ms."
-        ),
-        "",
-        (
-            "Webhook acknowledgement, the intake bench's delivery mix (10 % of them queue a run) "
-            f"at {ack['rate']:.0f}/s for {ack['seconds']:.0f} s, same run, BATON_WORKER=none: "
-            f"SQLite p50 {ack['sqlite']['p50_ms']:.1f} ms / p99 {ack['sqlite']['p99_ms']:.1f} ms; "
-            f"PostgreSQL p50 {ack['postgresql']['p50_ms']:.1f} ms / p99 "
-            f"{ack['postgresql']['p99_ms']:.1f} ms ({ratio:.2f}x at p99)."
-        ),
-        "",
-        (
-            f"The mirror's worth, a synthetic repository of {mirror['files']:,} files and "
-            f"{mirror['commits']:,} commits ({mirror['packed_mb']:.0f} MB of objects), served by "
-            "the emulator on the same machine. From the job's start to its agent's start: first "
-            f"run (an empty disk: a fresh clone) {mirror['first_s']:.1f} s, second run (the "
-            f"machine's mirror, fetched) {mirror['second_s']:.1f} s ({whole_ratio:.1f}x). "
-            f"The workspace step alone (mirror, then a worktree of every file): "
-            f"{mirror['first_workspace_s']:.1f} s against {mirror['second_workspace_s']:.1f} s "
-            f"({mirror_ratio:.1f}x). Both runs check out all {mirror['files']:,} files, which the "
-            "mirror cannot save, and the clone here crosses no network: over a WAN to GitHub the "
-            "first run's transfer grows with the repository and the second's does not."
-        ),
-        f"<!-- /{MARK} -->",
-    ]
-    return "\n".join(lines)
-
-
-def write(doc: Path, text: str) -> None:
-    current = doc.read_text()
-    start, end = f"<!-- {MARK} -->", f"<!-- /{MARK} -->"
-    if start in current:
-        head, _, rest = current.partition(start)
-        _, _, tail = rest.partition(end)
-        doc.write_text(head + text + tail)
-    else:
-        doc.write_text(current.rstrip() + "\n\n" + text + "\n")
 
 
 def main() -> int:

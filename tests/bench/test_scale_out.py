@@ -41,6 +41,8 @@ def test_scale_out_bench_measures_each_part_and_rewrites_its_section(tmp_path: P
     assert (runs["workers"], runs["runs"], runs["ok"]) == (1, 3, 3)
     assert runs["runs_per_minute"] > 0
     assert runs["statements_per_run"]  # PostgreSQL's log was read, by client name
+    [waiting] = data["waiting_runs"]
+    assert (waiting["agent_s"], waiting["ok"]) == (1, 3)
     assert data["queue_pickup"]["postgresql_ms"]["n"] == 5
     assert data["webhook_ack"]["sqlite"]["errors"] == 0
     assert data["webhook_ack"]["postgresql"]["errors"] == 0
@@ -50,3 +52,10 @@ def test_scale_out_bench_measures_each_part_and_rewrites_its_section(tmp_path: P
     assert "stale scale-out numbers" not in text
     assert "## Scale-out on PostgreSQL" in text
     assert text.endswith("## Kept\nKept as it is.\n")
+
+    # The section is a function of the results alone: written again from the JSON, it is the same.
+    again = tmp_path / "again.md"
+    again.write_text(DOC)
+    argv = [sys.executable, "bench/scale_out_report.py", str(out), "--write", str(again)]
+    subprocess.run(argv, cwd=REPO, capture_output=True, timeout=60, check=True)
+    assert again.read_text() == text
