@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
 log = logging.getLogger(__name__)
+READY_TIMEOUT_S = 0.8
 
 
 class Runtime:
@@ -149,7 +150,8 @@ class Runtime:
 
     async def _cleanup(self, ctx: JobContext) -> None:
         del ctx
-        await maintenance.cleanup(self.services, self.queue)
+        s = self.services
+        await maintenance.cleanup(settings=s.settings, store=s.store, queue=self.queue)
 
     async def start(self) -> None:
         for handler in logging.getLogger().handlers:
@@ -245,9 +247,14 @@ def create_app(settings: Settings, **runtime_options: Any) -> Starlette:
         answers and its schema is the one this Baton knows."""
         runtime: Runtime = request.app.state.runtime
         try:
-            current = await runtime.services.store.schema_current()
+            # Probes time out at a second or so: a database that takes longer is not there.
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                current = await runtime.services.store.schema_current()
         except StoreError as exc:
             return JSONResponse({"ready": False, "reason": str(exc)}, status_code=503)
+        except TimeoutError:
+            reason = f"the database does not answer within {READY_TIMEOUT_S:.1f}s"
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
         if not current:
             reason = "the database schema is not this Baton's: run `baton db upgrade`"
             return JSONResponse({"ready": False, "reason": reason}, status_code=503)

@@ -228,7 +228,7 @@ async def run_demo(
                 Stack(workdir=Path(tmp), server_env=server_env, settings=settings) as stack,
             ):
                 await _label_to_pull(stack, agent, extra_agent, timeout_s=timeout_s, out=out)
-                out.write(_dashboard_login(stack))
+                out.write(_dashboard_login(stack, keep=keep))
                 if keep:
                     await _keep_running(stack, f"{OWNER}/{REPO}", out)
     except (StackError, DemoStop) as exc:
@@ -237,11 +237,16 @@ async def run_demo(
     return 0
 
 
-def _dashboard_login(stack: Stack) -> str:
+def _dashboard_login(stack: Stack, *, keep: bool) -> str:
     """Where the run can be seen in the dashboard, and how to sign in to it there."""
+    lasting = (
+        "(open while the demo runs)"
+        if keep
+        else "(the emulator and the server stop now: `baton demo --keep` keeps them running)"
+    )
     return (
         f"\nDashboard: {stack.baton_url}/runs\n"
         f"  sign in with GitHub as {OWNER} (the local emulator asks only for the login),\n"
         f"  or with the operator token {stack.dashboard_token}\n"
-        "  (the emulator and the server stop when the demo ends)\n"
+        f"  {lasting}\n"
     )

@@ -34,11 +34,55 @@ BOT_EMAIL = "baton[bot]@users.noreply.github.com"
 
 
 class GitError(BatonError):
-    """A git step failed; the message is safe to show (it never holds a token)."""
+    """A git step failed; the message is safe to show (it never holds a token). `output` is
+    git's whole stderr (the message keeps its end)."""
+
+    def __init__(self, message: str, *, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
 
 
 class BranchMoved(GitError):
     """The remote branch is no longer where the run started: someone else pushed to it."""
+
+
+class PushRejected(BatonError):
+    """GitHub refused the push by rule (branch protection, a ruleset): trying again cannot help,
+    so it is no GitError (those are retried); the message is GitHub's reason and what to do."""
+
+    def __init__(self, ref: str, reason: str) -> None:
+        super().__init__(
+            f"GitHub refused the push to `{ref}`: {reason} Nothing was pushed, and Baton will "
+            "not try again by itself: let Baton's App push this branch (the repository's "
+            "branch protection or rulesets), then trigger the run again."
+        )
+        self.ref = ref
+        self.reason = reason
+
+
+# What GitHub says when a rule, not the network, refused a push (GH006: branch protection,
+# GH013: rulesets), and the reasons git prints for the refused ref.
+_RULE_CODES = re.compile(r"\bGH0(06|13)\b")
+_RULE_REFUSALS = (
+    "protected branch hook declined",
+    "push declined due to repository rule violations",
+)
+
+
+def rule_rejection(output: str) -> str | None:
+    """GitHub's reason when `output` (git push's stderr) shows a push refused by a rule: its
+    `remote:` lines, without decoration; None for any other failure (the network, a lease)."""
+    if not _RULE_CODES.search(output) and not any(r in output for r in _RULE_REFUSALS):
+        return None
+    said = []
+    for line in output.splitlines():
+        text = line.strip()
+        if not text.startswith("remote:"):
+            continue
+        text = text.removeprefix("remote:").strip().removeprefix("error:").strip()
+        if text and not text.startswith("Review all repository rules"):
+            said.append(text)
+    return " ".join(said) if said else "a branch protection rule or ruleset refused it."
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +119,8 @@ async def git(
     try:
         done = await run(["git", *args], cwd=cwd, env=auth_env(token), stdin=stdin, timeout_s=600)
     except ProcessError as exc:
-        raise GitError(f"git {args[0]} failed: {exc.stderr.strip()[-500:]}") from exc
+        stderr = exc.stderr.strip()
+        raise GitError(f"git {args[0]} failed: {stderr[-500:]}", output=stderr) from exc
     return done.out.strip()
 
 
@@ -292,6 +337,9 @@ async def push(
         # git says "stale info" when the lease does not hold: the branch moved under us.
         if "stale info" in str(exc):
             raise BranchMoved(str(exc)) from exc
+        reason = rule_rejection(exc.output)
+        if reason is not None:
+            raise PushRejected(wt.branch, reason) from exc
         raise
 
 
@@ -299,8 +347,14 @@ async def push_ref(
     wt: Worktree, *, clone_url: str, token: InstallationToken, sha: str, ref: str
 ) -> None:
     """Create `ref` on the remote at `sha` (kept history: a replaced head stays reachable)."""
-    await git("push", "--quiet", "--no-verify", clone_url, f"{sha}:{ref}", cwd=wt.path,
-              token=token)  # fmt: skip
+    try:
+        await git("push", "--quiet", "--no-verify", clone_url, f"{sha}:{ref}", cwd=wt.path,
+                  token=token)  # fmt: skip
+    except GitError as exc:
+        reason = rule_rejection(exc.output)
+        if reason is not None:
+            raise PushRejected(ref, reason) from exc
+        raise
 
 
 async def delete_branch(

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
     from bot.queue import JobQueue, PurgedJobs
     from bot.run.services import Services
-    from bot.store.base import Pruned
+    from bot.store.base import Pruned, Store
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +53,16 @@ def cleanup_delivery_id(now: float) -> str:
     return f"baton:cleanup:{int(now // CLEANUP_EVERY_S)}"
 
 
-async def cleanup(services: Services, queue: JobQueue, *, now: float | None = None) -> Cleaned:
+async def cleanup(
+    *, settings: Settings, store: Store, queue: JobQueue, now: float | None = None
+) -> Cleaned:
     """Delete what is past its retention (the `cleanup` task)."""
     at = time.time() if now is None else now
-    settings = services.settings
     purged = await queue.purge(
         finished_before=at - settings.job_retention_days * DAY_S,
         deliveries_before=at - DELIVERY_KEEP_S,
     )
-    pruned = await services.store.prune(
+    pruned = await store.prune(
         events_before=at - settings.event_retention_days * DAY_S,
         removed_repos_before=at - REMOVAL_KEEP_S,
     )

@@ -64,6 +64,12 @@ def _validate(
 
 
 def _org_only_keys(builder: Builder, data: dict[str, object], prefix: Path) -> None:
+    if "max_concurrent_runs" in data:
+        builder.issue(
+            builder.positions.get((*prefix, "max_concurrent_runs"), (1, 1)),
+            "max_concurrent_runs caps the whole org's runs at once: set it in the org's "
+            "agents.yml (defaults or enforce), not per repository",
+        )
     budget = data.get("budget")
     if isinstance(budget, dict) and "org_monthly_usd" in budget:
         builder.issue(

@@ -115,6 +115,8 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "prices": "Org file only: negotiated rates per model (USD per million tokens) that "
         "replace the shipped price table's.",
         "security": "Org file only: what repositories' configs may reach of the server.",
+        "max_concurrent_runs": "Org file only: runs of the whole org at once, across every "
+        "worker; more wait in the queue (no cap when unset).",
         "allowed_agents": "The agents routes, fallbacks and commands may use (all when unset); "
         "an org locks it with `enforce`.",
     },
@@ -240,6 +242,7 @@ def json_schema() -> dict[str, Any]:
     schema["properties"]["budget"].get("default", {}).pop("org_monthly_usd", None)
     schema["properties"].pop("prices", None)  # the org's rates, rejected in `.agents.yml` too
     schema["properties"].pop("security", None)  # the org's grants, likewise
+    schema["properties"].pop("max_concurrent_runs", None)  # the org's, likewise
     # Names that break the agent-name rule are errors, not "other" keys.
     schema["properties"]["agents"]["additionalProperties"] = False
     return {

@@ -179,6 +179,9 @@ class AgentsConfig(_Strict):
     security: Security = Security()
     # The agents a route, fallback or command may use here (None: every agent defined).
     allowed_agents: list[AgentName] | None = None
+    # Org file only: runs of the whole org at once, across every worker (None: no cap); more
+    # wait in the queue, their status comment saying so.
+    max_concurrent_runs: int | None = Field(default=None, ge=1, le=10_000)
 
 
 class Pause(_Strict):

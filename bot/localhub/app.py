@@ -15,6 +15,7 @@ from bot.localhub import (
     admin,
     forks,
     githttp,
+    protection,
     revert,
     routes_app,
     routes_checks,
@@ -83,6 +84,7 @@ def create_localhub(
         *routes_merge.ROUTES,
         *routes_checks.ROUTES,
         *routes_commits.ROUTES,
+        *protection.ROUTES,
         *web_apps.API_ROUTES,
         *routes_oauth.API_ROUTES,
     ]

@@ -66,6 +66,8 @@ class Repos(OAuth):
             scoped = who.token.repositories is None or repo.name.lower() in who.token.repositories
             if inst.account.lower() != repo.owner.lower() or not scoped:
                 return public
+            if inst.suspended_at is not None or repo.name.lower() in inst.removed:
+                return public
             granted = who.token.permissions.get(resource, "read" if resource == "metadata" else "")
             return granted or public
         if who.kind == "user" and who.login:

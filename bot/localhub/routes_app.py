@@ -73,6 +73,8 @@ async def create_token(request: Request) -> Response:
     """Mint an installation token, optionally narrowed to repositories and permissions."""
     inst = _own_installation(request)
     hub = hub_of(request)
+    if inst.suspended_at is not None:
+        raise ApiError(403, "This installation has been suspended")
     body = await body_json(request)
     names: list[str] | None = body.get("repositories")
     if names is not None and not isinstance(names, list):

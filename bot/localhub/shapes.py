@@ -274,8 +274,8 @@ def installation(w: World, inst: Installation) -> Json:
         "single_file_name": None,
         "has_multiple_single_files": False,
         "single_file_paths": [],
-        "suspended_by": None,
-        "suspended_at": None,
+        "suspended_by": user(w, inst.account) if inst.suspended_at is not None else None,
+        "suspended_at": iso(inst.suspended_at) if inst.suspended_at is not None else None,
     }
 
 

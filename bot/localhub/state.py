@@ -88,6 +88,9 @@ class Installation:
     app_id: int
     account: str
     created_at: float
+    suspended_at: float | None = None
+    # Lower-cased names of the account's repositories taken out of the installation.
+    removed: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)

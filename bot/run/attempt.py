@@ -14,7 +14,7 @@ from bot.logs import bound
 from bot.plan import policy_violation
 from bot.run import decide
 from bot.run.agent import run_agent, wall_for
-from bot.run.deliver import execute, plan_delivery, remote_facts
+from bot.run.deliver import drafted_by_a_stop, execute, plan_delivery, remote_facts
 from bot.run.stops import is_limit, limit_action, stop_text
 from bot.verify import run_verify
 from config.errors import BatonError
@@ -159,6 +159,23 @@ async def _keep(
     return True
 
 
+async def _finishes_a_stopped_pr(
+    state: RunState, gh: RepoGitHub, wt: gitops.Worktree, target: Target
+) -> bool:
+    """An agent that continued a PR stopped at its limit and found nothing more to change has
+    finished that work: the PR's head is what it delivers (the PR leaves draft)."""
+    if target.pr is None or (await gitchange.stage_changes(wt)).changed:
+        return False
+    remote = await remote_facts(state, gh, wt, target)
+    if not drafted_by_a_stop(target.pr, remote.earlier) or remote.branch_sha is None:
+        return False
+    await state.save(commit_sha=remote.branch_sha, branch=target.branch)
+    state.notes.result = (
+        "The agent found nothing more to change: the work kept at the limit is the result."
+    )
+    return True
+
+
 async def attempt(
     state: RunState,
     gh: RepoGitHub,
@@ -236,7 +253,7 @@ async def _attempt(
             out.left_behind = await partial_diff(wt)
             await s.workspaces.remove(t.repo, state.rec.id)
             return Outcome(reason=reason)
-        else:
+        elif not await _finishes_a_stopped_pr(state, gh, wt, target):
             await _commit(state, plan, wt, target, wall)
     out.diffstat = await gitops.diffstat(wt)
     stopped = is_limit(state.rec.status)

@@ -17,13 +17,15 @@ from adapters.base import RunStatus
 from bot import gitops
 from bot.github import GitHubError, GitHubUnavailable
 from bot.logs import bound
-from bot.queue import JobContext, RetryLater, cancel_requested
+from bot.queue import JobContext, RetryLater, WaitTurn, cancel_requested
 from bot.run.attempt import RunFailed
 from bot.run.budget import release
 from bot.run.gate import open_gate
+from bot.run.slots import org_slot
 from bot.run.state import RunState
 from bot.run.status import post_status
 from bot.run.verbs import handler_for
+from bot.store.errors import StoreUnavailable
 from bot.trigger import Trigger
 from config.errors import BatonError
 
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
     from bot.run.services import Services
 
 log = logging.getLogger(__name__)
+# A run the database interrupted looks again after this long (it is back within seconds when
+# PostgreSQL restarts; GitHub's side of the run is idempotent).
+DATABASE_WAIT_S = 10.0
 
 
 async def execute(state: RunState) -> None:
@@ -39,11 +44,22 @@ async def execute(state: RunState) -> None:
     async with await s.github.repo(t.installation_id, t.owner, t.name) as gh:
         effective = await open_gate(state, gh)
         if effective is not None:
-            await handler_for(state)(state, gh, effective)
+            # The org's max_concurrent_runs: a slot, or back to the queue to wait.
+            async with org_slot(state, gh, effective.config):
+                await handler_for(state)(state, gh, effective)
 
 
 async def run_job(services: Services, ctx: JobContext) -> None:
-    """One attempt of the job; transient GitHub trouble is retried with backoff."""
+    """One attempt of the job; transient GitHub trouble is retried with backoff, and a database
+    that went away mid-run is waited for (the attempt not counted)."""
+    try:
+        await _run_job(services, ctx)
+    except StoreUnavailable as exc:
+        log.warning("job %d: %s; it runs again once the database is back", ctx.job_id, exc)
+        raise WaitTurn(f"the database was unavailable: {exc}", delay_s=DATABASE_WAIT_S) from exc
+
+
+async def _run_job(services: Services, ctx: JobContext) -> None:
     trigger = Trigger.model_validate(ctx.args)
     state = await RunState.open(services, trigger, ctx)
     with bound(delivery=trigger.delivery_id, run=state.rec.id, repo=trigger.repo):
@@ -78,6 +94,8 @@ async def run_job(services: Services, ctx: JobContext) -> None:
             )
         except GitHubError as exc:
             await finish_failed(state, f"GitHub refused a step of this run: {exc}")
+        except (StoreUnavailable, WaitTurn):
+            raise  # nothing to report: the run goes on later
         except BatonError as exc:
             await finish_failed(state, str(exc))
         except asyncio.CancelledError as exc:

@@ -30,6 +30,7 @@ class Notes:
     approval: str = ""  # who approved a run above `budget.approve_above_usd`
     estimate: str = ""  # what runs like this one cost and took here
     target: str = ""  # where the work goes when it is not where it was asked (a fork's PR)
+    result: str = ""  # what the run delivers when it is not a change of its own
     limit: str = ""  # why a flag's limit did not apply as asked
     handover: str = ""  # why the agent now working took over from the one before
     safety: list[str] = field(default_factory=list)  # what Baton removed or withheld
@@ -38,6 +39,7 @@ class Notes:
         parts = (
             self.approval,
             self.target,
+            self.result,
             self.estimate,
             self.limit,
             self.handover,

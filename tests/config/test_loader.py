@@ -104,7 +104,7 @@ def test_unknown_key_without_a_close_match_lists_the_known_ones() -> None:
     assert errors("colour: red\n") == [
         (
             ".agents.yml:1:1: unknown key 'colour' (known: version, agents, routes, triggers, "
-            "budget, policy, verify, prices, security, allowed_agents)"
+            "budget, policy, verify, prices, security, allowed_agents, max_concurrent_runs)"
         )
     ]
 

@@ -22,8 +22,11 @@ def test_the_kill_switch_sits_beside_the_locked_keys_of_enforce() -> None:
     eff = effective_config(repo=None, org=org, repo_name="app", known_adapters=KNOWN_ADAPTERS)
     pause = eff.pause
     assert (pause.paused, pause.reason, pause.cancel_running, pause.resume_queued) == (
-        True, "audit", False, True,
-    )  # fmt: skip
+        True,
+        "audit",
+        False,
+        True,
+    )
     assert eff.pause_source is not None
     assert eff.pause_source.where == f"{ORG}:4:3"
     assert eff.config.budget.monthly_usd == 5  # the rest of enforce still locks

@@ -79,17 +79,25 @@ async def setup(
 ) -> Setup:
     keys = {a.name: model.register(a.scenario) for a in agents}
     env = {key_var(n): k for n, k in keys.items()}
-    env |= {"BATON_AGENTS_PREFIX": str(installed),
-            "BATON_AGENT_SESSIONS": str(tmp_path / "sessions")}  # fmt: skip
+    env |= {
+        "BATON_AGENTS_PREFIX": str(installed),
+        "BATON_AGENT_SESSIONS": str(tmp_path / "sessions"),
+    }
     settings = {"job_max_attempts": "1", "model_endpoints": model.url}
     stack = await exits.enter_async_context(
         Stack(workdir=tmp_path, server_env=env, settings=settings)
     )
     specs = {
-        a.name: {"adapter": a.adapter, "model": MODELS[a.adapter], "base_url": model.url,
-                 "api_key_env": key_var(a.name), "timeout": "3m", **a.extra}
+        a.name: {
+            "adapter": a.adapter,
+            "model": MODELS[a.adapter],
+            "base_url": model.url,
+            "api_key_env": key_var(a.name),
+            "timeout": "3m",
+            **a.extra,
+        }
         for a in agents
-    }  # fmt: skip
+    }
     route = f"  - agent: {agents[0].name}\n"
     if fallback:
         route += f"    fallback: [{', '.join(a.name for a in agents[1:])}]\n"
@@ -115,10 +123,13 @@ def priced(row: RunRecord) -> float:
     from adapters.base import Usage  # noqa: PLC0415
 
     usage = Usage(
-        model=row.model, input_tokens=row.input_tokens, output_tokens=row.output_tokens,
-        cache_read_tokens=row.cache_read_tokens, cache_write_tokens=row.cache_write_tokens,
+        model=row.model,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cache_read_tokens=row.cache_read_tokens,
+        cache_write_tokens=row.cache_write_tokens,
         reasoning_tokens=row.reasoning_tokens,
-    )  # fmt: skip
+    )
     found = PriceTable.load().price(usage)
     assert found is not None
     return found.cost_usd
@@ -126,14 +137,26 @@ def priced(row: RunRecord) -> float:
 
 async def clone(tmp_path: Path, pr: dict[str, Any], name: str) -> Path:
     path = tmp_path / name
-    await gitops.git("clone", "-q", "--branch", pr["head"]["ref"],
-                     pr["head"]["repo"]["clone_url"], str(path), cwd=tmp_path)  # fmt: skip
+    await gitops.git(
+        "clone",
+        "-q",
+        "--branch",
+        pr["head"]["ref"],
+        pr["head"]["repo"]["clone_url"],
+        str(path),
+        cwd=tmp_path,
+    )
     return path
 
 
 async def agents_of_commits(path: Path) -> list[str]:
-    out = await gitops.git("log", "--reverse", "--format=%(trailers:key=Agent,valueonly)",
-                           "origin/main..HEAD", cwd=path)  # fmt: skip
+    out = await gitops.git(
+        "log",
+        "--reverse",
+        "--format=%(trailers:key=Agent,valueonly)",
+        "origin/main..HEAD",
+        cwd=path,
+    )
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
@@ -169,8 +192,10 @@ async def test_with_handoff_the_second_agent_commits_after_the_first(
 ) -> None:
     cap = round(one_turn("codex") * 2.5, 6)
     first = Agent("first", "codex", LOOP, {"max_cost_usd": cap, "on_budget": "handoff"})
-    finish = Edit(changes=(WriteFile("second.txt", "finished by the second agent\n"),),
-                  summary="Finished the log.")  # fmt: skip
+    finish = Edit(
+        changes=(WriteFile("second.txt", "finished by the second agent\n"),),
+        summary="Finished the log.",
+    )
     second = Agent("second", "claude-code", finish, {})
     s = await setup(tmp_path, installed, model, exits, [first, second], fallback=True)
     [status] = await s.stack.wait_final(REPO, s.number, timeout_s=180)
@@ -194,14 +219,18 @@ async def test_continue_resumes_the_stopped_session_on_the_same_pr(
     exits: contextlib.AsyncExitStack,
 ) -> None:
     cap = round(one_turn(adapter) * 2.5, 6)
-    s = await setup(tmp_path, installed, model, exits,
-                    [Agent("bot", adapter, LOOP, {"max_cost_usd": cap})])  # fmt: skip
+    s = await setup(
+        tmp_path, installed, model, exits, [Agent("bot", adapter, LOOP, {"max_cost_usd": cap})]
+    )
     await s.stack.wait_final(REPO, s.number, timeout_s=120)
     [stopped] = await s.stack.pulls(REPO)
     # The same key now plays the rest of the task: a few more turns (the resumed history already
     # holds the loop's), the last of which writes the file, then the summary.
-    rest = Edit(changes=(WriteFile("done.txt", "done\n"),) * 8, summary="Done now.",
-                usage=(Tokens(input=100, output=10),))  # fmt: skip
+    rest = Edit(
+        changes=(WriteFile("done.txt", "done\n"),) * 8,
+        summary="Done now.",
+        usage=(Tokens(input=100, output=10),),
+    )
     model.register(rest, key=s.keys["bot"])
     await s.stack.comment(OWNER, REPO, stopped["number"], "/agent continue --max-cost=5")
     [status] = await s.stack.wait_final(REPO, stopped["number"], timeout_s=180)

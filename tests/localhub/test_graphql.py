@@ -17,8 +17,9 @@ GRAPHQL = f"{BASE}/api/graphql"
 
 async def test_a_draft_is_marked_ready_and_back_with_its_webhooks(env: Env) -> None:
     async with env.user() as user:
-        resp = await user.post(f"{R}/pulls", json={"title": "p", "head": "fix", "base": "main",
-                                                   "draft": True})  # fmt: skip
+        resp = await user.post(
+            f"{R}/pulls", json={"title": "p", "head": "fix", "base": "main", "draft": True}
+        )
         number = resp.json()["number"]
     async with RepoGitHub(env.github(), owner=OWNER, name=REPO) as gh:
         pr = await gh.get_pull(number)
@@ -39,10 +40,12 @@ async def test_other_graphql_is_refused_in_graphqls_shape(env: Env) -> None:
         other = await user.post(GRAPHQL, json={"query": "query { viewer { login } }"})
         unknown = await user.post(
             GRAPHQL,
-            json={"query": "mutation($id: ID!) { markPullRequestReadyForReview(input: "
-                  "{pullRequestId: $id}) { pullRequest { isDraft } } }",
-                  "variables": {"id": "nope"}},
-        )  # fmt: skip
+            json={
+                "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: "
+                "{pullRequestId: $id}) { pullRequest { isDraft } } }",
+                "variables": {"id": "nope"},
+            },
+        )
     async with env.user("") as anonymous:
         anonymous.headers.pop("Authorization")
         refused = await anonymous.post(GRAPHQL, json={"query": "query { x }"})

@@ -3,7 +3,8 @@ lowest rate limit seen, agent failures; a flush the store refuses keeps the coun
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -78,7 +79,11 @@ async def test_a_call_that_never_got_an_answer_is_counted_and_still_fails() -> N
     assert store.added == {(GITHUB_CALLS, labels_key({"method": "GET", "status": "error"})): 1}
 
 
-async def test_a_refused_flush_keeps_the_counts_for_the_next(caplog: Any) -> None:
+async def test_a_refused_flush_keeps_the_counts_for_the_next(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Its own level: another test (the demo) may have quietened the `bot` loggers.
+    caplog.set_level(logging.WARNING, logger="bot.telemetry.tally")
     tally = Tally()
     tally.agent_failure(agent="codex", status="failed")
     store = Recorder()

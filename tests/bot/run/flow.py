@@ -65,8 +65,9 @@ def writes(
             path = job.places.worktree / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        lines = [json.dumps({"cost": c, **({"session": session} if session else {})})
-                 for c in costs]  # fmt: skip
+        lines = [
+            json.dumps({"cost": c, **({"session": session} if session else {})}) for c in costs
+        ]
         summary = {"summary": f"wrote {', '.join(files) or 'nothing'}", "cost": costs[-1]}
         return completed("\n".join([*lines, json.dumps(summary)]) + "\n", **kw)
 
@@ -86,8 +87,9 @@ async def start(
 ) -> Stack:
     """A Stack running Baton in this process (enter it with `async with`)."""
     merged = {"job_max_attempts": "1", **(settings or {})}
-    return Stack(workdir=tmp_path, settings=merged, runner=runner, github_transport=in_process,
-                 clock=clock)  # fmt: skip
+    return Stack(
+        workdir=tmp_path, settings=merged, runner=runner, github_transport=in_process, clock=clock
+    )
 
 
 async def labeled(stack: Stack, config: str, *, files: Mapping[str, str] | None = None) -> int:
@@ -108,8 +110,13 @@ async def branch_files(stack: Stack, ref: str) -> set[str]:
 async def commits_on(stack: Stack, ref: str) -> list[str]:
     """Subjects of the commits on `ref` since main, oldest first."""
     hub_repo = stack.hub.repo(OWNER, "calc")
-    out = await gitops.git("log", "--reverse", "--format=%s|%(trailers:key=Agent,valueonly)",
-                           f"main..{ref}", cwd=hub_repo.path)  # fmt: skip
+    out = await gitops.git(
+        "log",
+        "--reverse",
+        "--format=%s|%(trailers:key=Agent,valueonly)",
+        f"main..{ref}",
+        cwd=hub_repo.path,
+    )
     return [line for line in out.splitlines() if line.strip()]
 
 

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.anyio
 WAITING = ("⏸️", "✅", "❌", "🚫")
-CONFIG = yml(command_agent("writer", max_cost_usd="5"), "writer",
-             extra="budget: {approve_above_usd: 2}\n")  # fmt: skip
+CONFIG = yml(
+    command_agent("writer", max_cost_usd="5"), "writer", extra="budget: {approve_above_usd: 2}\n"
+)
 
 
 async def waiting_issue(stack: Stack) -> int:

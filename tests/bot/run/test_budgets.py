@@ -41,10 +41,19 @@ JANUARY = utc(2027, 1, 20)
 async def spent(stack: Stack, dollars: float, *, at: float, repo: str = REPO) -> None:
     """Earlier runs' cost in the ledger."""
     row = RunRecord(
-        id=f"old-{dollars}-{repo}", job_id=None, repo=repo, number=99, trigger="label",
-        verb="fix", requester=OWNER, status=RunStatus.SUCCESS, created_at=at, agent="writer",
-        cost_usd=dollars, cost_source="reported",
-    )  # fmt: skip
+        id=f"old-{dollars}-{repo}",
+        job_id=None,
+        repo=repo,
+        number=99,
+        trigger="label",
+        verb="fix",
+        requester=OWNER,
+        status=RunStatus.SUCCESS,
+        created_at=at,
+        agent="writer",
+        cost_usd=dollars,
+        cost_source="reported",
+    )
     await stack.runtime.services.store.save_run(row)
 
 
@@ -168,10 +177,19 @@ async def test_agent_budget_shows_spend_by_source_caps_and_what_is_left(tmp_path
         number = await labeled(stack, yml(AGENT, "writer", extra=caps))  # reported: $0.01
         store = stack.runtime.services.store
         priced = RunRecord(
-            id="old-priced", job_id=None, repo=REPO, number=99, trigger="label", verb="fix",
-            requester="bob", status=RunStatus.SUCCESS, created_at=JANUARY, agent="codex",
-            cost_usd=0.2, cost_source="priced",
-        )  # fmt: skip
+            id="old-priced",
+            job_id=None,
+            repo=REPO,
+            number=99,
+            trigger="label",
+            verb="fix",
+            requester="bob",
+            status=RunStatus.SUCCESS,
+            created_at=JANUARY,
+            agent="codex",
+            cost_usd=0.2,
+            cost_source="priced",
+        )
         await store.save_run(priced)
         await store.save_run(priced.with_(id="old-unknown", cost_usd=None, cost_source="unknown"))
         await stack.comment(OWNER, REPO, number, "/agent budget")

@@ -10,29 +10,46 @@ from bot.run import decide
 from bot.trigger import Trigger
 from config.schema import AgentsConfig, AgentSpec, Policy
 
-CONFIG = AgentsConfig.model_validate({
-    "agents": {"claude": {"adapter": "scripted"}, "codex": {"adapter": "scripted"}},
-    "routes": [{"when": {"label": "agent:fix"}, "agent": "claude", "fallback": ["codex"]}],
-})  # fmt: skip
+CONFIG = AgentsConfig.model_validate(
+    {
+        "agents": {"claude": {"adapter": "scripted"}, "codex": {"adapter": "scripted"}},
+        "routes": [{"when": {"label": "agent:fix"}, "agent": "claude", "fallback": ["codex"]}],
+    }
+)
 
 
 def trigger(**fields: object) -> Trigger:
     base: dict[str, object] = {
-        "installation_id": 1, "repo": "acme/app", "owner": "acme", "name": "app", "number": 3,
+        "installation_id": 1,
+        "repo": "acme/app",
+        "owner": "acme",
+        "name": "app",
+        "number": 3,
         "title": "Fix it",
-        "body": "in `src/a.py`", "requester": "octocat", "kind": "command",
-        "default_branch": "main", "clone_url": "http://x/acme/app.git", "delivery_id": "d",
+        "body": "in `src/a.py`",
+        "requester": "octocat",
+        "kind": "command",
+        "default_branch": "main",
+        "clone_url": "http://x/acme/app.git",
+        "delivery_id": "d",
         "verb": "fix",
-    }  # fmt: skip
+    }
     return Trigger.model_validate({**base, **fields})
 
 
 def row(run_id: str, **fields: object) -> RunRecord:
     base: dict[str, object] = {
-        "id": run_id, "job_id": 1, "repo": "acme/app", "number": 3, "trigger": "label",
-        "verb": "fix", "requester": "octocat", "status": RunStatus.FAILED, "created_at": 1.0,
+        "id": run_id,
+        "job_id": 1,
+        "repo": "acme/app",
+        "number": 3,
+        "trigger": "label",
+        "verb": "fix",
+        "requester": "octocat",
+        "status": RunStatus.FAILED,
+        "created_at": 1.0,
         "agent": "claude",
-    }  # fmt: skip
+    }
     return RunRecord(**{**base, **fields})  # type: ignore[arg-type]
 
 
@@ -64,9 +81,14 @@ def test_a_command_naming_an_unknown_agent_is_refused_with_the_known_ones() -> N
 
 
 def test_a_max_cost_above_the_budget_says_which_limit_applies() -> None:
-    plan = RunPlan(agent="claude", spec=AgentSpec(adapter="scripted"),
-                   limits=Limits(max_cost_usd=1.0), fallback=(), policy=Policy(),
-                   cost_cap_by="`budget.per_run_usd`")  # fmt: skip
+    plan = RunPlan(
+        agent="claude",
+        spec=AgentSpec(adapter="scripted"),
+        limits=Limits(max_cost_usd=1.0),
+        fallback=(),
+        policy=Policy(),
+        cost_cap_by="`budget.per_run_usd`",
+    )
     note = decide.capped_flag_note(parse("fix --max-cost=5"), plan)
     assert (
         note

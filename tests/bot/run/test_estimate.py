@@ -42,8 +42,9 @@ async def test_the_seventh_run_shows_what_the_six_before_it_cost(tmp_path: Path)
             "runs like this one cost and took here; not a price): cost p50 $0.0300, p90 $0.0600;"
         ) in seventh, seventh
         assert "; duration p50 " in seventh
-        rows = await store.history(repo=REPO, agent="writer", label="agent:fix", verb="fix",
-                                   limit=20)  # fmt: skip
+        rows = await store.history(
+            repo=REPO, agent="writer", label="agent:fix", verb="fix", limit=20
+        )
         assert [r.cost_usd for r in rows][:2] == [0.5, 0.06]  # the scripted runs, as priced
 
 

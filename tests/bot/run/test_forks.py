@@ -38,13 +38,22 @@ async def fork_pr(stack: Stack) -> tuple[int, str]:
     async with stack.user("mallory") as mallory:
         fork = (await mallory.post(f"repos/{REPO}/forks")).json()
         assert (fork["full_name"], fork["fork"], fork["parent"]["full_name"]) == (
-            "mallory/calc", True, REPO,
-        )  # fmt: skip
-        await stack.push_files("mallory", fork["clone_url"], {"hers.txt": "from the fork\n"},
-                               message="Her change")  # fmt: skip
-        resp = await mallory.post(f"repos/{REPO}/pulls", json={
-            "title": "Fix subtraction", "head": "mallory:main", "base": "main", "body": "Please",
-        })  # fmt: skip
+            "mallory/calc",
+            True,
+            REPO,
+        )
+        await stack.push_files(
+            "mallory", fork["clone_url"], {"hers.txt": "from the fork\n"}, message="Her change"
+        )
+        resp = await mallory.post(
+            f"repos/{REPO}/pulls",
+            json={
+                "title": "Fix subtraction",
+                "head": "mallory:main",
+                "base": "main",
+                "body": "Please",
+            },
+        )
         resp.raise_for_status()
         pr = resp.json()
     assert (pr["head"]["repo"]["full_name"], pr["head"]["label"]) == (

@@ -210,3 +210,21 @@ async def test_a_stopped_run_retried_after_a_github_error_is_delivered_as_stoppe
         kinds = [e["kind"] for e in await run_events(stack, "r1")]
         assert kinds.count("pushed") == 1
         assert len(runner.jobs) == 1
+
+
+async def test_continue_that_finds_nothing_more_to_do_finishes_the_draft(tmp_path: Path) -> None:
+    runner = fake(
+        writes({"notes.txt": "all of it\n"}, costs=COSTS, session="s-1"),
+        writes({}, costs=(0.02,)),  # resumed, it sees the work is done
+    )
+    async with await start(tmp_path, runner) as stack:
+        await labeled(stack, yml(CAPPED, "writer"))
+        [stopped] = await stack.pulls(REPO)
+        await stack.comment(OWNER, REPO, stopped["number"], "/agent continue")
+        [status] = await stack.wait_final(REPO, stopped["number"])
+        assert "✅ Done: `writer`" in status, status
+        assert "The agent found nothing more to change" in status, status
+        [pr] = await stack.pulls(REPO)
+        assert pr["draft"] is False
+        assert pr["head"]["sha"] == stopped["head"]["sha"]  # nothing pushed
+        assert not pr["body"].startswith(">")

@@ -49,8 +49,9 @@ class Org:
         if not self.clone_url:
             self.clone_url = await self.stack.create_repo(OWNER, ".github", {"agents.yml": text})
         else:
-            await self.stack.push_files(OWNER, self.clone_url, {"agents.yml": text},
-                                        message="Org rules")  # fmt: skip
+            await self.stack.push_files(
+                OWNER, self.clone_url, {"agents.yml": text}, message="Org rules"
+            )
 
 
 async def setup(stack: Stack, org_text: str) -> tuple[Org, int]:

@@ -80,8 +80,19 @@ async def test_a_label_gives_a_pr_and_a_timeline(stack: Stack) -> None:
     [pr] = await stack.pulls(REPO)
     assert pr["head"]["ref"] == "baton/1-add-subtracts"
     kinds = [e["kind"] for e in await run_events(stack, "r1")]
-    assert kinds == ["queued", "started", "workspace", "brief", "agent_started", "usage",
-                     "policy", "pushed", "pr_opened", "check_run", "ended"]  # fmt: skip
+    assert kinds == [
+        "queued",
+        "started",
+        "workspace",
+        "brief",
+        "agent_started",
+        "usage",
+        "policy",
+        "pushed",
+        "pr_opened",
+        "check_run",
+        "ended",
+    ]
     row = await stack.runtime.services.store.get_run("r1")
     assert row is not None
     assert (row.status, row.pr_number, row.network) == ("success", pr["number"], "none")
@@ -183,8 +194,12 @@ def writes(name: str, text: str) -> Callable[[ProcessJob], Completed]:
 
 async def test_a_command_agent_runs_on_the_fake_runner_as_in_the_sandbox(tmp_path: Path) -> None:
     fake = FakeRunner(writes("notes.txt", "hello\n"))
-    async with Stack(workdir=tmp_path, settings={"job_max_attempts": "1"}, runner=fake,
-                     github_transport=in_process) as stack:  # fmt: skip
+    async with Stack(
+        workdir=tmp_path,
+        settings={"job_max_attempts": "1"},
+        runner=fake,
+        github_transport=in_process,
+    ) as stack:
         status = await labeled(stack, config(AGENT, "writer"))
         assert "✅ Done" in status, status
         [job] = fake.jobs
@@ -198,8 +213,12 @@ async def test_a_command_agent_runs_on_the_fake_runner_as_in_the_sandbox(tmp_pat
 
 async def test_a_retry_on_the_pr_continues_its_branch_with_the_runs_before(tmp_path: Path) -> None:
     fake = FakeRunner(writes("notes.txt", "first\n"), writes("more.txt", "second\n"))
-    async with Stack(workdir=tmp_path, settings={"job_max_attempts": "1"}, runner=fake,
-                     github_transport=in_process) as stack:  # fmt: skip
+    async with Stack(
+        workdir=tmp_path,
+        settings={"job_max_attempts": "1"},
+        runner=fake,
+        github_transport=in_process,
+    ) as stack:
         await labeled(stack, config(AGENT, "writer"))
         [pr] = await stack.pulls(REPO)
         await stack.comment(OWNER, REPO, pr["number"], "/agent retry")
@@ -219,8 +238,12 @@ async def test_a_retry_on_the_pr_continues_its_branch_with_the_runs_before(tmp_p
 async def test_a_change_larger_than_max_changed_lines_reaches_nothing(tmp_path: Path) -> None:
     fake = FakeRunner(writes("big.txt", "line\n" * 30))
     yml = config(AGENT, "writer") + "policy: {max_changed_lines: 10}\n"
-    async with Stack(workdir=tmp_path, settings={"job_max_attempts": "1"}, runner=fake,
-                     github_transport=in_process) as stack:  # fmt: skip
+    async with Stack(
+        workdir=tmp_path,
+        settings={"job_max_attempts": "1"},
+        runner=fake,
+        github_transport=in_process,
+    ) as stack:
         status = await labeled(stack, yml)
         assert "30 lines, more than `policy.max_changed_lines` (10)" in status, status
         assert await stack.pulls(REPO) == []
