@@ -11,9 +11,9 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bot.database import open_store
 from bot.scoreboard.read import load_run_outcomes, load_scoreboard
 from bot.scoreboard.render import as_json, text
-from bot.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -36,9 +36,13 @@ def print_stats(
     when = time.time() if now is None else now
 
     async def read() -> tuple[Any, list[Any]]:
-        async with await SQLiteStore.open(settings.database_url, create=False) as store:
+        # SQLite or PostgreSQL, whichever the settings name; a missing SQLite file is not made.
+        store = await open_store(settings.database_url, create=False)
+        try:
             board = await load_scoreboard(store, now=when, repo=repo, window_s=window_s)
             return board, await load_run_outcomes(store, repo=repo)
+        finally:
+            await store.close()
 
     board, outcomes = asyncio.run(read())
     if as_json_:

@@ -110,6 +110,7 @@ def _template() -> str:
 
     from bot.store import pgschema  # noqa: PLC0415
 
+    _drop_orphans()
     name = f"baton_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     _admin(f'CREATE DATABASE "{name}"')
 
@@ -123,6 +124,22 @@ def _template() -> str:
 
     atexit.register(_drop, name)
     return name
+
+
+def _drop_orphans() -> None:
+    """Databases a test process that was killed left on the shared server (their pid is gone)."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname ~ '^baton_(tpl|test)_[0-9]+_'"
+        ).fetchall()
+    for (name,) in names:
+        pid = int(str(name).split("_")[2])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _drop(str(name))
+        except PermissionError:
+            continue  # another user's process: alive
 
 
 def _drop(name: str) -> None:
@@ -176,6 +193,8 @@ class PrivateCluster:
     data: Path
     port: int
     bin: Path
+    # More `-c name=value` settings (the bench logs every statement with its client's name).
+    settings: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -187,6 +206,7 @@ class PrivateCluster:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.data} -c listen_addresses={HOST} -c fsync=off"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         self._ctl("-o", options, "-l", str(self.data / "server.log"), "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -198,7 +218,7 @@ class PrivateCluster:
 
 
 @contextlib.contextmanager
-def private_cluster() -> Iterator[PrivateCluster]:
+def private_cluster(*, settings: tuple[str, ...] = ()) -> Iterator[PrivateCluster]:
     """`initdb` a cluster in a temporary folder owned by `postgres`, start it on a free port with
     a `baton` database, and remove it all afterwards."""
     binaries = bin_dir()
@@ -214,7 +234,7 @@ def private_cluster() -> Iterator[PrivateCluster]:
         shutil.chown(data, USER)
     initdb = [str(binaries / "initdb"), "-D", str(data), "-U", USER, "-A", "trust", "-E", "UTF8"]
     subprocess.run(_as_postgres([*initdb, "--no-sync"]), check=True, capture_output=True)
-    cluster = PrivateCluster(data=data, port=_free_port(), bin=binaries)
+    cluster = PrivateCluster(data=data, port=_free_port(), bin=binaries, settings=settings)
     cluster.start()
     try:
         _admin('CREATE DATABASE "baton"', url_of("postgres", port=cluster.port))

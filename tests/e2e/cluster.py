@@ -190,10 +190,12 @@ class Cluster:
     def _proc(self, name: str, args: list[str], **extra: str) -> Proc:
         argv = [sys.executable, "-m", "bot.cli", *args]
         log = self.workdir / f"{name}.log"
+        # PGAPPNAME: PostgreSQL's logs and pg_stat_activity tell the roles apart.
         if name.startswith("server"):
-            env = self.env(BATON_WORKER="none", **extra)
+            env = self.env(BATON_WORKER="none", PGAPPNAME="baton-serve", **extra)
         else:
-            env = self.env(BATON_WORKDIR=str(self.workdir / name), **extra)
+            workdir = str(self.workdir / name)
+            env = self.env(BATON_WORKDIR=workdir, PGAPPNAME="baton-worker", **extra)
         return Proc(name=name, argv=argv, env=env, log_path=log)
 
     def add_worker(self, name: str, **extra: str) -> Proc:

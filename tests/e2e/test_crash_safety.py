@@ -12,6 +12,7 @@ import hmac
 import json
 import re
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -333,3 +334,69 @@ async def _queued_jobs(url: str) -> int:
         found = row.fetchone()
     assert found is not None
     return int(found[0])
+
+
+async def test_agent_cancel_reaches_a_run_on_another_worker_and_ends_its_processes(
+    tmp_path: Path,
+) -> None:
+    marker = f"baton-cancel-{uuid.uuid4().hex[:8]}"
+    script = tmp_path / "busy_agent.py"
+    # The agent starts a grandchild, then works far longer than the test waits.
+    script.write_text(
+        "import subprocess, sys, time\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', '{marker}'])\n"
+        "time.sleep(300)\n"
+    )
+    yml = (
+        "version: 1\nagents:\n"
+        f"  busy: {{adapter: command, command: [{sys.executable}, {script}], model: none}}\n"
+        "routes:\n  - agent: busy\n"
+    )
+    with database() as url:
+        # One job at a time each: the cancel command is answered by the other worker.
+        async with Cluster(
+            workdir=tmp_path, database_url=url, servers=1, workers=2, concurrency=1
+        ) as cluster:
+            stack = cluster.stack
+            [number] = await issues(stack, yml, 1)
+            await label_all(stack, [number])
+            await wait_for(
+                lambda: _async(_processes(marker) > 0), timeout_s=60, what="the agent at work"
+            )
+            busy = [w for w in cluster.worker_procs if running_on(url, worker_id(w))]
+            await stack.comment(OWNER, f"{OWNER}/calc", number, "/agent cancel")
+            rows = await ended(cluster, 1, timeout_s=60)
+            reply = await _reply(stack, number)
+            idle = [w for w in cluster.worker_procs if w not in busy]
+            answered_by = [w.name for w in idle if "(control): attempt 1/" in w.log()]
+            left = _processes(marker)
+            pulls = await stack.pulls(f"{OWNER}/calc")
+    [row] = rows
+    assert row.status == "cancelled"
+    assert "Cancelled" in reply
+    assert answered_by == [idle[0].name]  # the command was taken by the other worker
+    assert left == 0  # the agent's whole process tree is gone
+    assert pulls == []  # nothing was pushed
+
+
+def _processes(marker: str) -> int:
+    # -ww: piped, ps cuts lines at 80 columns otherwise (the marker comes last).
+    argv = ["ps", "-ww", "-eo", "args"]
+    listed = subprocess.run(argv, capture_output=True, text=True, check=True)
+    return sum(1 for line in listed.stdout.splitlines() if marker in line)
+
+
+async def _reply(stack: Stack, number: int) -> str:
+    async def answered() -> bool:
+        return any(
+            "<!-- baton:reply -->" in c["body"]
+            for c in await stack.comments(f"{OWNER}/calc", number)
+        )
+
+    await wait_for(answered, timeout_s=60, what="the cancel command's reply")
+    replies = [
+        str(c["body"])
+        for c in await stack.comments(f"{OWNER}/calc", number)
+        if "<!-- baton:reply -->" in c["body"]
+    ]
+    return replies[-1]
