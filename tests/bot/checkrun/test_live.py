@@ -158,3 +158,29 @@ async def test_github_down_delays_the_check_run_and_never_the_run(store: SQLiteS
     await run.event("ended", status="success")
     await run.live.close()
     assert github.states()[-1] == ("completed", "success")
+
+
+class Swallowing(Recorder):
+    """A GitHub call inside a library that swallows a cancel (as some cancel scopes do)."""
+
+    async def update(self, check_id: int, **kw: Any) -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            assert task is not None
+            task.uncancel()
+        await super().update(check_id, **kw)
+
+
+async def test_a_job_that_ends_unfinished_is_never_held_by_its_check_run(
+    store: SQLiteStore,
+) -> None:
+    github = Swallowing()
+    run = Run(store, LiveCheck(run_id="r7", store=store, send=github))
+    await run.event("started", agent="claude")
+    await run.event("workspace", head="abc")
+    await run.event("agent_started")
+    await until(lambda: len(github.calls) == 1)  # created; the update hangs in the library
+    # The job gives up (a retry follows): close returns, whatever the library did.
+    await asyncio.wait_for(run.live.close(), timeout=10)
