@@ -24,6 +24,7 @@ import dataclasses
 import json
 import os
 import platform
+import random
 import re
 import subprocess
 import sys
@@ -151,14 +152,34 @@ def _statements(pg: PrivateCluster) -> dict[str, int]:
     return counts
 
 
-async def runs_through(pg: PrivateCluster, tmp: Path, workers: int, runs: int) -> dict[str, Any]:
-    url = await _database(pg, f"runs{workers}")
-    async with Cluster(workdir=tmp / f"w{workers}", database_url=url, servers=1,
+def waiting_agent(seconds: float, tmp: Path) -> str:
+    """An agent that waits `seconds` (as a real one waits on its model API), then fixes add()."""
+    script = tmp / "waiting_agent.py"
+    script.write_text(
+        "import pathlib, time\n"
+        f"time.sleep({seconds})\n"
+        "p = pathlib.Path('calc.py')\n"
+        "p.write_text(p.read_text().replace('return a - b', 'return a + b', 1))\n"
+    )
+    return (
+        "version: 1\nagents:\n"
+        f"  waits: {{adapter: command, command: [{sys.executable}, {script}], model: none}}\n"
+        "routes:\n  - agent: waits\n"
+    )
+
+
+async def runs_through(
+    pg: PrivateCluster, tmp: Path, workers: int, runs: int, *, agent_s: float = 0.0
+) -> dict[str, Any]:
+    name = f"runs{workers}_{int(agent_s)}"
+    url = await _database(pg, name)
+    yml = DEMO if agent_s <= 0 else waiting_agent(agent_s, tmp)
+    async with Cluster(workdir=tmp / name, database_url=url, servers=1,
                        workers=workers, concurrency=4) as cluster:  # fmt: skip
         stack = cluster.stack
         repos = [f"app{n}" for n in range(4)]
         for repo in repos:
-            await stack.create_repo("octocat", repo, {"calc.py": CALC, ".agents.yml": DEMO})
+            await stack.create_repo("octocat", repo, {"calc.py": CALC, ".agents.yml": yml})
         targets = [repos[i % len(repos)] for i in range(runs)]
         numbers = [
             await stack.open_issue("octocat", f"octocat/{repo}", ISSUE_TITLE, ISSUE_BODY)
@@ -199,6 +220,7 @@ async def runs_through(pg: PrivateCluster, tmp: Path, workers: int, runs: int) -
     per_run = {k: max(0.0, used.get(k, 0) - idle.get(k, 0) / 10 * busy_s) / runs for k in used}
     return {
         "workers": workers,
+        "agent_s": agent_s,
         "runs": runs,
         "ok": sum(1 for r in rows if r.status == "success"),
         "runs_per_minute": runs / window * 60,
@@ -211,8 +233,11 @@ async def runs_through(pg: PrivateCluster, tmp: Path, workers: int, runs: int) -
 # ------------------------------------------------------------------ the mirror's worth
 
 
-def synthetic_repo(path: Path, *, files: int, commits: int) -> None:
-    """A repository of `commits` commits adding `files` small files in all, then calc.py."""
+def synthetic_repo(path: Path, *, files: int, commits: int, file_bytes: int) -> None:
+    """A repository of `commits` commits adding `files` files of about `file_bytes` in all
+    (text that does not compress to nothing, as source does not), then calc.py."""
+    words = [f"w{n:x}" for n in range(4096)]
+    rng = random.Random(7)
     path.mkdir(parents=True)
     subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True)
     per_commit = max(1, files // commits)
@@ -226,7 +251,8 @@ def synthetic_repo(path: Path, *, files: int, commits: int) -> None:
             f"commit {c}",
         ]
         for f in range(per_commit):
-            body = f"file {c}.{f}\n"
+            text = " ".join(rng.choice(words) for _ in range(file_bytes // 5))
+            body = f"file {c}.{f}\n{text}\n"
             lines += [f"M 644 inline src/d{c % 100}/f{c}_{f}.txt", f"data {len(body)}", body]
     lines += [
         "commit refs/heads/main",
@@ -244,10 +270,10 @@ def synthetic_repo(path: Path, *, files: int, commits: int) -> None:
     subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=stream, check=True)
 
 
-async def mirror_worth(tmp: Path, *, files: int, commits: int) -> dict[str, Any]:
+async def mirror_worth(tmp: Path, *, files: int, commits: int, file_bytes: int) -> dict[str, Any]:
     source = tmp / "synthetic.git"
     made = time.monotonic()
-    synthetic_repo(source, files=files, commits=commits)
+    synthetic_repo(source, files=files, commits=commits, file_bytes=file_bytes)
     build_s = time.monotonic() - made
     async with Stack(workdir=tmp / "mirror", settings={"sandbox": "none"}) as stack:
         stack.hub.rate_limit = 1_000_000
@@ -256,7 +282,13 @@ async def mirror_worth(tmp: Path, *, files: int, commits: int) -> dict[str, Any]
         env = _git_env(token)
         push = ["git", "push", "--quiet", "--force", clone_url, "main:main"]
         await asyncio.to_thread(subprocess.run, push, cwd=source, env=env, check=True, timeout=600)
-        result: dict[str, Any] = {"files": files, "commits": commits + 1, "build_s": build_s}
+        packed = sum(f.stat().st_size for f in (source / "objects").rglob("*") if f.is_file())
+        result: dict[str, Any] = {
+            "files": files,
+            "commits": commits + 1,
+            "packed_mb": packed / 1e6,
+            "build_s": build_s,
+        }
         for phase in ("first", "second"):
             number = await stack.open_issue("octocat", "octocat/big", ISSUE_TITLE, ISSUE_BODY)
             await stack.label("octocat", "octocat/big", number, "agent:fix")
@@ -264,8 +296,12 @@ async def mirror_worth(tmp: Path, *, files: int, commits: int) -> dict[str, Any]
             job = [j for j in await stack.runtime.queue.list_jobs() if j.task == "run"][-1]
             events = await stack.runtime.services.store.events(f"r{job.id}")
             agent = next(e.time for e in events if e.kind == "agent_started")
+            started = next(e.time for e in events if e.kind == "started")
+            workspace = next(e.time for e in events if e.kind == "workspace")
             assert job.started_at is not None
             result[f"{phase}_s"] = agent - job.started_at
+            # The mirror's part: from the agent's start of the run to its worktree, made.
+            result[f"{phase}_workspace_s"] = workspace - started
         result["ratio"] = result["first_s"] / result["second_s"]
     return result
 
@@ -320,70 +356,113 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             results["runs"] = [
                 await runs_through(pg, tmp, workers, args.runs) for workers in args.workers
             ]
-        results["mirror"] = await mirror_worth(tmp, files=args.files, commits=args.commits)
+            results["waiting_runs"] = [
+                await runs_through(pg, tmp, workers, args.runs, agent_s=args.agent_s)
+                for workers in args.workers
+            ] if args.agent_s > 0 else []  # fmt: skip
+        results["mirror"] = await mirror_worth(
+            tmp, files=args.files, commits=args.commits, file_bytes=args.file_bytes
+        )
     return results
 
 
-def section(r: dict[str, Any]) -> str:
-    pick, ack, mirror = r["queue_pickup"], r["webhook_ack"], r["mirror"]
-    first = r["runs"][0]["runs_per_minute"]
-    lines = [
-        f"<!-- {MARK} -->",
-        "## Scale-out on PostgreSQL",
-        "",
-        (
-            f"Measured {r['date']} by `bench/scale_out.py` on {r['machine']['cpus']} CPUs "
-            f"(load average {r['machine']['load']} at the end: other work shared the machine), "
-            "PostgreSQL 15 in a private cluster, the local GitHub emulator and every Baton "
-            "process on the same machine."
-        ),
-        "",
-        (
-            "Runs with the scripted agent, each on its own issue, one `baton serve` "
-            "(BATON_WORKER=none) and N `baton worker --concurrency 4`:"
-        ),
-        "",
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    first = rows[0]["runs_per_minute"]
+    out = [
         (
             "| workers | runs | runs/minute | scaling | queue latency p50 | p99 | "
             "statements/run (server + workers) |"
         ),
         "|---|---|---|---|---|---|---|",
     ]
-    for row in r["runs"]:
+    for row in rows:
         lat = row["queue_latency_ms"]
         stmts = sum(row["statements_per_run"].values())
-        lines.append(
+        out.append(
             f"| {row['workers']} | {row['ok']}/{row['runs']} | {row['runs_per_minute']:.0f} | "
             f"{row['runs_per_minute'] / first:.2f}x | {lat['p50'] / 1000:.1f} s | "
             f"{lat['p99'] / 1000:.1f} s | {stmts:.0f} |"
         )
-    idle = r["runs"][0]["idle_statements_per_minute"]
+    return out
+
+
+def section(r: dict[str, Any]) -> str:
+    pick, ack, mirror = r["queue_pickup"], r["webhook_ack"], r["mirror"]
+    runs, waiting = r["runs"], r["waiting_runs"]
+    lines = [
+        f"<!-- {MARK} -->",
+        "## Scale-out on PostgreSQL",
+        "",
+        (
+            f"Measured {r['date']} by `bench/scale_out.py --write docs/performance.md` on "
+            f"{r['machine']['cpus']} CPUs (load average {r['machine']['load']} at the end: other "
+            "work shared the machine), PostgreSQL 15 in a private cluster, the local GitHub "
+            "emulator and every Baton process on the same machine."
+        ),
+        "",
+        (
+            f"{runs[0]['runs']} runs with the **scripted agent** (it applies the issue's patch at "
+            "once), each on its own issue, one `baton serve` (BATON_WORKER=none) and N `baton "
+            "worker --concurrency 4`; queue latency is from the job's enqueue to its start:"
+        ),
+        "",
+        *_table(runs),
+    ]
+    if waiting:
+        lines += [
+            "",
+            (
+                f"The same with an agent that **waits {waiting[0]['agent_s']:.0f} s** (as a real "
+                "one waits on its model API) and then applies the patch:"
+            ),
+            "",
+            *_table(waiting),
+        ]
+    idle = runs[0]["idle_statements_per_minute"]
+    ratio = ack["postgresql"]["p99_ms"] / ack["sqlite"]["p99_ms"]
+    mirror_ratio = mirror["first_workspace_s"] / mirror["second_workspace_s"]
+    whole_ratio = mirror["first_s"] / mirror["second_s"]
     lines += [
+        "",
+        (
+            "What 2 cores allow: with the scripted agent a run is all CPU (the emulator serving "
+            "git and REST, git itself, Baton), so the machine is full with one worker and more "
+            "workers only queue less (a lower latency) at the same throughput; the 3.5x at 4 "
+            "workers the issue asks for needs a machine where 4 workers fit. With an agent that "
+            "waits, as real ones do, the runs in flight are bounded by the workers' concurrency, "
+            "and throughput grows with the workers until the CPU is full."
+        ),
         "",
         "Idle, with one worker: "
         + ", ".join(f"{k} {v:.0f}" for k, v in sorted(idle.items()))
-        + " statements a minute (heartbeats, the one-second fetch poll, the abort poll).",
+        + " statements a minute (heartbeats, the one-second fetch poll).",
         "",
         (
-            f"Queue pickup, an idle worker, {pick['postgresql_ms']['n']} jobs: SQLite in-process "
+            f"Queue pickup by an idle worker, {pick['postgresql_ms']['n']} jobs: SQLite in-process "
             f"p50 {pick['sqlite_ms']['p50']:.1f} ms / p99 {pick['sqlite_ms']['p99']:.1f} ms; "
             f"PostgreSQL (LISTEN/NOTIFY) p50 {pick['postgresql_ms']['p50']:.1f} ms / "
             f"p99 {pick['postgresql_ms']['p99']:.1f} ms."
         ),
         "",
         (
-            f"Webhook acknowledgement, the intake bench's delivery mix at {ack['rate']:.0f}/s for "
-            f"{ack['seconds']:.0f} s, same run: SQLite p50 {ack['sqlite']['p50_ms']:.1f} ms / p99 "
-            f"{ack['sqlite']['p99_ms']:.1f} ms; PostgreSQL p50 "
-            f"{ack['postgresql']['p50_ms']:.1f} ms / p99 {ack['postgresql']['p99_ms']:.1f} ms "
-            f"({ack['postgresql']['p99_ms'] / ack['sqlite']['p99_ms']:.2f}x)."
+            "Webhook acknowledgement, the intake bench's delivery mix (10 % of them queue a run) "
+            f"at {ack['rate']:.0f}/s for {ack['seconds']:.0f} s, same run, BATON_WORKER=none: "
+            f"SQLite p50 {ack['sqlite']['p50_ms']:.1f} ms / p99 {ack['sqlite']['p99_ms']:.1f} ms; "
+            f"PostgreSQL p50 {ack['postgresql']['p50_ms']:.1f} ms / p99 "
+            f"{ack['postgresql']['p99_ms']:.1f} ms ({ratio:.2f}x at p99)."
         ),
         "",
         (
             f"The mirror's worth, a synthetic repository of {mirror['files']:,} files and "
-            f"{mirror['commits']:,} commits, time from the job's start to its agent's start: first "
-            f"run (an empty disk, a fresh clone) {mirror['first_s']:.1f} s, second run (the "
-            f"machine's mirror, fetched) {mirror['second_s']:.1f} s: {mirror['ratio']:.1f}x."
+            f"{mirror['commits']:,} commits ({mirror['packed_mb']:.0f} MB of objects), served by "
+            "the emulator on the same machine. From the job's start to its agent's start: first "
+            f"run (an empty disk: a fresh clone) {mirror['first_s']:.1f} s, second run (the "
+            f"machine's mirror, fetched) {mirror['second_s']:.1f} s ({whole_ratio:.1f}x). "
+            f"The workspace step alone (mirror, then a worktree of every file): "
+            f"{mirror['first_workspace_s']:.1f} s against {mirror['second_workspace_s']:.1f} s "
+            f"({mirror_ratio:.1f}x). Both runs check out all {mirror['files']:,} files, which the "
+            "mirror cannot save, and the clone here crosses no network: over a WAN to GitHub the "
+            "first run's transfer grows with the repository and the second's does not."
         ),
         f"<!-- /{MARK} -->",
     ]
@@ -410,8 +489,12 @@ def main() -> int:
     parser.add_argument("--pickup-jobs", type=int, default=100)
     parser.add_argument("--ack-rate", type=float, default=150.0)
     parser.add_argument("--ack-seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--agent-s", type=float, default=10.0, help="the waiting agent's seconds (0: none)"
+    )
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--commits", type=int, default=5_000)
+    parser.add_argument("--file-bytes", type=int, default=2_000)
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument("--write", type=Path, help="rewrite this file's scale-out section")
     args = parser.parse_args()
@@ -422,7 +505,8 @@ def main() -> int:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.write is not None:
         write(args.write, text)
-    return 0 if all(row["ok"] == row["runs"] for row in results["runs"]) else 1
+    rows = [*results["runs"], *results["waiting_runs"]]
+    return 0 if all(row["ok"] == row["runs"] for row in rows) else 1
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def test_scale_out_bench_measures_each_part_and_rewrites_its_section(tmp_path: P
     doc = tmp_path / "performance.md"
     doc.write_text(DOC)
     out = tmp_path / "run.json"
-    tiny = ["--runs", "3", "--workers", "1", "--files", "120", "--commits", "30"]
+    tiny = ["--runs", "3", "--workers", "1", "--files", "120", "--commits", "30", "--agent-s", "1"]
     tiny += ["--pickup-jobs", "5", "--ack-rate", "20", "--ack-seconds", "1"]
     argv = [sys.executable, "bench/scale_out.py", *tiny, "--json", str(out), "--write", str(doc)]
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
