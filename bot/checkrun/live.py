@@ -74,6 +74,7 @@ class LiveCheck:
         # Until the log is read back, what is observed waits here (it may be in that read).
         self._pending: list[RunEvent] | None = []
         self._ended = False  # the run's end was observed (maybe not folded in yet)
+        self._closing = False
 
     @property
     def check_id(self) -> int | None:
@@ -103,8 +104,15 @@ class LiveCheck:
         self._wake.set()
         done, _ = await asyncio.wait({task}, timeout=timeout_s if self._ended else 0)
         if not done:
+            # Told as well as cancelled: a cancel can be lost (Python 3.11's `wait_for` returns
+            # what it waited for when that finished as the cancel came), and a sender that lost
+            # it would wait for a wake-up that never comes, holding the job for ever.
+            self._closing = True
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # Waited for, not awaited: a cancel of the caller itself must not be taken for the
+            # sender's own end and swallowed.
+            await asyncio.wait({task})
+            if not task.cancelled() and task.exception() is not None:
                 await task
 
     async def _recover(self) -> None:
@@ -132,7 +140,7 @@ class LiveCheck:
 
     async def _run(self) -> None:
         await self._recover()
-        while True:
+        while not self._closing:
             view, now = self._view, self._clock()
             if view == self._sent or not view.head_sha:
                 if view.ended and (view == self._sent or not view.head_sha):
