@@ -125,7 +125,8 @@ class Dashboard:
             brief=timeline.brief(events, mask=self._mask),
             log=timeline.agent_log(events, mask=self._mask),
             summary=self._mask(run.summary),
-            error=self._mask(run.error),
+            # Not `error`: that name is the page's own banner (base.html), not the run's end.
+            reason=self._mask(run.error),
             start=events[0].time if events else None,
         )
 
