@@ -1,5 +1,6 @@
 """A run's page as its reader meets it: why a failed run ended, said once and not as the page's
-own error; and what the agent and the issue's author wrote shown as text, never as markup."""
+own error; what the agent and the issue's author wrote shown as text, never as markup; and
+query strings nobody's browser would send answered with a 400, never a server error."""
 
 from __future__ import annotations
 
@@ -86,3 +87,16 @@ async def test_what_the_agent_and_the_issue_wrote_is_shown_as_text(stack: Stack)
         assert "<svg/onload" not in html, where
         assert "<img src=x" not in html, where
     assert events.status_code == 200
+
+
+async def test_query_strings_no_browser_sends_get_a_400_not_a_server_error(stack: Stack) -> None:
+    run_id = await labeled(stack, "add() subtracts", "Please fix add().")
+    async with operator(stack) as client:
+        for query in ("start=nan", "start=inf", "start=-inf", "after=abc"):
+            resp = await client.get(f"/runs/{run_id}/events?{query}")
+            assert resp.status_code == 400, (query, resp.status_code)
+        huge = await client.get(f"/runs/{run_id}/events", params={"after": "9" * 30})
+        assert (huge.status_code, huge.json()["rows"]) == (200, [])
+        far = await client.get("/runs", params={"page": "9" * 30})
+        assert far.status_code == 200
+        assert run_id not in far.text
