@@ -52,7 +52,9 @@ RUN python3 -m venv /opt/baton/venv \
 
 # The working directory holds .env, the key file, the SQLite database and the run areas:
 # mount a volume here.
-RUN useradd --system --create-home --home-dir /var/lib/baton --shell /usr/sbin/nologin baton
+# A fixed uid, so that files given to the container (the App's key) can be made its own.
+RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/baton \
+        --shell /usr/sbin/nologin baton
 USER baton
 WORKDIR /var/lib/baton
 EXPOSE 8000

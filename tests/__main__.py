@@ -26,9 +26,13 @@ SYSTEM_PACKAGES = {
     "pg_ctlcluster": "postgresql",
 }
 
-# Only the slow tier's image test uses these (it builds the Dockerfile and runs the demo in it);
-# without them that test is skipped and says why.
-IMAGE_PACKAGES = {"dockerd": "docker.io", "debootstrap": "debootstrap"}
+# Only the slow tier's image and Compose tests use these (they build the Dockerfile and run the
+# demo, and deploy/compose.yaml, with it); without them those tests are skipped and say why.
+IMAGE_PACKAGES = {
+    "dockerd": "docker.io",
+    "debootstrap": "debootstrap",
+    "docker-compose": "docker-compose",  # deploy/compose.yaml's test
+}
 
 
 def _step(title: str) -> None:

@@ -74,6 +74,7 @@ class LiveCheck:
         # Until the log is read back, what is observed waits here (it may be in that read).
         self._pending: list[RunEvent] | None = []
         self._ended = False  # the run's end was observed (maybe not folded in yet)
+        self._closing = False  # the job is done with this run: send the end, if any, and stop
 
     @property
     def check_id(self) -> int | None:
@@ -96,16 +97,18 @@ class LiveCheck:
 
     async def close(self, *, timeout_s: float = 30.0) -> None:
         """Send what is left (the end, if the run ended) and stop; a check run GitHub cannot
-        take now is left as it was (logged)."""
+        take now is left as it was (logged). Never waits longer than `timeout_s` (a second
+        when the run did not end: a retried job or a shutdown carries on with it later)."""
         task = self._task
         if task is None:
             return
+        self._closing = True
         self._wake.set()
-        done, _ = await asyncio.wait({task}, timeout=timeout_s if self._ended else 0)
+        done, _ = await asyncio.wait({task}, timeout=timeout_s if self._ended else 1.0)
         if not done:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # A cancel swallowed on the way (a library's cancel scope) must not hold the job.
+            await asyncio.wait({task}, timeout=1.0)
 
     async def _recover(self) -> None:
         """The run's log so far (an earlier attempt's too), then what was observed meanwhile;
@@ -133,6 +136,8 @@ class LiveCheck:
     async def _run(self) -> None:
         await self._recover()
         while True:
+            if self._closing and not self._ended:
+                return
             view, now = self._view, self._clock()
             if view == self._sent or not view.head_sha:
                 if view.ended and (view == self._sent or not view.head_sha):

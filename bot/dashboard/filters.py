@@ -19,6 +19,7 @@ PAGE_SIZE = 25
 FIELDS = ("repo", "agent", "status", "requester", "label", "since", "until")
 STATUSES = tuple(s.value for s in RunStatus)
 DAY_S = 86400.0
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,8 @@ def parse(params: Mapping[str, str], viewer: Viewer) -> Filters:
         else:
             until = day + DAY_S  # the whole day named is included
     try:
-        page = max(1, int(params.get("page", "1")))
+        # Bounded: an offset past a BIGINT fails the query instead of finding nothing.
+        page = min(max(1, int(params.get("page", "1"))), MAX_PAGE)
     except ValueError:
         page = 1
     query = RunQuery(

@@ -85,7 +85,9 @@ def describe(event: RunEvent) -> tuple[str, str]:
         case "ended":
             status = str(d.get("status", ""))
             reason = str(d.get("reason", ""))
-            return f"ended: {status}" + (f" ({reason})" if reason else ""), (
+            # An agent's own end (a fallback may follow) is told apart from the run's.
+            what = "agent ended" if d.get("stage") == "agent" else "ended"
+            return f"{what}: {status}" + (f" ({reason})" if reason else ""), (
                 "ok" if status == "success" else "bad"
             )
         case _:

@@ -6,6 +6,7 @@ viewer may see: a run elsewhere answers 404, exactly as a run that does not exis
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 # Events a running run's page asks for at most at once.
 EVENTS_PER_POLL = 500
+MAX_SEQ = 2**62
 
 
 class Dashboard:
@@ -125,7 +127,8 @@ class Dashboard:
             brief=timeline.brief(events, mask=self._mask),
             log=timeline.agent_log(events, mask=self._mask),
             summary=self._mask(run.summary),
-            error=self._mask(run.error),
+            # Not `error`: that name is the page's own banner (base.html), not the run's end.
+            reason=self._mask(run.error),
             start=events[0].time if events else None,
         )
 
@@ -135,12 +138,16 @@ class Dashboard:
         if run is None:
             return JSONResponse({"error": "no such run"}, status_code=404)
         try:
-            after = max(0, int(request.query_params.get("after", "0")))
-            start = float(request.query_params.get("start", "0")) or None
+            # Bounded: a sequence number past SQLite's and PostgreSQL's BIGINT fails the query.
+            after = min(max(0, int(request.query_params.get("after", "0"))), MAX_SEQ)
+            start = float(request.query_params.get("start", "0"))
         except ValueError:
-            return JSONResponse({"error": "after must be a number"}, status_code=400)
+            return JSONResponse({"error": "after and start must be numbers"}, status_code=400)
+        if not math.isfinite(start):
+            # NaN and infinity make offsets JSON cannot carry.
+            return JSONResponse({"error": "start must be a finite number"}, status_code=400)
         events = (await self._store().events(run.id, after_seq=after))[:EVENTS_PER_POLL]
-        rows = timeline.rows(events, since=start, mask=self._mask)
+        rows = timeline.rows(events, since=start or None, mask=self._mask)
         # Over once the `ended` row is sent: a final status alone may be saved just before it.
         done = timeline.ended(events) or run.status == RunStatus.REFUSED
         return JSONResponse(

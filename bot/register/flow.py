@@ -148,6 +148,9 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        # Listening before the address is printed: a browser opened at once waits for the
+        # page instead of being refused.
+        sock.listen(128)
     except OSError:
         sock.close()
         raise

@@ -55,6 +55,9 @@ async def reserve(
     owner = f"{os.getpid()}-{uuid.uuid4().hex}"
     async with claimed(s.store, BUDGET_CLAIM, owner=owner, ttl_s=BUDGET_CLAIM_TTL_S):
         await s.store.expire_reservations(now=s.clock())
+        # A run planned again (its job taken up after a restart, a crash or a database outage)
+        # replaces what it reserved before: its own hold is not spent against it.
+        await s.store.release_reservation(state.rec.id)
         plan = decide(await spend_now(state))
         cap = plan.limits.max_cost_usd if isinstance(plan, RunPlan) else None
         if isinstance(plan, RunPlan) and plan.budgets and cap is not None:

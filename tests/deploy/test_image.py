@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.deploy.docker_engine import Engine, EngineMissing, base_image, engine
+from tests.deploy.conftest import IMAGE
+from tests.deploy.docker_engine import Engine
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).parents[2]
-IMAGE = "baton:test"
-# The base made here has Debian's Python 3.13, on which Aider does not install: the npm CLIs.
-AGENTS = "claude-code codex gemini"
 # What bubblewrap needs inside a container (README: "Run Baton for your organization").
 SANDBOX = [
     "--security-opt",
@@ -29,50 +24,16 @@ SANDBOX = [
 ]
 
 
-def _extra_cas() -> str:
-    """The certificate authorities this host adds to Debian's (a network that intercepts TLS
-    needs them to reach PyPI and npm from the build); none on most machines."""
-    return "".join(
-        p.read_text() for p in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
-    )
-
-
-@pytest.fixture(scope="module")
-def image() -> Iterator[Engine]:
-    try:
-        with engine() as found:
-            base = base_image(found)
-            built = found.run(
-                "build",
-                "--network",
-                "host",
-                "--tag",
-                IMAGE,
-                "--build-arg",
-                f"BASE={base}",
-                "--build-arg",
-                f"AGENTS={AGENTS}",
-                "--build-arg",
-                f"EXTRA_CA_CERTS={_extra_cas()}",
-                str(ROOT),
-                timeout_s=3600,
-            )
-            assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
-            yield found
-    except EngineMissing as exc:
-        pytest.skip(str(exc))
-
-
-def test_the_demo_runs_inside(image: Engine) -> None:
-    done = image.run("run", "--rm", "--network", "host", IMAGE, "demo", timeout_s=600)
+def test_the_demo_runs_inside(baton_image: Engine) -> None:
+    done = baton_image.run("run", "--rm", "--network", "host", IMAGE, "demo", timeout_s=600)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Pull request #2: add() subtracts instead of adding" in done.stdout
     assert "✅ Done: `demo` (scripted, scripted-1)" in done.stdout
 
 
-def test_a_real_agent_cli_runs_in_its_sandbox_inside(image: Engine) -> None:
-    done = image.run(
+def test_a_real_agent_cli_runs_in_its_sandbox_inside(baton_image: Engine) -> None:
+    done = baton_image.run(
         "run",
         "--rm",
         "--network",
@@ -89,8 +50,8 @@ def test_a_real_agent_cli_runs_in_its_sandbox_inside(image: Engine) -> None:
     assert "✅ Done: `claude-code` (claude-code, claude-sonnet-4-5)" in done.stdout
 
 
-def test_serve_is_the_default_and_healthy_as_a_non_root_user(image: Engine) -> None:
-    key = image.run(
+def test_serve_is_the_default_and_healthy_as_a_non_root_user(baton_image: Engine) -> None:
+    key = baton_image.run(
         "run",
         "--rm",
         "--network",
@@ -102,7 +63,7 @@ def test_serve_is_the_default_and_healthy_as_a_non_root_user(image: Engine) -> N
         "from bot.stack import make_keys; print(make_keys().private_pem)",
     )
     assert key.returncode == 0, key.stderr
-    started = image.run(
+    started = baton_image.run(
         "run",
         "--detach",
         "--network",
@@ -124,14 +85,14 @@ def test_serve_is_the_default_and_healthy_as_a_non_root_user(image: Engine) -> N
         deadline = time.monotonic() + 120
         while health != "healthy" and time.monotonic() < deadline:
             state = json.loads(
-                image.run("inspect", "--format", "{{json .State}}", container).stdout
+                baton_image.run("inspect", "--format", "{{json .State}}", container).stdout
             )
             health = state.get("Health", {}).get("Status", "")
-            assert state["Running"], image.run("logs", container).stderr
+            assert state["Running"], baton_image.run("logs", container).stderr
             time.sleep(1)
-        user = image.run("exec", container, "id", "-u").stdout.strip()
+        user = baton_image.run("exec", container, "id", "-u").stdout.strip()
     finally:
-        image.run("rm", "--force", container)
+        baton_image.run("rm", "--force", container)
 
     assert health == "healthy"
     assert user != "0"

@@ -4,6 +4,7 @@ the end, carried on by a retried job; GitHub's trouble never reaches the run. On
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,3 +159,59 @@ async def test_github_down_delays_the_check_run_and_never_the_run(store: SQLiteS
     await run.event("ended", status="success")
     await run.live.close()
     assert github.states()[-1] == ("completed", "success")
+
+
+class Swallowing(Recorder):
+    """A GitHub call inside a library that swallows a cancel (as some cancel scopes do)."""
+
+    async def update(self, check_id: int, **kw: Any) -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            assert task is not None
+            task.uncancel()
+        await super().update(check_id, **kw)
+
+
+async def test_a_job_that_ends_unfinished_is_never_held_by_its_check_run(
+    store: SQLiteStore,
+) -> None:
+    github = Swallowing()
+    run = Run(store, LiveCheck(run_id="r7", store=store, send=github))
+    await run.event("started", agent="claude")
+    await run.event("workspace", head="abc")
+    await run.event("agent_started")
+    await until(lambda: len(github.calls) == 1)  # created; the update hangs in the library
+    # The job gives up (a retry follows): close returns, whatever the library did.
+    await asyncio.wait_for(run.live.close(), timeout=10)
+
+
+@dataclass
+class Deaf(Recorder):
+    """GitHub's answer comes although the caller was cancelled meanwhile (Python 3.11's
+    `asyncio.wait_for` returns what it waited for when that finished as the cancel came)."""
+
+    answering: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def update(self, check_id: int, **kw: Any) -> None:
+        self.calls.append({"call": "update", "id": check_id, **kw})
+        self.answering.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+
+
+async def test_close_stops_the_sender_even_when_a_cancel_is_lost(store: SQLiteStore) -> None:
+    """A job that goes back to the queue (GitHub failed a step) closes its live check run
+    without an end: the sender stops although the call it was in swallowed the cancel, so the
+    job is free to be retried."""
+    github = Deaf()
+    run = Run(store, LiveCheck(run_id="r7", store=store, send=github))
+    await run.event("started", agent="claude")
+    await run.event("workspace", head="abc")
+    await run.event("agent_started")
+    await asyncio.wait_for(github.answering.wait(), 5)
+    closing = asyncio.ensure_future(run.live.close())
+    done, _ = await asyncio.wait({closing}, timeout=5)
+    assert done, "close() still waits for a sender that lost its cancel"
+    assert [c["call"] for c in github.calls] == ["create", "update"]

@@ -158,6 +158,7 @@ async def test_ten_runs_at_once_never_overspend_a_small_remainder(tmp_path: Path
         await until(planned, "seven refusals, or a fourth agent")
         all_planned.set()
         finals = [(await stack.wait_final(REPO, n))[0] for n in numbers]
+        await stack.runtime.queue.wait_idle(30)  # a run releases its hold after its comment
         store = stack.runtime.services.store
         total = await store.spend(since=utc(2027, 1, 1), repo=REPO)
         assert sum("✅ Done" in s for s in finals) == 3, finals

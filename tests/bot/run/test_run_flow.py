@@ -5,6 +5,7 @@ agents that start no model: the built-in scripted one, and `command` agents that
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -124,36 +125,66 @@ async def test_a_requester_without_permission_is_refused_and_nothing_runs(stack:
     assert kinds == ["queued", "ended"]
 
 
+class FailsOnce(httpx.AsyncBaseTransport):
+    """GitHub answers 502 to the first request of one delivery step: the method, the end of
+    the path, and (for a check run, which the live check run creates too) what its body holds."""
+
+    def __init__(self, app: Starlette, *, method: str, path: str, body_has: str) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+        self._method, self._path, self._body_has = method, re.compile(path), body_has
+        self.failed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if (
+            not self.failed
+            and request.method == self._method
+            and self._path.search(request.url.path)
+            and self._body_has in (await request.aread()).decode()
+        ):
+            self.failed = True
+            return httpx.Response(502, json={"message": "Server Error (injected)"})
+        return await self._inner.handle_async_request(request)
+
+
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "body_has"),
     [
-        ("POST", r"/repos/octocat/calc/pulls$"),
-        ("POST", r"/repos/octocat/calc/check-runs$"),
-        ("PATCH", r"/repos/octocat/calc/issues/comments/\d+$"),
+        ("POST", r"/repos/octocat/calc/pulls$", ""),
+        ("POST", r"/repos/octocat/calc/check-runs$", '"conclusion"'),  # the delivered head's
+        ("PATCH", r"/repos/octocat/calc/issues/comments/\d+$", "Done"),
     ],
 )
 async def test_a_job_retried_after_any_delivery_step_delivers_once(
-    stack: Stack, method: str, path: str
+    tmp_path: Path, method: str, path: str, body_has: str
 ) -> None:
     """GitHub fails one step; the job's next attempt plans again from what GitHub already has:
     the branch is not pushed again, one PR, one check run, one status comment."""
-    await stack.create_repo(OWNER, "calc", {"calc.py": CALC, ".agents.yml": config(DEMO, "demo")})
-    number = await stack.open_issue(OWNER, REPO, ISSUE_TITLE, ISSUE_BODY)
-    stack.hub.add_fault(method, path, status=502)
-    await stack.label(OWNER, REPO, number, "agent:fix")
-    [status] = await stack.wait_final(REPO, number)
-    assert "✅ Done" in status, status
-    [pr] = await stack.pulls(REPO)
-    async with stack.user(OWNER) as user:
-        checks = (await user.get(f"repos/{REPO}/commits/{pr['head']['sha']}/check-runs")).json()
-    assert checks["total_count"] == 1
-    hub_repo = stack.hub.repo(OWNER, "calc")
-    count = await gitops.git("rev-list", "--count", f"main..{pr['head']['ref']}", cwd=hub_repo.path)
-    assert count == "1"
-    assert len(await stack.status_comments(REPO, number)) == 1
-    kinds = [e["kind"] for e in await run_events(stack, "r1")]
-    assert kinds.count("pushed") == 1
-    assert kinds[-1] == "ended"
+    faults: list[FailsOnce] = []
+
+    def transport(app: Starlette) -> httpx.AsyncBaseTransport:
+        faults.append(FailsOnce(app, method=method, path=path, body_has=body_has))
+        return faults[-1]
+
+    settings = {"job_max_attempts": "2", "job_retry_base_s": "0"}
+    async with Stack(workdir=tmp_path, settings=settings, github_transport=transport) as stack:
+        status = await labeled(stack, config(DEMO, "demo"))
+        assert "✅ Done" in status, status
+        assert faults[0].failed
+        job = await stack.runtime.queue.get(1)
+        assert job is not None
+        assert job.attempts == 2  # the step failed, and the job's second attempt delivered
+        [pr] = await stack.pulls(REPO)
+        async with stack.user(OWNER) as user:
+            checks = (await user.get(f"repos/{REPO}/commits/{pr['head']['sha']}/check-runs")).json()
+        assert checks["total_count"] == 1
+        hub_repo = stack.hub.repo(OWNER, "calc")
+        ref = pr["head"]["ref"]
+        count = await gitops.git("rev-list", "--count", f"main..{ref}", cwd=hub_repo.path)
+        assert count == "1"
+        assert len(await stack.status_comments(REPO, 1)) == 1
+        kinds = [e["kind"] for e in await run_events(stack, "r1")]
+        assert kinds.count("pushed") == 1
+        assert kinds[-1] == "ended"
 
 
 async def test_an_unforeseen_error_ends_the_run_with_its_id(tmp_path: Path) -> None:
