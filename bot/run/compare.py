@@ -13,7 +13,7 @@ from bot.plan import Refusal, RunPlan, plan_run
 from bot.render import format_cost, format_duration
 from bot.run import pause
 from bot.run.attempt import Attempt, RunFailed, attempt
-from bot.run.budget import release, reserve
+from bot.run.budget import release, remember_caps, reserve
 from bot.run.chain import acknowledge
 from bot.run.state import RunState
 from bot.run.status import post_status, refuse
@@ -39,6 +39,7 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
         await refuse(state, gh, Refusal("`compare` works on issues: each agent opens its own PR."))
         return
     contestants = [await RunState.open(state.services, t, state.ctx, contestant=a) for a in agents]
+    await remember_caps(state, effective)
     plans: list[RunPlan] = []
     for agent, contestant in zip(agents, contestants, strict=True):
         trigger = t.model_copy(update={"agent": agent})
