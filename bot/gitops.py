@@ -176,12 +176,22 @@ class Workspaces:
         return mirror
 
     async def diff(
-        self, *, repo: str, clone_url: str, token: InstallationToken, base: str, head: str
+        self,
+        *,
+        repo: str,
+        clone_url: str,
+        token: InstallationToken,
+        base: str,
+        head: str = "",
+        pull: int | None = None,
     ) -> str:
-        """The PR's diff as GitHub shows it (three-dot: changes since the branches split)."""
+        """The PR's diff as GitHub shows it (three-dot: changes since the branches split), from
+        its `head` branch, or with `pull` from that pull request's head as the base repository
+        keeps it (a fork's)."""
         async with self._mirror_lock(repo):
-            mirror = await self._fetch(repo, clone_url, token)
-        spec = f"refs/remotes/origin/{base}...refs/remotes/origin/{head}"
+            mirror = await self._fetch(repo, clone_url, token, pull=pull)
+        tip = pull_head(pull) if pull is not None else f"refs/remotes/origin/{head}"
+        spec = f"refs/remotes/origin/{base}...{tip}"
         return await git("diff", "--no-color", *NO_DRIVERS, spec, cwd=mirror)
 
     async def remote_sha(self, repo: str, branch: str) -> str | None:

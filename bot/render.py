@@ -65,11 +65,17 @@ def _kept_in(pr_url: str) -> str:
 def status_comment(rec: RunRecord, *, detail: str = "", pr_url: str = "") -> str:
     """The one comment per run, edited in place from queued to done or failed."""
     icon = _PHASE_ICON.get(rec.status, "•")
+    # A comparison's own row names no agent: its agents have rows of their own.
     agent = f"`{rec.agent}`" + (f" ({rec.adapter}, {rec.model})" if rec.model else "")
+    agent = agent if rec.agent else ""
     headline = {
         "queued": f"{icon} Queued: {agent or 'an agent'} will work on this.",
         "running": f"{icon} Running: {agent} is working on this.",
-        "success": f"{icon} Done: {agent} opened {pr_url or 'a pull request'}.",
+        "success": (
+            f"{icon} Done: {agent} opened {pr_url or 'a pull request'}."
+            if agent
+            else f"{icon} Done."
+        ),
         "failed": f"{icon} Failed: {agent or 'the run'} did not produce a pull request.",
         "timed_out": f"{icon} Timed out: {agent} ran out of time{_kept_in(pr_url)}.",
         "stopped_at_budget": (
@@ -77,8 +83,8 @@ def status_comment(rec: RunRecord, *, detail: str = "", pr_url: str = "") -> str
         ),
         "cancelled": f"{icon} Cancelled{_kept_in(pr_url)}.",
         "refused": f"{icon} Not started.",
-        "awaiting_approval": f"{icon} Awaiting approval: {agent or 'an agent'} will work on this "
-        "once someone approves it.",
+        "awaiting_approval": f"{icon} Awaiting approval: {agent or 'the agents'} will work on "
+        "this once someone approves it.",
     }.get(rec.status, f"{icon} {rec.status}")
     lines = [status_marker(rec.id), f"**Baton** · {headline}"]
     if detail:

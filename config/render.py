@@ -198,8 +198,9 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "org_monthly_usd": "Org file only: cap for the whole org per month.",
         "min_run_usd": "A run starts only if every monthly budget that applies has at least "
         "this much left (default 0.25).",
-        "approve_above_usd": "A run whose cost cap is above this waits until someone with "
-        "maintain or admin permission comments `/agent approve` (or `/agent deny`).",
+        "approve_above_usd": "A run whose cost cap is above this (a compare: its agents' caps "
+        "together) waits until someone with maintain or admin permission comments "
+        "`/agent approve` (or `/agent deny`).",
     },
     "Policy": {
         "protected_paths": "Globs an agent's change may not touch.",

@@ -92,10 +92,11 @@ async def run_fix(
     every agent's reason when none did. `agent` runs instead of the route's (`continue`)."""
     s, t = state.services, state.trigger
     plan = await plan_first(state, effective, agent=agent)
+    # A refused run saw the caps too: `baton spend` shows the ones that refuse it.
+    await remember_caps(state, effective)
     if isinstance(plan, Refusal):
         await refuse(state, gh, plan)
         return
-    await remember_caps(state, effective)
     if needs_approval(plan, effective, state):
         await release(state)  # a waiting run holds nothing
         await acknowledge(gh, t)

@@ -4,6 +4,7 @@ and one comment compares them side by side."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -12,8 +13,9 @@ from bot import gitops
 from bot.plan import Refusal, RunPlan, plan_run
 from bot.render import format_cost, format_duration
 from bot.run import pause
+from bot.run.approval import compare_cap, over_threshold, wait_for_compare_approval
 from bot.run.attempt import Attempt, RunFailed, attempt
-from bot.run.budget import release, reserve
+from bot.run.budget import release, remember_caps, reserve
 from bot.run.chain import acknowledge
 from bot.run.state import RunState
 from bot.run.status import post_status, refuse
@@ -39,6 +41,7 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
         await refuse(state, gh, Refusal("`compare` works on issues: each agent opens its own PR."))
         return
     contestants = [await RunState.open(state.services, t, state.ctx, contestant=a) for a in agents]
+    await remember_caps(state, effective)
     plans: list[RunPlan] = []
     for agent, contestant in zip(agents, contestants, strict=True):
         trigger = t.model_copy(update={"agent": agent})
@@ -49,6 +52,13 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
             await refuse(state, gh, plan)
             return
         plans.append(replace(plan, policy=plan.policy.model_copy(update={"draft": True})))
+    if over_threshold(compare_cap(plans), effective, t):
+        # What the comparison may spend together is what a maintainer approves.
+        for contestant in contestants:
+            await release(contestant)
+        await acknowledge(gh, t)
+        await wait_for_compare_approval(state, gh, plans, effective)
+        return
     await acknowledge(gh, t)
     token = await state.services.github.token(t.installation_id, (t.name,))
     results = [Attempt() for _ in agents]
@@ -64,6 +74,12 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
     await _comparison_comment(
         state, gh, list(zip(contestants, results, strict=True)), with_verify=with_verify
     )
+    if t.approved_by:
+        # The comparison's own row waited for the approval: it ends with the race.
+        await state.save(status=RunStatus.SUCCESS, error="", finished_at=time.time())
+        await state.event("ended", status=RunStatus.SUCCESS, reason="")
+        detail = f"Approved by @{t.approved_by}. The agents' draft PRs are compared below."
+        await post_status(state, gh, detail=detail)
 
 
 def _planner(

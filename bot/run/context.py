@@ -64,10 +64,13 @@ async def gather_handoff(
     assert pr is not None
     on_pull = await s.store.runs_for_pull(t.repo, pr.number)
     earlier = tuple(r for r in on_pull if r.job_id != state.ctx.job_id and r.agent)
-    diff = ""
-    if target.pr is not None:  # a fork's head is the agent's starting point: its files say it
+    if target.pr is not None:
         diff = await s.workspaces.diff(
             repo=t.repo, clone_url=t.clone_url, token=token, base=pr.base_ref, head=pr.head_ref
+        )
+    else:  # a fork's pull request, not yet continued here: its head as this repository keeps it
+        diff = await s.workspaces.diff(
+            repo=t.repo, clone_url=t.clone_url, token=token, base=pr.base_ref, pull=pr.number
         )
     trusted, withheld = await _trusted_review_comments(state, gh, pr.number, config)
     failing = tuple(

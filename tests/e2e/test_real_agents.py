@@ -60,7 +60,17 @@ FAILS_WITH = {
     ("opencode", 401): "HTTP 401", ("opencode", 500): "failed 3 times in a row: ",
     ("qwen", 401): "[API Error: 401 scripted failure]", ("qwen", 500): "failed 3 times (HTTP 500)",
 }  # fmt: skip
-MAX_ERROR_S = 30
+# Model requests a CLI makes before it gives up on an API that keeps failing: its own retries
+# as Baton caps them (Claude Code: CLAUDE_CODE_MAX_RETRIES 2; Codex: request and stream retries
+# 2 each; Gemini CLI and OpenCode: 3 attempts; Qwen Code: 3; Aider: 2 retries of the SDK's 3).
+MAX_ERROR_REQUESTS = {
+    "claude-code": 3,
+    "codex": 9,
+    "gemini": 3,
+    "aider": 9,
+    "opencode": 3,
+    "qwen": 3,
+}
 
 
 @pytest.fixture
@@ -224,18 +234,16 @@ async def test_labeled_issue_gets_the_real_clis_change(
 @pytest.mark.parametrize("http_status", [401, 500])
 @pytest.mark.parametrize("adapter", AGENTS)
 async def test_model_api_error_fails_the_run_with_its_reason(
-    adapter: str, http_status: int, start: Any
+    adapter: str, http_status: int, start: Any, model: ModelServer
 ) -> None:
-    began = time.monotonic()
     started = await start(adapter, HttpError(status=http_status, message="scripted failure"))
     stack, number = started.stack, started.number
-    [status] = await stack.wait_final(REPO, number, timeout_s=60)
-    took = time.monotonic() - began
+    [status] = await stack.wait_final(REPO, number, timeout_s=300)
     assert f"❌ Failed: `bot` ({adapter}, {MODELS[adapter]})" in status, status
     assert f"bot ({adapter}) failed: " in status, status
     assert FAILS_WITH[adapter, http_status] in status, status
     # The CLI's own retries of a server error are capped: the fallback agents do the rest.
-    assert took < MAX_ERROR_S, f"{took:.0f}s"
+    assert 1 <= len(model.recorder.model_requests()) <= MAX_ERROR_REQUESTS[adapter]
     assert await stack.pulls(REPO) == []
 
 
@@ -255,13 +263,13 @@ async def test_a_looping_agent_is_stopped_at_its_budget_mid_run(
     adapter: str, start: Any, model: ModelServer
 ) -> None:
     cap = 0.01  # a handful of the loop's model calls
-    began = time.monotonic()
-    started = await start(adapter, Loop(), "2m", cap)
+    started = await start(adapter, Loop(), "5m", cap)
     stack, number, key = started.stack, started.number, started.key
-    [status] = await stack.wait_final(REPO, number, timeout_s=60)
-    took = time.monotonic() - began
+    # The loop never ends by itself: only its cap (💸) or its timeout (⏱️) ends it, so the
+    # status says which came first however slow the machine is. A stop that waited for the end
+    # of the run would be a time-out.
+    [status] = await stack.wait_final(REPO, number, timeout_s=420)
     assert "💸 Stopped at budget" in status, status
-    assert took < 30, f"{took:.0f}s: the budget stop waited for the end of the run"
     await until(lambda: not processes_with(key), "the agent's processes to be gone", 10)
     assert len(model.recorder.model_requests()) >= 3  # it was stopped in the loop, not at once
     conn = open_database(f"sqlite:///{stack.workdir / 'baton.db'}")

@@ -5,6 +5,8 @@ their caps, so together they never overspend a small remainder."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,6 +14,8 @@ import pytest
 
 from adapters.base import RunStatus
 from bot.ledger import RunRecord
+from bot.ledger_cli import print_spend
+from config.settings import load_settings
 from tests.bot.run.flow import (
     OWNER,
     REPO,
@@ -236,3 +240,29 @@ async def test_a_repo_cannot_raise_a_locked_budget_or_widen_allowed_agents(
         assert "monthly_usd: 1  # locked by octocat/.github:agents.yml:3:" in text
         assert "allowed_agents: [writer]  # locked by octocat/.github:agents.yml:4:" in text
         assert runner.jobs == []
+
+
+async def test_baton_spend_shows_the_cap_that_refused_the_last_run(tmp_path: Path) -> None:
+    """The repository's cap is lowered after a run; the next run is refused by it, and `baton
+    spend` shows that cap, not the one the earlier run saw."""
+    clock = Clock(JANUARY)
+    runner = fake(writes({"notes.txt": "x\n"}, costs=(0.2,)))
+    async with await start(tmp_path, runner, clock=clock) as stack:
+        config = yml(AGENT, "writer", extra="budget: {monthly_usd: 5}\n")
+        clone_url = await stack.create_repo(OWNER, "calc", {"calc.py": CALC, ".agents.yml": config})
+        number = await stack.open_issue(OWNER, REPO, "Task", "Do it.")
+        await stack.label(OWNER, REPO, number, "agent:fix")
+        await stack.wait_final(REPO, number)
+        lowered = yml(AGENT, "writer", extra="budget: {monthly_usd: 0.3}\n")
+        await stack.push_files(OWNER, clone_url, {".agents.yml": lowered}, message="Less")
+        await stack.label(OWNER, REPO, number, "agent:fix")
+        statuses = await stack.wait_final(REPO, number, count=2)
+        assert "$0.2000 spent this month of its $0.3000 limit" in statuses[1], statuses
+        out = io.StringIO()
+        settings = load_settings(stack.env())
+        await asyncio.to_thread(
+            print_spend, settings, repo=None, out=out, now=clock(), as_json=True
+        )
+        [row] = json.loads(out.getvalue())["rows"]
+        assert (row["key"], row["cap_usd"], row["left_usd"]) == (REPO, 0.3, pytest.approx(0.1))
+        assert row["cap_source"].startswith("`budget.monthly_usd` (repo file .agents.yml:")

@@ -16,6 +16,7 @@ from tests.bot.run.flow import (
     command_agent,
     commits_on,
     fake,
+    run_events,
     start,
     writes,
     yml,
@@ -94,6 +95,13 @@ async def test_a_retry_on_a_forks_pr_opens_a_new_pr_from_a_base_branch(tmp_path:
         assert next(c.split("|")[0] for c in await commits_on(stack, branch)) == "Her change"
         assert await fork_refs(stack) == before  # the fork received nothing
         assert pulls[number]["head"]["sha"] == head  # nor did its PR
+        # The handoff brief shows the agent what the fork's pull request changes.
+        runs = await stack.runtime.services.store.list_runs()
+        [rid] = [r.id for r in runs if r.verb == "retry"]
+        [brief] = [e["text"] for e in await run_events(stack, rid) if e["kind"] == "brief"]
+        assert "diff against the base (1 files, +1 -0)" in brief, brief
+        assert "+from the fork" in brief
+        assert "the diff (1 files, +1 -0)" in status
 
 
 async def test_a_second_retry_on_the_forks_pr_continues_baton_s_branch(tmp_path: Path) -> None:
