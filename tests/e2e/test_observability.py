@@ -138,6 +138,12 @@ async def test_metrics_logs_and_pages_of_runs_in_a_worker_process(
         for check in repo.check_runs.values():
             texts[f"check run {check.id}"] = json.dumps(check.output)
     assert all(p.status_code == 200 for p in pages)
+    # What the agents echoed is their agent log, shown with the key masked (not left out).
+    run_pages = [p.text for p in pages if re.fullmatch(r"/runs/[^/]+", p.url.path)]
+    assert len(run_pages) == 2
+    for page in run_pages:
+        assert "using key ***" in page
+        assert "debug: key is ***" in page
     for where, text in texts.items():
         for name, secret in secrets.items():
             assert secret not in text, f"{name} appears in the {where}"
