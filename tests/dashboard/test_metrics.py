@@ -1,23 +1,28 @@
 """/metrics after real runs (in-process worker): prometheus-client's own parser reads counters
 and histograms that moved as the runs say, the deliveries intake counted, the GitHub calls and
-agent failures the worker tallied into the store, and the queue."""
+agent failures the worker tallied into the store, and the queue: its depth and how long its
+oldest job has waited."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.queue import NewJob, SQLiteJobQueue
 from bot.stack import Stack
+from bot.store import open_sqlite
+from bot.store.sqlite import SQLiteStore
+from bot.telemetry.metrics import Metrics
 from tests.e2e.repo_files import CALC, ISSUE_BODY, ISSUE_TITLE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
     from starlette.applications import Starlette
 
@@ -113,3 +118,23 @@ async def test_an_unsigned_delivery_is_counted_without_its_claimed_event(stack: 
         == 1
     )
     assert not any("made-up" in str(labels) for _, labels in found)
+
+
+async def test_the_queue_gauges_count_waiting_jobs_and_the_oldest_ones_wait(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "baton.db"
+    now = [1000.0]
+    async with await SQLiteStore.open(str(path)) as store:
+        conn = open_sqlite(f"sqlite:///{path}")
+        try:
+            queue = SQLiteJobQueue(conn, clock=lambda: now[0])  # not started: nothing runs
+            await queue.submit(NewJob(task="run", lock="o/r#1"))
+            now[0] = 1030.0
+            await queue.submit(NewJob(task="run", lock="o/r#2"))
+            found = samples((await Metrics().render(store, queue, now=1090.0)).decode())
+        finally:
+            conn.close()
+    assert value(found, "baton_queue_depth") == 2
+    assert value(found, "baton_queue_running") == 0
+    assert value(found, "baton_queue_oldest_age_seconds") == 90.0
