@@ -118,7 +118,8 @@ _SUMMARY_KEYS: tuple[str, ...] = ("command", "cmd", "file_path", "filePath", "ab
 _SUMMARY_KEYS += ("notebook_path", "path", "url", "query", "pattern")
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """An event's text on one line, at most EVENT_TEXT_LIMIT characters."""
     text = " ".join(text.split())
     return text if len(text) <= EVENT_TEXT_LIMIT else text[: EVENT_TEXT_LIMIT - 1] + "…"
 
@@ -139,7 +140,9 @@ class AgentEvent:
       the stream says);
     - its outcome: another `tool` event for the same `call`, with `ok`. A CLI that shows a call
       only once it is done gives a single event, with `ok`.
-    Texts are clipped to EVENT_TEXT_LIMIT; no tool's output or file contents is ever in one.
+    A `message` is a line a CLI said: a `command` agent's stdout and stderr (`stream`), whatever
+    it printed (adapters/outputlog.py bounds how many). Texts are clipped to EVENT_TEXT_LIMIT
+    (the run engine masks secrets first); a harness's tool output is never in one.
     """
 
     kind: str  # "started" | "turn" | "message" | "tool" | "usage" | "finished"
@@ -152,7 +155,7 @@ class AgentEvent:
     def turn(
         cls, number: int, text: str = "", *, extra: Mapping[str, object] | None = None
     ) -> AgentEvent:
-        return cls(kind="turn", text=_clip(text), data={"turn": number, **(extra or {})})
+        return cls(kind="turn", text=clip(text), data={"turn": number, **(extra or {})})
 
     @classmethod
     def tool_call(
@@ -168,7 +171,7 @@ class AgentEvent:
     ) -> AgentEvent:
         """A call (`ok` None) or its outcome; `about` is a summary, or the call's input to
         summarise. `text` replaces the default "NAME SUMMARY" line."""
-        summary = _clip(about if isinstance(about, str) else cls.summarise(about or {}))
+        summary = clip(about if isinstance(about, str) else cls.summarise(about or {}))
         data: dict[str, object] = {"tool": name, "input": summary}
         if call:
             data["call"] = call
@@ -177,13 +180,13 @@ class AgentEvent:
         if ok is not None:
             data["ok"] = ok
         line = text if text is not None else _tool_line(name, summary, ok)
-        return cls(kind="tool", text=_clip(line), data={**data, **(extra or {})})
+        return cls(kind="tool", text=clip(line), data={**data, **(extra or {})})
 
     def outcome(self, *, ok: bool, extra: Mapping[str, object] | None = None) -> AgentEvent:
         """The outcome of this call: the same call, with `ok` (and whatever else is known)."""
         line = _tool_line(str(self.data.get("tool", "")), str(self.data.get("input", "")), ok)
         data = {**self.data, "ok": ok, **(extra or {})}
-        return AgentEvent(kind="tool", text=_clip(line), data=data)
+        return AgentEvent(kind="tool", text=clip(line), data=data)
 
     @staticmethod
     def summarise(args: Mapping[str, object]) -> str:

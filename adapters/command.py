@@ -19,6 +19,7 @@ from adapters.base import (
     RunStatus,
     Usage,
 )
+from adapters.outputlog import OutputLog
 from adapters.process import ProcessError, base_env
 from adapters.runlimits import LimitError
 from adapters.runner import Places, ProcessJob
@@ -176,7 +177,11 @@ class CommandAdapter(AgentAdapter):
                 expand_env(spec.env, self._server_env, own_key=spec.api_key_env),
             )
 
+            # What it prints is the run's agent log (it streams nothing Baton reads as turns).
+            output = OutputLog(events)
+
             async def on_line(line: str) -> None:
+                await output.stdout(line)
                 if spec.output.format != "jsonl":
                     return
                 parsed.feed_line(line)
@@ -198,10 +203,14 @@ class CommandAdapter(AgentAdapter):
                 timeout_s=limits.timeout_s,
             )
             try:
-                done = await self._runner.run(job, on_stdout_line=on_line)
+                done = await self._runner.run(
+                    job, on_stdout_line=on_line, on_stderr_line=output.stderr
+                )
             except (SandboxUnavailable, SandboxError, LimitError) as exc:
+                await output.close()
                 return self._result(parsed, model, RunStatus.FAILED, error=str(exc))
             except _BudgetExceeded as stop:
+                await output.close()
                 return self._result(
                     parsed,
                     model,
@@ -210,7 +219,9 @@ class CommandAdapter(AgentAdapter):
                     f"${limits.max_cost_usd:.4f} limit of this run",
                 )
             except ProcessError as exc:
+                await output.close()
                 return self._result(parsed, model, RunStatus.FAILED, error=str(exc))
+            await output.close()
         if spec.output.format == "json":
             try:
                 parsed.feed_object(json.loads(done.out))

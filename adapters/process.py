@@ -169,6 +169,7 @@ async def run(
     timeout_s: float | None = None,
     check: bool = True,
     on_stdout_line: Callable[[str], Awaitable[None]] | None = None,
+    on_stderr_line: Callable[[str], Awaitable[None]] | None = None,
 ) -> Completed:
     """Run `argv` in its own session so a timeout or a cancellation kills its whole tree.
 
@@ -203,7 +204,9 @@ async def run(
             proc.stdin.close()
         assert proc.stdout is not None
         assert proc.stderr is not None
-        await asyncio.gather(_pump(proc.stdout, out, on_stdout_line), _pump(proc.stderr, err, None))
+        await asyncio.gather(
+            _pump(proc.stdout, out, on_stdout_line), _pump(proc.stderr, err, on_stderr_line)
+        )
         await proc.wait()
 
     timed_out = False

@@ -83,7 +83,11 @@ class Runner(Protocol):
         ...
 
     async def run(
-        self, job: ProcessJob, *, on_stdout_line: LineSink | None = None
+        self,
+        job: ProcessJob,
+        *,
+        on_stdout_line: LineSink | None = None,
+        on_stderr_line: LineSink | None = None,
     ) -> Completed: ...
 
 
@@ -110,7 +114,13 @@ class HostRunner:
     def inside(self, path: Path, places: Places) -> Path:
         return _seen(path, places, places)
 
-    async def run(self, job: ProcessJob, *, on_stdout_line: LineSink | None = None) -> Completed:
+    async def run(
+        self,
+        job: ProcessJob,
+        *,
+        on_stdout_line: LineSink | None = None,
+        on_stderr_line: LineSink | None = None,
+    ) -> Completed:
         log.warning(
             "BATON_SANDBOX=none: agent %s runs UNSANDBOXED, with the server's filesystem, "
             "processes and network; unset it once bubblewrap is installed",
@@ -123,6 +133,7 @@ class HostRunner:
             timeout_s=job.timeout_s,
             check=False,
             on_stdout_line=on_stdout_line,
+            on_stderr_line=on_stderr_line,
         )
 
 
@@ -137,7 +148,13 @@ class SandboxRunner:
     def inside(self, path: Path, places: Places) -> Path:
         return _seen(path, places, SANDBOX_VIEW)
 
-    async def run(self, job: ProcessJob, *, on_stdout_line: LineSink | None = None) -> Completed:
+    async def run(
+        self,
+        job: ProcessJob,
+        *,
+        on_stdout_line: LineSink | None = None,
+        on_stderr_line: LineSink | None = None,
+    ) -> Completed:
         # Probed on the first run that needs it (never at import or startup), then remembered.
         status = await sandbox_status()
         if not status.ok:
@@ -156,7 +173,11 @@ class SandboxRunner:
             resources=job.resources,
         )
         return await run_sandboxed(
-            plan, job.argv, timeout_s=job.timeout_s, on_stdout_line=on_stdout_line
+            plan,
+            job.argv,
+            timeout_s=job.timeout_s,
+            on_stdout_line=on_stdout_line,
+            on_stderr_line=on_stderr_line,
         )
 
 
@@ -190,9 +211,9 @@ class FakeRunner:
     """A Runner that starts nothing: it records each job and answers it with the next step.
 
     A step is a `Completed`, or a function of the job that returns one (it may write into
-    `job.places.worktree` and `job.places.home`, as an agent would). The answer's stdout is
-    then handed to the caller line by line, as a streaming CLI's would be; an exception from
-    the caller's line handler (a budget stop) propagates, as it ends a real run.
+    `job.places.worktree` and `job.places.home`, as an agent would). The answer's stdout, then
+    its stderr, is handed to the caller line by line, as a streaming CLI's would be; an
+    exception from the caller's line handler (a budget stop) propagates, as it ends a real run.
     """
 
     def __init__(self, *steps: Step, sandboxed: bool = True) -> None:
@@ -203,7 +224,13 @@ class FakeRunner:
     def inside(self, path: Path, places: Places) -> Path:
         return _seen(path, places, SANDBOX_VIEW if self.sandboxed else places)
 
-    async def run(self, job: ProcessJob, *, on_stdout_line: LineSink | None = None) -> Completed:
+    async def run(
+        self,
+        job: ProcessJob,
+        *,
+        on_stdout_line: LineSink | None = None,
+        on_stderr_line: LineSink | None = None,
+    ) -> Completed:
         self.jobs.append(job)
         if not self._steps:
             raise AssertionError(f"the fake runner has no step left for {job.name}: {job.argv}")
@@ -213,4 +240,7 @@ class FakeRunner:
         if on_stdout_line is not None:
             for line in done.out.splitlines():
                 await on_stdout_line(line)
+        if on_stderr_line is not None:
+            for line in done.err.splitlines():
+                await on_stderr_line(line)
         return done

@@ -116,6 +116,7 @@ async def _run(
     timeout_s: float | None,
     on_stdout_line: Callable[[str], Awaitable[None]] | None,
     stdin: bytes | None,
+    on_stderr_line: Callable[[str], Awaitable[None]] | None = None,
 ) -> Completed:
     endpoint = _check_plan(plan)
     with tempfile.TemporaryDirectory(prefix="baton-sbx-") as tmp:
@@ -134,6 +135,7 @@ async def _run(
                     timeout_s=timeout_s,
                     check=False,
                     on_stdout_line=on_stdout_line,
+                    on_stderr_line=on_stderr_line,
                 )
                 return await bound.supervise(work)
 
@@ -189,6 +191,7 @@ async def run_sandboxed(
     timeout_s: float | None,
     on_stdout_line: Callable[[str], Awaitable[None]] | None = None,
     stdin: bytes | None = None,
+    on_stderr_line: Callable[[str], Awaitable[None]] | None = None,
 ) -> Completed:
     """Run `argv` inside the plan's sandbox; timeout or cancel kills everything in it.
 
@@ -201,5 +204,5 @@ async def run_sandboxed(
         raise SandboxUnavailable(f"{status.reason}; {FIX}")
     return await _run(
         plan, argv, bwrap=tools[0], prlimit=tools[1], timeout_s=timeout_s,
-        on_stdout_line=on_stdout_line, stdin=stdin,
+        on_stdout_line=on_stdout_line, stdin=stdin, on_stderr_line=on_stderr_line,
     )  # fmt: skip

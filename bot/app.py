@@ -93,13 +93,15 @@ class Runtime:
             verify=httpx.create_ssl_context()
         )
         self._flusher: asyncio.Task[None] | None = None
+        metered = MeteredTransport(self._github_transport, self.tally)
         self.github = GitHubApp(
             outbound=self.outbound,
             app_id=settings.app_id or "",
             private_key=settings.private_key_pem(),
             base_url=settings.github_url,
             auto_retry=github_auto_retry,
-            transport=MeteredTransport(self._github_transport, self.tally),
+            transport=metered,
+            transport_for=metered.for_installation,
         )
         self._services: Services | None = None  # built by `start`, with the store
         self.queue.register("run", self._run)

@@ -146,6 +146,17 @@ def _spend(args: argparse.Namespace) -> int:
         return 2
 
 
+def _positive_days(text: str) -> float:
+    """A window of days, as BATON_STATS_WINDOW_DAYS takes it: a number above 0."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = 0.0
+    if not days > 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days above 0")
+    return days
+
+
 def _stats(args: argparse.Namespace) -> int:
     from bot.stats_cli import print_stats  # noqa: PLC0415
 
@@ -323,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_argument(
         "--window-days",
-        type=float,
+        type=_positive_days,
         metavar="DAYS",
         help="count an open PR once it is this old (default: BATON_STATS_WINDOW_DAYS, 7)",
     )

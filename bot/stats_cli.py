@@ -32,7 +32,7 @@ def print_stats(
 ) -> int:
     """The scoreboard per agent and per agent x label x repository; `--json` adds each run's
     own figures (`runs`), the evidence routing by outcome reads."""
-    window_s = (window_days or settings.stats_window_days) * DAY_S
+    window_s = (window_days if window_days is not None else settings.stats_window_days) * DAY_S
     when = time.time() if now is None else now
 
     async def read() -> tuple[Any, list[Any]]:

@@ -36,6 +36,7 @@ class Chart:
     bars: tuple[Bar, ...]
     horizontal: bool
     empty: str = ""  # what the chart says when there is nothing to draw
+    more: str = ""  # what the chart says of the items past its limit, if any
 
 
 def _scale(values: Sequence[float]) -> float:
@@ -52,7 +53,8 @@ def bars(
     empty: str = "No runs with a known cost yet.",
 ) -> Chart:
     """Horizontal bars, largest first, one row each: label, bar, value."""
-    shown = sorted(items, key=lambda kv: (-kv[1], kv[0]))[:limit]
+    ranked = sorted(items, key=lambda kv: (-kv[1], kv[0]))
+    shown, rest = ranked[:limit], ranked[limit:]
     top = _scale([v for _, v in shown])
     out = tuple(
         Bar(
@@ -73,6 +75,7 @@ def bars(
         bars=out,
         horizontal=True,
         empty=empty if not out else "",
+        more=f"and {len(rest)} more, {fmt(sum(v for _, v in rest))} together" if rest else "",
     )
 
 

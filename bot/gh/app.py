@@ -20,6 +20,8 @@ from bot.gh.repo import RepoGitHub
 from bot.outbound import Outbound
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from githubkit.cache import BaseCacheStrategy
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class GitHubApp:
         timeout_s: float = 20.0,
         cache_strategy: BaseCacheStrategy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        transport_for: Callable[[int], httpx.AsyncBaseTransport] | None = None,
         outbound: Outbound | None = None,
     ) -> None:
         self.base_url = base_url
@@ -58,6 +61,8 @@ class GitHubApp:
         self._retry: Any = capped_retry if auto_retry else False
         self._timeout = timeout_s
         self._transport = transport
+        # The transport of one installation's clients (telemetry labels its rate limit by it).
+        self._transport_for = transport_for
         # One TLS context for every client: building one loads the CA bundle (~25 ms of CPU on
         # the event loop), and githubkit builds a client per call made outside `async with`.
         self._ssl = httpx.create_ssl_context()
@@ -96,7 +101,9 @@ class GitHubApp:
             )
             data = read_json(resp)
             expires = datetime.fromisoformat(str(data["expires_at"]))
-            token = InstallationToken(SecretStr(str(data["token"])), expires.timestamp())
+            token = InstallationToken(
+                SecretStr(str(data["token"])), expires.timestamp(), installation_id
+            )
             self._tokens[key] = token
             return token
 
@@ -117,13 +124,16 @@ class GitHubApp:
         )
 
     def client(self, token: InstallationToken) -> GitHub[TokenAuthStrategy]:
+        transport = self._transport
+        if self._transport_for is not None and token.installation_id:
+            transport = self._transport_for(token.installation_id)
         return GitHub(
             TokenAuthStrategy(token.value.get_secret_value()),
             base_url=self.base_url,
             timeout=self._timeout,
             cache_strategy=self._cache,
             auto_retry=self._retry,
-            async_transport=self._transport,
+            async_transport=transport,
             ssl_verify=self._ssl,
         )
 

@@ -62,7 +62,7 @@ async def _repository_count(app: GitHubApp, installation_id: int) -> int:
         ),
     )
     data = read_json(resp)
-    token = InstallationToken(SecretStr(str(data["token"])), 0.0)
+    token = InstallationToken(SecretStr(str(data["token"])), 0.0, installation_id)
     async with app.client(token) as gh:
         listed = await call(
             "list the installation's repositories",

@@ -14,6 +14,7 @@ Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket",
 class InstallationToken:
     value: SecretStr
     expires_at: float  # epoch seconds
+    installation_id: int = 0  # whose token (0: unknown); its rate limit is that installation's
 
 
 @dataclass(frozen=True, slots=True)

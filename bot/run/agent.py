@@ -7,7 +7,7 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
-from adapters.base import AgentEvent, AgentResult, AgentTask, CostSource, RunStatus
+from adapters.base import AgentEvent, AgentResult, AgentTask, CostSource, RunStatus, clip
 from adapters.registry import AdapterUnavailable, build_adapter
 from bot.brief import build_brief
 from bot.handoff import render_handoff, resume_session
@@ -42,10 +42,11 @@ def wall_for(services: Services, token: InstallationToken, spec: AgentSpec) -> O
 
 
 def _event_data(event: AgentEvent, wall: Outbound) -> dict[str, object]:
-    """What the run's timeline keeps of an adapter's event (its text masked like a log line)."""
+    """What the run's timeline keeps of an adapter's event: its text masked like a log line,
+    then clipped (masked first, so that a cut never leaves part of a secret readable)."""
     data: dict[str, object] = {**event.data}
     if event.text:
-        data["text"] = wall.mask(event.text)
+        data["text"] = clip(wall.mask(event.text))
     if event.usage is not None:
         data["usage"] = event.usage.as_dict()
     if event.cost_usd is not None:

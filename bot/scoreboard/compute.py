@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.base import RunStatus
-from bot.scoreboard.facts import REVERT_WINDOW_S, PullFacts, PullKey, PullState, openers
+from bot.scoreboard.facts import (
+    REVERT_WINDOW_S,
+    PullFacts,
+    PullKey,
+    PullState,
+    openers,
+    pull_of,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -174,9 +181,12 @@ def _add_pull(t: _Tally, pull: PullFacts, *, now: float, window_s: float) -> Non
         t.reverted += int(pull.reverted)
 
 
-def _add_run(t: _Tally, run: RunRecord, pull: PullFacts | None, *, now: float, w: float) -> None:
+def _add_run(
+    t: _Tally, run: RunRecord, pull: PullFacts | None, *, waits: bool, now: float, w: float
+) -> None:
+    """A run, and its cost unless it `waits` (with a PR of Baton's whose outcome is unheard)."""
     t.runs += 1
-    if not RunStatus(run.status).final:
+    if not RunStatus(run.status).final or waits:
         return
     if pull is not None and not counted(pull, now=now, window_s=w):
         return
@@ -211,9 +221,12 @@ def scoreboard(
         for group in _groups(run.agent, run.label, run.repo):
             _add_pull(tallies[group], pull, now=now, window_s=window_s)
     for run in worked:
-        pull = pulls.get((run.repo, run.pr_number)) if run.pr_number is not None else None
+        worked_on = pull_of(run)
+        pull = pulls.get(worked_on) if worked_on is not None else None
+        # A PR Baton opened but whose facts it never heard is in no figure: its runs wait.
+        waits = pull is None and worked_on in opened
         for group in _groups(run.agent, run.label, run.repo):
-            _add_run(tallies[group], run, pull, now=now, w=window_s)
+            _add_run(tallies[group], run, pull, waits=waits, now=now, w=window_s)
     return Scoreboard(
         now=now,
         window_s=window_s,

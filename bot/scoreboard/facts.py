@@ -204,15 +204,29 @@ class RunOutcome:
     pr_state: str | None  # open, draft, merged, closed; None without a PR Baton tracks
     zero_touch: bool | None  # merged with no person's push after this run's commit
     ci_pass: bool | None  # other apps' checks on this run's commit
+    review_rounds: int | None  # the heads people reviewed before the PR's merge
     reverted: bool | None
     time_to_merge_s: float | None
 
 
+BRANCH_PREFIX = "baton/"
+
+
+def pull_of(run: RunRecord) -> PullKey | None:
+    """The pull request a run worked on: the one it delivered to, or, for a run asked for on a
+    pull request that ended before delivering anything (a failed retry), that one."""
+    if run.pr_number is not None:
+        return (run.repo, run.pr_number)
+    return (run.repo, run.number) if run.is_pull_request else None
+
+
 def openers(runs: Iterable[RunRecord]) -> dict[PullKey, str]:
-    """The run that opened each PR: the first successful run that names it."""
+    """The run that opened each of Baton's PRs: the first that delivered to it (a PR number is
+    recorded only once a run opened or updated it) from a `baton/` branch. It may have ended at
+    its limit, its work kept in a draft PR; a run on a person's PR (their branch) opened none."""
     out: dict[PullKey, str] = {}
     for run in sorted(runs, key=lambda r: (r.created_at, r.id)):
-        if run.pr_number is not None and run.status == "success":
+        if run.pr_number is not None and run.branch.startswith(BRANCH_PREFIX):
             out.setdefault((run.repo, run.pr_number), run.id)
     return out
 
@@ -223,19 +237,22 @@ def run_outcome(
     checks: Mapping[tuple[str, str], Verdict],
     opened: Mapping[PullKey, str],
 ) -> RunOutcome:
-    pull = pulls.get((run.repo, run.pr_number)) if run.pr_number is not None else None
+    key = pull_of(run)
+    pull = pulls.get(key) if key is not None else None
     verdict = checks.get((run.repo, run.commit_sha)) if run.commit_sha else None
     if pull is None:
         state = None
     else:
         state = "draft" if pull.state == PullState.OPEN and pull.draft else pull.state.value
+    merged = pull is not None and pull.merged
     return RunOutcome(
         run_id=run.id,
-        pr_number=run.pr_number,
+        pr_number=key[1] if pull is not None and key is not None else run.pr_number,
         opened_pr=run.pr_number is not None and opened.get((run.repo, run.pr_number)) == run.id,
         pr_state=state,
         zero_touch=(pull.merged and not pull.touched_after(run.commit_sha)) if pull else None,
         ci_pass=None if verdict is None else verdict == Verdict.PASS,
-        reverted=pull.reverted if pull is not None and pull.merged else None,
+        review_rounds=pull.review_rounds if pull is not None and merged else None,
+        reverted=pull.reverted if pull is not None and merged else None,
         time_to_merge_s=pull.time_to_merge_s if pull is not None else None,
     )

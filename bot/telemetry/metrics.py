@@ -39,9 +39,15 @@ if TYPE_CHECKING:
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 COST_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+# GitHub's rate limits reset every hour: a remaining count older than that says nothing now (an
+# installation Baton no longer calls, one that was removed).
+RATE_FRESH_S = 3600.0
 _HELP = {
     GITHUB_CALLS: "Requests Baton made to GitHub's REST API, by method and HTTP status.",
-    RATE_REMAINING: "The lowest rate-limit remaining GitHub reported in the last few seconds.",
+    RATE_REMAINING: (
+        "The lowest rate-limit remaining GitHub reported in the last few seconds, per "
+        "installation (app: the App's own requests) and resource."
+    ),
     AGENT_FAILURES: "Agent CLI processes that ended without a result, by agent and status.",
 }
 
@@ -153,11 +159,15 @@ class Metrics:
         snap.tallies = await store.run_tallies(
             duration_buckets=DURATION_BUCKETS, cost_buckets=COST_BUCKETS
         )
-        snap.values = await store.metric_values()
+        now = time.time() if now is None else now
+        snap.values = [
+            v
+            for v in await store.metric_values()
+            if v.name != RATE_REMAINING or now - v.updated_at <= RATE_FRESH_S
+        ]
         waiting = await queue.list_jobs(status=JobStatus.QUEUED)
         snap.queued = len(waiting)
         snap.running = await queue.count(status=JobStatus.RUNNING)
-        now = time.time() if now is None else now
         snap.oldest_age_s = max((now - min(j.created_at for j in waiting)), 0.0) if waiting else 0.0
         # No await between reading and rendering: a concurrent scrape cannot interleave.
         return generate_latest(self.registry)

@@ -31,12 +31,13 @@ class Tally:
         self._low: dict[tuple[str, str], float] = {}
 
     def github_call(
-        self, *, method: str, status: str, resource: str, remaining: int | None
+        self, *, method: str, status: str, resource: str, installation: str, remaining: int | None
     ) -> None:
         self._add[(GITHUB_CALLS, labels_key({"method": method, "status": status}))] += 1
         if remaining is not None:
-            key = (RATE_REMAINING, labels_key({"resource": resource}))
-            # The lowest seen since the last flush: the installation closest to its limit.
+            labels = {"resource": resource, "installation": installation}
+            key = (RATE_REMAINING, labels_key(labels))
+            # The lowest seen since the last flush: answers can arrive out of order.
             self._low[key] = min(self._low.get(key, float(remaining)), float(remaining))
 
     def agent_failure(self, *, agent: str, status: str) -> None:

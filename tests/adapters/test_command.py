@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import AgentTask, CostSource, Limits, RunStatus, discard_events
+from adapters.base import AgentEvent, AgentTask, CostSource, Limits, RunStatus, discard_events
 from adapters.command import CommandAdapter
 from adapters.runner import HostRunner
 from config.schema import AgentSpec
@@ -111,3 +111,45 @@ async def test_nonzero_exit_is_a_failure_with_stderr(tmp_path: Path) -> None:
     ).run(AgentTask(prompt="x"), tmp_path, Limits(), discard_events)
     assert result.status is RunStatus.FAILED
     assert "model said 401" in result.error
+
+
+async def test_what_it_prints_on_stdout_and_stderr_is_its_log(tmp_path: Path) -> None:
+    """A `command` agent streams nothing Baton reads as turns: its output is the agent log."""
+    script = "import sys\nprint('reading calc.py')\nprint('warn: slow model', file=sys.stderr)\n"
+    agent_spec = AgentSpec.model_validate(
+        {"adapter": "command", "command": [sys.executable, "-c", script]}
+    )
+    seen: list[AgentEvent] = []
+
+    async def sink(event: AgentEvent) -> None:
+        seen.append(event)
+
+    result = await CommandAdapter(
+        spec=agent_spec, agent="x", server_env={}, runner=HostRunner()
+    ).run(AgentTask(prompt="x"), tmp_path, Limits(), sink)
+    assert result.status is RunStatus.SUCCESS
+    lines = {(e.kind, e.text, e.data["stream"]) for e in seen}
+    assert lines == {
+        ("message", "reading calc.py", "stdout"),
+        ("message", "warn: slow model", "stderr"),
+    }
+
+
+async def test_a_budget_stop_keeps_what_was_printed_before_it(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    seen: list[AgentEvent] = []
+
+    async def sink(event: AgentEvent) -> None:
+        seen.append(event)
+
+    adapter = CommandAdapter(spec=spec(tmp_path, STEPS="50"), agent="mine",
+                             server_env={}, runner=HostRunner())  # fmt: skip
+    result = await adapter.run(AgentTask(prompt="x"), work, Limits(max_cost_usd=0.025), sink)
+    assert result.status is RunStatus.BUDGET
+    printed = [e.text for e in seen if e.kind == "message"]
+    assert printed[:3] == [
+        '{"type": "usage", "cost": 0.01}',
+        '{"type": "usage", "cost": 0.02}',
+        '{"type": "usage", "cost": 0.03}',
+    ]

@@ -59,6 +59,16 @@ def test_stats_json_has_each_runs_own_figures(db: Path, capsys: pytest.CaptureFi
     assert runs["r2"]["pr_number"] is None
 
 
+@pytest.mark.parametrize("days", ["0", "-3", "nan", "week"])
+def test_a_window_of_no_days_is_refused(
+    db: Path, days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["stats", "--window-days", days])
+    assert stopped.value.code == 2
+    assert "is not a number of days above 0" in capsys.readouterr().err
+
+
 def test_stats_without_a_database_says_so_and_makes_none(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

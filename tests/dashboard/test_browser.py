@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium: sign in through the emulator's GitHub, find a run,
-filter, open a running run's page and watch its timeline grow without reloading, see the spend
-charts and the scoreboard, sign out. Screenshots go to test-artifacts/dashboard/."""
+filter, open a running run's page and watch its timeline grow without reloading (and, at the
+end, its facts and agent log filled in), see the spend charts and the scoreboard, sign out.
+Screenshots go to test-artifacts/dashboard/."""
 
 from __future__ import annotations
 
@@ -119,9 +120,14 @@ def browse(base: str, live_run: str, done_run: str, gate: Path) -> dict[str, obj
             ),
             timeout_s=60,
         )
+        # Then the page puts its final content in place: the PR, the duration, the agent log.
+        _wait(driver, "the run's final facts", lambda d: d.find_elements(By.ID, "pr-link"))
         seen["rows_after"] = len(driver.find_elements(By.CSS_SELECTOR, "#timeline li"))
         seen["no_reload"] = driver.execute_script("return window.batonNoReload === true;")
         seen["status_after"] = driver.find_element(By.ID, "status").text
+        seen["duration_after"] = driver.find_element(By.ID, "duration").text
+        seen["log_after"] = driver.find_element(By.ID, "agent-log").text
+        seen["live_after"] = driver.find_elements(By.ID, "live")
         driver.save_screenshot(str(shots / "04-run-ended.png"))
         driver.get(f"{base}/runs/{done_run}")
         seen["done_text"] = driver.find_element(By.ID, "timeline").text
@@ -186,6 +192,9 @@ async def test_the_dashboard_in_chromium(stack: Stack, tmp_path: Path) -> None:
     assert rows_after > rows_before
     assert seen["no_reload"] is True
     assert seen["status_after"] == "success"
+    assert seen["duration_after"] != "\u2013"  # known once the agent ended
+    assert "fixed add() once the page was open" in str(seen["log_after"])  # what it printed
+    assert seen["live_after"] == []
     assert "pull request #" in str(seen["done_text"])
     # The gated agent reports no cost: it is counted as unknown, never drawn as $0.
     assert seen["bars"] == {"chart-month": 12, "chart-agent": 1, "chart-repo": 1}

@@ -77,6 +77,15 @@ def test_bars_are_scaled_to_the_largest_and_ordered_by_size() -> None:
     assert [b.width for b in chart.bars] == [charts.BAR_W, charts.BAR_W / 4, 0.0]
     assert chart.bars[1].text == "$1.0000"
     assert charts.bars("t", [], fmt=money).empty
+    assert not chart.more
+
+
+def test_bars_past_the_limit_are_said_not_dropped() -> None:
+    items = [(f"acme/r{n:02d}", float(n)) for n in range(1, 16)]
+    chart = charts.bars("t", items, fmt=money, limit=12)
+    assert [b.label for b in chart.bars][:2] == ["acme/r15", "acme/r14"]
+    assert len(chart.bars) == 12
+    assert chart.more == "and 3 more, $6.0000 together"  # r01, r02 and r03
 
 
 def test_columns_keep_their_order_and_say_when_there_is_nothing() -> None:

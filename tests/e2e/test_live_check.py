@@ -22,14 +22,17 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 OWNER, NAME = "octocat", "notes"
 REPO = f"{OWNER}/{NAME}"
-# argv: prompt_file mode. It reports its cost as it goes (one JSON line at a time).
+# argv: prompt_file mode gates. It reports its cost as it goes (one JSON line at a time), and
+# after each of its first two reports waits until the test has seen that cost on GitHub: so
+# the check run shows the agent at work however fast or slow this machine is.
 SCRIPT = r"""
 import json, pathlib, sys, time
-mode = sys.argv[2]
-steps = 5 if mode == "budget" else 3
-for i in range(1, steps + 1):
+mode, gates = sys.argv[2], pathlib.Path(sys.argv[3])
+for i in (1, 2, 3):
     print(json.dumps({"cost": round(0.01 * i, 2)}), flush=True)
-    time.sleep(0.35)
+    deadline = time.monotonic() + 60
+    while i < 3 and not (gates / str(i)).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 if mode == "fail":
     sys.exit("the model said no")
 pathlib.Path("note.md").write_text("a note\n")
@@ -37,23 +40,24 @@ print(json.dumps({"summary": "wrote note.md"}), flush=True)
 """
 
 
-def agent(name: str, mode: str, extra: str = "") -> str:
-    argv = [sys.executable, "-c", SCRIPT, "{prompt_file}", mode]
+def agent(name: str, mode: str, gates: Path, extra: str = "") -> str:
+    argv = [sys.executable, "-c", SCRIPT, "{prompt_file}", mode, str(gates / name)]
     return (
         f"  {name}: {{adapter: command, command: {json.dumps(argv)}, "
         f"output: {{format: jsonl, cost_usd: cost, summary: summary}}{extra}}}\n"
     )
 
 
-AGENTS_YML = (
-    "version: 1\nagents:\n"
-    + agent("ok", "ok")
-    + agent("broken", "fail")
-    + agent("capped", "budget", ", max_cost_usd: 0.025")
-    + "routes:\n"
-    + "".join(f"  - when: {{label: 'agent:{n}'}}\n    agent: {n}\n" for n in ("ok", "broken"))
-    + "  - when: {label: 'agent:capped'}\n    agent: capped\n"
-)
+def agents_yml(gates: Path) -> str:
+    return (
+        "version: 1\nagents:\n"
+        + agent("ok", "ok", gates)
+        + agent("broken", "fail", gates)
+        + agent("capped", "budget", gates, ", max_cost_usd: 0.025")
+        + "routes:\n"
+        + "".join(f"  - when: {{label: 'agent:{n}'}}\n    agent: {n}\n" for n in ("ok", "broken"))
+        + "  - when: {label: 'agent:capped'}\n    agent: capped\n"
+    )
 
 
 @pytest.fixture
@@ -63,21 +67,41 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         yield running
 
 
-async def run(stack: Stack, label: str) -> tuple[str, list[dict[str, Any]]]:
-    """Label a new issue; the final status comment, and every state of its live check run."""
-    number = await stack.open_issue(OWNER, REPO, f"Note ({label})", "Write a note.")
-    await stack.label(OWNER, REPO, number, f"agent:{label}")
-    [status] = await stack.wait_final(REPO, number)
-    [row] = await stack.runtime.services.store.runs_for_target(REPO, number)
+def live_check(stack: Stack, run_id: str, commit_sha: str) -> Any:
+    """The run's live check run as the emulator holds it (not the one on its PR's head)."""
     repo = stack.hub.repo(OWNER, NAME)
     assert repo is not None
+    mine = [c for c in repo.check_runs.values() if c.external_id == run_id]
+    live = [c for c in mine if not commit_sha or c.head_sha != commit_sha]
+    return live[0] if live else None
+
+
+async def run(stack: Stack, label: str, gates: Path) -> tuple[str, list[dict[str, Any]]]:
+    """Label a new issue; let its agent go on each time GitHub shows its cost so far; the final
+    status comment, and every state of its live check run."""
+    (gates / label).mkdir(parents=True)
+    number = await stack.open_issue(OWNER, REPO, f"Note ({label})", "Write a note.")
+    await stack.label(OWNER, REPO, number, f"agent:{label}")
+    store = stack.runtime.services.store
+    deadline = time.monotonic() + 60
+    for gate, cost in ((1, "$0.0100"), (2, "$0.0200")):
+        while True:
+            rows = await store.runs_for_target(REPO, number)
+            check = live_check(stack, rows[0].id, "") if rows else None
+            shown = [h for h in check.history if h["status"] == "in_progress"] if check else []
+            if any(cost in (h["title"] or "") for h in shown):
+                (gates / label / str(gate)).write_text("seen")
+                break
+            assert time.monotonic() < deadline, f"GitHub never showed {cost}: {shown}"
+            await asyncio.sleep(0.05)
+    [status] = await stack.wait_final(REPO, number)
+    [row] = await store.runs_for_target(REPO, number)
     deadline = time.monotonic() + 30
     while True:  # the end goes to GitHub off the run's path: it may follow the comment
-        mine = [c for c in repo.check_runs.values() if c.external_id == row.id]
-        live = [c for c in mine if c.head_sha != row.commit_sha]
-        if live and live[0].status == "completed":
-            return status, live[0].history
-        assert time.monotonic() < deadline, f"no concluded live check run: {live}"
+        check = live_check(stack, row.id, row.commit_sha)
+        if check is not None and check.status == "completed":
+            return status, check.history
+        assert time.monotonic() < deadline, f"no concluded live check run: {check}"
         await asyncio.sleep(0.05)
 
 
@@ -91,16 +115,18 @@ def states(history: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
 
 
 async def test_the_live_check_run_over_a_run_that_succeeds_fails_or_stops_at_budget(
-    stack: Stack,
+    stack: Stack, tmp_path: Path
 ) -> None:
-    await stack.create_repo(OWNER, NAME, {"README.md": "# notes\n", ".agents.yml": AGENTS_YML})
+    files = {"README.md": "# notes\n", ".agents.yml": agents_yml(tmp_path / "gates")}
+    await stack.create_repo(OWNER, NAME, files)
 
-    status, history = await run(stack, "ok")
+    status, history = await run(stack, "ok", tmp_path / "gates")
     assert "✅ Done" in status, status
     assert states(history) == [("queued", None), ("in_progress", None), ("completed", "success")]
     working = [h for h in history if h["status"] == "in_progress"]
-    assert len(working) >= 2  # updated while the agent worked, not only at its start
-    assert any("$0.0" in (h["title"] or "") for h in working)  # the cost so far
+    # Updated while the agent worked, its cost so far growing, not only at its start.
+    costs = [c for c in ("$0.0100", "$0.0200") if any(c in h["title"] for h in working)]
+    assert costs == ["$0.0100", "$0.0200"]
     assert "| elapsed |" in working[-1]["summary"]
     assert history[-1]["title"].startswith("ok · done · ")
     [pr] = await stack.pulls(REPO)
@@ -109,12 +135,12 @@ async def test_the_live_check_run_over_a_run_that_succeeds_fails_or_stops_at_bud
     [final] = on_head.json()["check_runs"]
     assert (final["name"], final["conclusion"]) == ("Baton", "success")
 
-    status, history = await run(stack, "broken")
+    status, history = await run(stack, "broken", tmp_path / "gates")
     assert "❌ Failed" in status, status
     assert states(history) == [("queued", None), ("in_progress", None), ("completed", "failure")]
     assert "the model said no" in history[-1]["summary"]
 
-    status, history = await run(stack, "capped")
+    status, history = await run(stack, "capped", tmp_path / "gates")
     assert "💸 Stopped at budget" in status, status
     assert states(history) == [
         ("queued", None),

@@ -74,15 +74,20 @@ def _metrics(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
-async def _scrape(client: httpx.AsyncClient, *, until_calls: bool) -> dict:  # type: ignore[type-arg]
-    """The server's /metrics; the worker adds its GitHub calls to the store every few seconds."""
-    deadline = time.monotonic() + 30
+async def _scrape(client: httpx.AsyncClient, *, until_flushed: bool) -> dict:  # type: ignore[type-arg]
+    """The server's /metrics. The worker adds its tally (GitHub calls, agent failures) to the
+    store every few seconds: with `until_flushed`, wait for the tally of the last run, the
+    failed one (a flush of the first run's calls alone may come before it)."""
+    deadline = time.monotonic() + 60
+    failure = (
+        "baton_agent_process_failures_total",
+        frozenset({("agent", "leaky"), ("status", "failed")}),
+    )
     while True:
         resp = await client.get("/metrics")
         assert resp.status_code == 200
         found = _metrics(resp.text)
-        calls = sum(v for (n, _), v in found.items() if n == "baton_github_api_calls_total")
-        if not until_calls or calls > 0 or time.monotonic() > deadline:
+        if not until_flushed or found.get(failure) or time.monotonic() > deadline:
             return found
         await asyncio.sleep(0.5)
 
@@ -110,7 +115,7 @@ async def test_metrics_logs_and_pages_of_runs_in_a_worker_process(
             await server.ready()
             headers = {"Authorization": f"Bearer {stack.dashboard_token}"}
             async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
-                before = await _scrape(client, until_calls=False)
+                before = await _scrape(client, until_flushed=False)
                 await stack.create_repo(
                     "octocat", "calc", {"calc.py": CALC, ".agents.yml": agents_yml(script)}
                 )
@@ -118,7 +123,7 @@ async def test_metrics_logs_and_pages_of_runs_in_a_worker_process(
                     number = await stack.open_issue("octocat", REPO, ISSUE_TITLE, ISSUE_BODY)
                     await stack.label("octocat", REPO, number, label)
                     await stack.wait_final(REPO, number, timeout_s=60)
-                after = await _scrape(client, until_calls=True)
+                after = await _scrape(client, until_flushed=True)
                 pages = [await client.get(p) for p in ("/runs", "/spend", "/scoreboard")]
                 run_ids = re.findall(r'<tr class="run" data-run="([^"]+)"', pages[0].text)
                 assert len(run_ids) == 2
@@ -138,6 +143,12 @@ async def test_metrics_logs_and_pages_of_runs_in_a_worker_process(
         for check in repo.check_runs.values():
             texts[f"check run {check.id}"] = json.dumps(check.output)
     assert all(p.status_code == 200 for p in pages)
+    # What the agents echoed is their agent log, shown with the key masked (not left out).
+    run_pages = [p.text for p in pages if re.fullmatch(r"/runs/[^/]+", p.url.path)]
+    assert len(run_pages) == 2
+    for page in run_pages:
+        assert "using key ***" in page
+        assert "debug: key is ***" in page
     for where, text in texts.items():
         for name, secret in secrets.items():
             assert secret not in text, f"{name} appears in the {where}"

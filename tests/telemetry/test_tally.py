@@ -1,5 +1,6 @@
 """What a process tallies between flushes: GitHub calls by method and status (errors too), the
-lowest rate limit seen, agent failures; a flush the store refuses keeps the counts for the next."""
+lowest rate limit seen per installation, agent failures; a flush the store refuses keeps the
+counts for the next; a rate limit not heard of for an hour is no longer shown."""
 
 from __future__ import annotations
 
@@ -62,7 +63,30 @@ async def test_calls_are_counted_with_the_lowest_remaining_rate_limit() -> None:
     assert store.added[(GITHUB_CALLS, labels_key({"method": "GET", "status": "200"}))] == 2
     assert store.added[(GITHUB_CALLS, labels_key({"method": "POST", "status": "201"}))] == 1
     assert store.added[(GITHUB_CALLS, labels_key({"method": "GET", "status": "404"}))] == 1
-    assert store.set_to == {(RATE_REMAINING, labels_key({"resource": "core"})): 4980.0}
+    assert store.set_to == {
+        (RATE_REMAINING, labels_key({"resource": "core", "installation": "app"})): 4980.0
+    }
+
+
+async def test_each_installation_has_its_own_rate_limit() -> None:
+    tally = Tally()
+    app = MeteredTransport(github(200, "4000"), tally)
+    assert app.for_installation(7) is app.for_installation(7)
+    for transport in (app, app.for_installation(7), app.for_installation(8)):
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.get("https://api.github.test/x")
+    busy = MeteredTransport(github(200, "12"), tally).for_installation(8)
+    async with httpx.AsyncClient(transport=busy) as client:
+        await client.get("https://api.github.test/x")
+    store = Recorder()
+    await tally.flush(store)  # type: ignore[arg-type]
+
+    def remaining(whose: str) -> float:
+        return store.set_to[
+            (RATE_REMAINING, labels_key({"resource": "core", "installation": whose}))
+        ]
+
+    assert (remaining("app"), remaining("7"), remaining("8")) == (4000.0, 4000.0, 12.0)
 
 
 async def test_a_call_that_never_got_an_answer_is_counted_and_still_fails() -> None:

@@ -52,6 +52,7 @@ def run(run_id: str, **changes: Any) -> RunRecord:
         created_at=0.0,
         agent="claude",
         label="agent:fix",
+        branch="baton/1-fix",
         cost_usd=1.0,
         cost_source="reported",
     )

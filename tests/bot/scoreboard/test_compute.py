@@ -142,3 +142,46 @@ def test_runs_no_agent_took_up_and_running_runs_cost_nothing_yet() -> None:
     board = scoreboard(runs, {}, now=NOW, window_s=WEEK)
     [row] = board.by_agent
     assert (row.figures.runs, row.figures.cost_runs, row.figures.cost_usd) == (1, 0, 0.0)
+
+
+def test_a_pr_kept_as_a_draft_at_the_budget_counts_for_the_agent_that_opened_it() -> None:
+    runs = [
+        # Stopped at its cap, its work kept in draft PR 1; another agent finished it.
+        run("r1", pr_number=1, agent="claude", status="stopped_at_budget", cost_usd=4.0),
+        run("r2", pr_number=1, agent="codex", created_at=5.0, cost_usd=1.0),
+    ]
+    events = [opened(1, draft=True), fact(PullEventKind.READY, 1, 6.0), merged(1, DAY)]
+    board = scoreboard(runs, fold(events), now=NOW, window_s=WEEK)
+    claude, codex = board.by_agent
+    assert (claude.agent, claude.figures.opened, claude.figures.merged) == ("claude", 1, 1)
+    assert claude.figures.cost_per_merged_usd == 4.0
+    assert (codex.agent, codex.figures.opened, codex.figures.cost_usd) == ("codex", 0, 1.0)
+
+
+def test_a_failed_retry_on_a_pr_waits_with_it_and_counts_once_it_has_an_outcome() -> None:
+    runs = [
+        run("r1", pr_number=1, cost_usd=1.0),
+        # Asked for on PR 1 itself, it failed before delivering: no PR number of its own.
+        run("r2", number=1, is_pull_request=True, status="failed", cost_usd=2.0, created_at=5.0),
+    ]
+    young = [opened(1, NOW - DAY)]
+    f = figures_of(runs, young)
+    assert (f.runs, f.cost_runs, f.cost_usd) == (2, 0, 0.0)
+    f = figures_of(runs, [*young, merged(1, NOW - 1.0)])
+    assert (f.cost_runs, f.cost_per_merged_usd) == (2, 3.0)
+
+
+def test_runs_on_a_pr_whose_outcome_baton_never_heard_wait_with_it() -> None:
+    runs = [run("r1", pr_number=1, cost_usd=5.0), run("r2", status="failed", cost_usd=1.0)]
+    board = scoreboard(runs, {}, now=NOW, window_s=WEEK)
+    [row] = board.by_agent
+    assert board.untracked_prs == 1
+    assert (row.figures.cost_runs, row.figures.cost_usd) == (1, 1.0)
+
+
+def test_a_run_on_a_persons_pr_opened_nothing() -> None:
+    runs = [run("r1", pr_number=7, number=7, is_pull_request=True, branch="fix-typo")]
+    board = scoreboard(runs, {}, now=NOW, window_s=WEEK)
+    [row] = board.by_agent
+    assert board.untracked_prs == 0
+    assert (row.figures.opened, row.figures.cost_runs, row.figures.cost_usd) == (0, 1, 1.0)

@@ -98,11 +98,12 @@ def test_verdicts_are_per_commit_and_repository() -> None:
     assert got == {(REPO, "a"): Verdict.PASS, (REPO, "b"): Verdict.FAIL}
 
 
-def test_the_run_that_opened_a_pr_is_its_first_successful_run() -> None:
+def test_the_run_that_opened_a_pr_is_the_first_that_delivered_to_it() -> None:
     runs = [
         run("r2", pr_number=1, created_at=5.0),  # a retry on the PR
-        run("r1", pr_number=1, created_at=1.0),
+        run("r1", pr_number=1, created_at=1.0, status="stopped_at_budget"),  # kept as a draft
         run("r0", created_at=0.5, status="failed"),
+        run("r3", pr_number=7, branch="fix-typo"),  # worked on a person's PR
     ]
     assert openers(runs) == {(REPO, 1): "r1"}
 
@@ -129,5 +130,10 @@ def test_each_run_sees_the_pr_from_its_own_commit() -> None:
     )
     # The retry's commit came after the person's: nothing of a person's followed it.
     assert (two.opened_pr, two.zero_touch, two.ci_pass) == (False, True, True)
+    assert (one.review_rounds, two.review_rounds) == (0, 0)
     lone = run_outcome(run("r3"), pulls, {}, opened_by)
     assert (lone.pr_state, lone.zero_touch, lone.reverted) == (None, None, None)
+    assert lone.review_rounds is None
+    # A retry asked for on the PR that failed before delivering still belongs to it.
+    failed = run("r4", number=1, is_pull_request=True, status="failed")
+    assert run_outcome(failed, pulls, {}, opened_by).pr_state == "merged"
