@@ -148,11 +148,15 @@ def _drop(name: str) -> None:
 
 
 @contextlib.contextmanager
-def database(*, migrated: bool = True) -> Iterator[str]:
-    """A database of the caller's own on the shared server; its URL. Dropped afterwards."""
+def database(*, migrated: bool = True, sql_ascii: bool = False) -> Iterator[str]:
+    """A database of the caller's own on the shared server; its URL. Dropped afterwards.
+
+    `sql_ascii`: an empty database in the encoding initdb gives under the C locale."""
     require_server()
     name = f"baton_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     template = f' TEMPLATE "{_template()}"' if migrated else ""
+    if sql_ascii:
+        template = " TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
     _admin(f'CREATE DATABASE "{name}"{template}')
     try:
         yield url_of(name)

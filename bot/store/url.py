@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.store.errors import StoreError
 
@@ -35,15 +35,23 @@ def dialect_of(url: str) -> Dialect:
 
 
 def postgres_conninfo(url: str) -> str:
-    """The URL as libpq takes it (`postgres://` is the same thing under its old name)."""
+    """The URL as libpq takes it (`postgres://` is the same thing under its old name).
+
+    The client encoding is UTF-8 unless the URL says otherwise: on a database created as
+    SQL_ASCII (initdb's default under the C locale) the server would otherwise report SQL_ASCII
+    and psycopg would hand back bytes where Baton reads text."""
     if dialect_of(url) is not Dialect.POSTGRESQL:
         raise DatabaseUrlError(f"not a PostgreSQL URL: {shown(url)}")
-    scheme, rest = url.split("://", 1)
+    rest = url.split("://", 1)[1]
     if not urlsplit(url).path.strip("/"):
         raise DatabaseUrlError(
             f"{shown(url)} names no database: write postgresql://user@host:5432/baton"
         )
-    return "postgresql://" + rest if scheme.lower() == "postgres" else url
+    parts = urlsplit("postgresql://" + rest)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(name == "client_encoding" for name, _ in query):
+        query.append(("client_encoding", "UTF8"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def shown(url: str) -> str:

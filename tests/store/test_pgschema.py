@@ -10,7 +10,10 @@ import pytest
 from bot.store import pgschema
 from bot.store.errors import MigrationError, StoreError
 from bot.store.migrations import MIGRATIONS, Migration
+from bot.store.postgres import PostgresStore
+from bot.store.url import postgres_conninfo
 from tests.postgres import database
+from tests.store.conftest import record
 
 pytestmark = pytest.mark.anyio
 
@@ -83,3 +86,18 @@ async def test_a_failed_step_leaves_nothing_half_applied() -> None:
             with pytest.raises(StoreError, match="refused a migration"):
                 await pgschema.migrate(conn, broken)
             assert 999 not in await pgschema.applied_versions(conn)
+
+
+async def test_a_sql_ascii_database_still_gives_back_text() -> None:
+    # initdb under the C locale makes SQL_ASCII databases; psycopg would then return bytes.
+    with database(migrated=False, sql_ascii=True) as url:
+        conn = await psycopg.AsyncConnection.connect(postgres_conninfo(url), autocommit=True)
+        async with conn:
+            await pgschema.migrate(conn)
+        store = await PostgresStore.open(url)
+        try:
+            row = record(requester="zoë", label="agent:fix ✓")
+            await store.save_run(row)
+            assert await store.get_run("r1") == row
+        finally:
+            await store.close()
