@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from adapters.filelock import flocked
 from adapters.process import ProcessError, minimal_env, run
 from config.errors import BatonError
 
@@ -198,6 +199,15 @@ async def install(
     """
     prefix = (prefix if prefix is not None else default_prefix(env)).resolve()
     harnesses = [harness(n) for n in names]  # every name checked before anything is installed
+    # Two installers on one prefix (workers starting together on one machine) would interleave
+    # npm's and pip's writes: the second waits, then finds the pinned versions there.
+    async with flocked(prefix / ".install.lock"):
+        return await _install_all(harnesses, prefix, env)
+
+
+async def _install_all(
+    harnesses: Sequence[Harness], prefix: Path, env: Mapping[str, str] | None
+) -> list[Installed]:
     results = []
     for h in harnesses:
         path = prefix_bin(h, prefix)

@@ -16,9 +16,9 @@ import shutil
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from adapters.filelock import flocked
 from adapters.process import ProcessError, minimal_env, run
 from adapters.untrusted import NO_DRIVERS, git_config_env
-from bot.filelock import flocked
 from bot.runareas import RunAreas
 from config.errors import BatonError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import sys
@@ -116,6 +117,16 @@ async def test_install_runs_npm_once_then_reuses_the_pinned_version(tmp_path: Pa
     assert (
         call == f"install --prefix {root} --no-fund --no-audit --save-exact @openai/codex@0.169.0"
     )
+
+
+async def test_two_installs_at_once_on_one_prefix_run_npm_once(tmp_path: Path) -> None:
+    # Two workers starting together on one machine: the second waits and reuses.
+    log = tmp_path / "npm.log"
+    fake = executable(tmp_path / "bin" / "npm", fake_npm(log, "codex"))
+    env = {"PATH": f"{fake.parent}:{os.environ['PATH']}", "npm_config_registry": "http://r"}
+    both = await asyncio.gather(*(install(["codex"], tmp_path / "agents", env=env) for _ in "ab"))
+    assert sorted(done.reused for (done,) in both) == [False, True]
+    assert len(log.read_text().splitlines()) == 1
 
 
 async def test_install_checks_every_name_before_installing_anything(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from adapters.filelock import flocked
 from bot import gitops
-from bot.filelock import flocked
 from bot.github import InstallationToken
 
 pytestmark = pytest.mark.anyio
