@@ -112,6 +112,19 @@ def ensure_node() -> bool:
     return False
 
 
+# Most of the suite waits on servers, git and agent CLIs: a process per core, at most four (more
+# would only make the end-to-end tests' agents compete for the same cores).
+MAX_PROCESSES = 4
+
+
+def _spread(pytest_args: list[str]) -> list[str]:
+    """pytest-xdist's options, unless the caller chose their own (`-n 0` runs in one process)."""
+    if any(a.startswith(("-n", "--numprocesses", "-p")) for a in pytest_args):
+        return []
+    processes = min(os.cpu_count() or 1, MAX_PROCESSES)
+    return ["--numprocesses", str(processes), "--dist", "loadgroup"] if processes > 1 else []
+
+
 def main(argv: list[str]) -> int:
     fast = "--fast" in argv
     pytest_args = [a for a in argv if a != "--fast"]
@@ -133,7 +146,7 @@ def main(argv: list[str]) -> int:
         failures.append("mypy")
     _step("pytest" + (" (fast tier)" if fast else ""))
     marker = ["-m", "not slow"] if fast else []
-    code = _run([python, "-m", "pytest", *marker, *pytest_args])
+    code = _run([python, "-m", "pytest", *marker, *_spread(pytest_args), *pytest_args])
     if code != 0:
         failures.append(f"pytest (exit {code})")
     if failures:

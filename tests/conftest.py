@@ -31,3 +31,26 @@ async def sandbox_ready() -> None:
     if root:
         pytest.fail(f"the sandbox is needed and could not be set up: {status.reason}")
     pytest.skip(f"bubblewrap cannot run here and this user cannot install it: {status.reason}")
+
+
+# Tests that must not run beside each other when the suite is spread over processes
+# (`python -m tests` runs pytest-xdist with --dist loadgroup): each group stays on one process.
+_SERIAL_GROUPS = {
+    # One Docker engine at a time on the machine's image cache.
+    "tests/deploy/": "docker",
+    # Clusters of servers and workers whose recovery bounds are measured in seconds.
+    "tests/e2e/test_crash_safety.py": "cluster",
+    "tests/e2e/test_scale_out.py": "cluster",
+    "tests/bench/test_scale_out.py": "cluster",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    root = config.rootpath
+    for item in items:
+        where = item.path.relative_to(root).as_posix()
+        for prefix, group in _SERIAL_GROUPS.items():
+            if where.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))

@@ -70,48 +70,69 @@ def _programs() -> tuple[str, str]:
     return dockerd, docker
 
 
+# dockerd gives its containerd a fixed time to start; on a loaded machine that can pass, and
+# dockerd exits saying so. Another try then starts it.
+START_ATTEMPTS = 3
+
+
 @contextlib.contextmanager
 def engine() -> Iterator[Engine]:
     """A daemon of our own for the block; stopped by its pid afterwards."""
     dockerd, docker = _programs()
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="baton-dockerd-") as run_dir:
-        sock = Path(run_dir) / "docker.sock"
-        log = Path(run_dir) / "dockerd.log"
-        with log.open("wb") as out:
-            # No bridge and no iptables rules: the host's network is left alone; builds and
-            # containers use the host's network or none.
-            daemon = subprocess.Popen(
-                [
-                    dockerd,
-                    f"--host=unix://{sock}",
-                    f"--data-root={DATA_ROOT}",
-                    f"--exec-root={run_dir}/exec",
-                    f"--pidfile={run_dir}/docker.pid",
-                    "--iptables=false",
-                    "--bridge=none",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        found = Engine(docker=docker, host=f"unix://{sock}")
-        try:
-            deadline = time.monotonic() + 60
-            while found.run("info", timeout_s=30).returncode != 0:
-                if daemon.poll() is not None or time.monotonic() > deadline:
-                    raise EngineMissing(
-                        "dockerd did not start: " + log.read_text(errors="replace")[-2000:]
-                    )
-                time.sleep(0.5)
-            yield found
-        finally:
-            daemon.send_signal(signal.SIGTERM)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        with tempfile.TemporaryDirectory(prefix="baton-dockerd-") as run_dir:
+            daemon, found = _start(dockerd, docker, Path(run_dir))
             try:
-                daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
-            _unmount_under(Path(run_dir))
+                why = _wait_ready(daemon, found, Path(run_dir) / "dockerd.log")
+                if why is None:
+                    yield found
+                    return
+                if attempt == START_ATTEMPTS or "timeout waiting for containerd" not in why:
+                    raise EngineMissing("dockerd did not start: " + why)
+            finally:
+                _stop(daemon, Path(run_dir))
+
+
+def _start(dockerd: str, docker: str, run_dir: Path) -> tuple[subprocess.Popen[bytes], Engine]:
+    sock = run_dir / "docker.sock"
+    with (run_dir / "dockerd.log").open("wb") as out:
+        # No bridge and no iptables rules: the host's network is left alone; builds and
+        # containers use the host's network or none.
+        daemon = subprocess.Popen(
+            [
+                dockerd,
+                f"--host=unix://{sock}",
+                f"--data-root={DATA_ROOT}",
+                f"--exec-root={run_dir}/exec",
+                f"--pidfile={run_dir}/docker.pid",
+                "--iptables=false",
+                "--bridge=none",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return daemon, Engine(docker=docker, host=f"unix://{sock}")
+
+
+def _wait_ready(daemon: subprocess.Popen[bytes], found: Engine, log: Path) -> str | None:
+    """None once the engine answers, else the end of its log."""
+    deadline = time.monotonic() + 90
+    while found.run("info", timeout_s=30).returncode != 0:
+        if daemon.poll() is not None or time.monotonic() > deadline:
+            return log.read_text(errors="replace")[-2000:]
+        time.sleep(0.5)
+    return None
+
+
+def _stop(daemon: subprocess.Popen[bytes], run_dir: Path) -> None:
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        daemon.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
+    _unmount_under(run_dir)
 
 
 def _unmount_under(folder: Path) -> None:
