@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from bot.store.views import TOKEN_KINDS, MetricValue, RunPage, RunQuery, RunTally, SpendRow
+from bot.store.tally_sql import tallies, tally_query
+from bot.store.views import MetricValue, RunPage, RunQuery, RunTally, SpendRow
 
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Callable, Mapping, Sequence
 
     from bot.store.base import RunRecord
-
-UNFINISHED = ("queued", "running")
 
 
 def _where(query: RunQuery) -> tuple[str, list[object]]:
@@ -78,40 +77,8 @@ def spend_rows(
 def run_tallies(
     conn: sqlite3.Connection, *, duration_buckets: Sequence[float], cost_buckets: Sequence[float]
 ) -> list[RunTally]:
-    """One grouped scan: counts into buckets are `SUM(CASE ...)` columns, bounds as parameters."""
-    tokens = ", ".join(f"SUM({kind}_tokens)" for kind in TOKEN_KINDS)
-    under = ", SUM(CASE WHEN {} <= ? THEN 1 ELSE 0 END)"
-    under_d = "".join(under.format("duration_s") for _ in duration_buckets)
-    under_c = "".join(under.format("cost_usd") for _ in cost_buckets)
-    sql = (
-        f"SELECT agent, status, COUNT(*), {tokens}, "  # noqa: S608 - constant fragments
-        "COUNT(duration_s), COALESCE(SUM(duration_s), 0), COUNT(cost_usd), "
-        f"COALESCE(SUM(cost_usd), 0){under_d}{under_c} FROM runs "
-        "WHERE status NOT IN (?, ?) GROUP BY agent, status ORDER BY agent, status"
-    )
-    params = (*duration_buckets, *cost_buckets, *UNFINISHED)
-    out = []
-    n, nd = len(TOKEN_KINDS), len(duration_buckets)
-    for row in conn.execute(sql, params).fetchall():
-        agent, status, runs = row[0], row[1], int(row[2])
-        kinds = row[3 : 3 + n]
-        d_count, d_sum, c_count, c_sum = row[3 + n : 7 + n]
-        counts = [int(v or 0) for v in row[7 + n :]]
-        out.append(
-            RunTally(
-                agent=agent,
-                status=status,
-                runs=runs,
-                tokens={k: int(v or 0) for k, v in zip(TOKEN_KINDS, kinds, strict=True)},
-                duration_count=int(d_count),
-                duration_sum=float(d_sum),
-                duration_le=tuple(counts[:nd]),
-                cost_count=int(c_count),
-                cost_sum=float(c_sum),
-                cost_le=tuple(counts[nd:]),
-            )
-        )
-    return out
+    sql, params = tally_query("?", duration_buckets=duration_buckets, cost_buckets=cost_buckets)
+    return tallies(conn.execute(sql, params).fetchall(), duration_buckets=len(duration_buckets))
 
 
 _ADD = (
