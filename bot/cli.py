@@ -110,7 +110,7 @@ def _config(args: argparse.Namespace) -> int:
     from config.cli import check_main, schema_main  # noqa: PLC0415
 
     if args.config_command == "schema":
-        return schema_main([], out=sys.stdout)
+        return schema_main(["--org"] if args.org else [], out=sys.stdout)
     argv = [args.file] if args.file else []
     if args.org:
         argv += ["--org", args.org]
@@ -291,7 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="?", help="the repo file (default: ./.agents.yml)")
     check.add_argument("--org", help="the org's agents.yml from its settings repo")
     check.add_argument("--repo", help="repository name, for the org file's `repos:` patterns")
-    csub.add_parser("schema", help="print the JSON Schema of .agents.yml")
+    schema = csub.add_parser("schema", help="print the JSON Schema of .agents.yml")
+    schema.add_argument(
+        "--org", action="store_true", help="of the org's agents.yml (in its settings repository)"
+    )
     config.set_defaults(func=_config)
 
     runs = sub.add_parser("runs", help="recent runs from the ledger")

@@ -19,6 +19,7 @@ from config.loader import (
     load_repo_file,
 )
 from config.merge import effective_config
+from config.orgschema import org_json_schema
 from config.render import json_schema, render_effective
 from config.settings import SettingsError, load_settings
 
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["check_main", "schema_main"]
 
 DEFAULT_REPO_FILE = ".agents.yml"
-_SCHEMA_USAGE = "baton config schema  (prints the JSON Schema of .agents.yml)"
+_SCHEMA_USAGE = (
+    "baton config schema [--org]  (prints the JSON Schema of .agents.yml; --org: of the org's "
+    "agents.yml in its settings repository)"
+)
 
 
 class _UsageError(Exception):
@@ -140,14 +144,16 @@ def check_main(argv: list[str], *, out: TextIO, err: TextIO) -> int:
 
 
 def schema_main(argv: list[str], *, out: TextIO, err: TextIO | None = None) -> int:
-    """Run `baton config schema`: print the JSON Schema of `.agents.yml`."""
+    """Run `baton config schema [--org]`: print the JSON Schema of `.agents.yml` (or the org's)."""
     if argv in (["-h"], ["--help"]):
         out.write(f"usage: {_SCHEMA_USAGE}\n")
         return 0
-    if argv:
-        (err or out).write(f"usage: {_SCHEMA_USAGE}\nbaton config schema: error: no arguments\n")
+    if argv not in ([], ["--org"]):
+        message = "takes only --org"
+        (err or out).write(f"usage: {_SCHEMA_USAGE}\nbaton config schema: error: {message}\n")
         return 2
-    out.write(json.dumps(json_schema(), indent=2) + "\n")
+    schema = org_json_schema() if argv else json_schema()
+    out.write(json.dumps(schema, indent=2) + "\n")
     return 0
 
 

@@ -12,7 +12,14 @@ from config.schema import AgentsConfig
 if TYPE_CHECKING:
     from config.merge import Effective
 
-__all__ = ["FIELD_DOCS", "SCHEMA_ID", "flow", "json_schema", "render_effective"]
+__all__ = [
+    "FIELD_DOCS",
+    "SCHEMA_ID",
+    "flow",
+    "json_schema",
+    "layer_schema",
+    "render_effective",
+]
 
 SCHEMA_ID = "urn:baton:schema:agents-yml:v1"
 HIDDEN = "***"
@@ -217,8 +224,9 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
 DURATION_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$"
 
 
-def json_schema() -> dict[str, Any]:
-    """JSON Schema for `.agents.yml`, for editor completion and validation."""
+def layer_schema() -> dict[str, Any]:
+    """The schema of one layer of configuration, every key documented: what `.agents.yml` holds,
+    and the org's keys besides (its `defaults`, `repos` patterns and `enforce` hold them all)."""
     schema = AgentsConfig.model_json_schema()
     definitions: dict[str, Any] = schema.setdefault("$defs", {})
     for name, definition in [("AgentsConfig", schema), *definitions.items()]:
@@ -234,18 +242,25 @@ def json_schema() -> dict[str, Any]:
         "default": 1800,
         "description": FIELD_DOCS["AgentSpec"]["timeout"],
     }
-    # A repo may override an org agent by name without repeating its adapter.
+    # A layer may override an agent of a lower one by name without repeating its adapter.
     agent["required"] = [key for key in agent.get("required", []) if key != "adapter"]
     if not agent["required"]:
         del agent["required"]
+    # Names that break the agent-name rule are errors, not "other" keys.
+    schema["properties"]["agents"]["additionalProperties"] = False
+    return schema
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema for `.agents.yml`, for editor completion and validation."""
+    schema = layer_schema()
+    definitions: dict[str, Any] = schema["$defs"]
     # The org-wide cap is rejected in `.agents.yml`; offering it would mislead.
     definitions["Budget"]["properties"].pop("org_monthly_usd", None)
     schema["properties"]["budget"].get("default", {}).pop("org_monthly_usd", None)
     schema["properties"].pop("prices", None)  # the org's rates, rejected in `.agents.yml` too
     schema["properties"].pop("security", None)  # the org's grants, likewise
     schema["properties"].pop("max_concurrent_runs", None)  # the org's, likewise
-    # Names that break the agent-name rule are errors, not "other" keys.
-    schema["properties"]["agents"]["additionalProperties"] = False
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

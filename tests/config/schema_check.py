@@ -59,7 +59,7 @@ def check(
         elif keyword == "pattern":
             if isinstance(value, str) and re.search(rule, value) is None:
                 problems.append(f"{where}: does not match {rule}")
-        elif keyword in {"minimum", "exclusiveMinimum", "maxLength", "minLength"}:
+        elif keyword in {"minimum", "exclusiveMinimum", "maximum", "maxLength", "minLength"}:
             problems += _bound(keyword, rule, value, where)
         elif keyword == "items":
             if isinstance(value, list):
@@ -81,7 +81,7 @@ def _bound(keyword: str, rule: int, value: object, where: str) -> list[str]:
         return []
     else:
         assert isinstance(value, int | float)
-        ok = value >= rule if keyword == "minimum" else value > rule
+        ok = {"minimum": value >= rule, "maximum": value <= rule}.get(keyword, value > rule)
     return [] if ok else [f"{where}: violates {keyword} {rule}"]
 
 
