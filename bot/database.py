@@ -14,9 +14,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psycopg
-
-from bot.store import pgschema
 from bot.store.db import (
     MEMORY,
     StoreError,
@@ -27,8 +24,7 @@ from bot.store.db import (
     open_sqlite,
     sqlite_path,
 )
-from bot.store.errors import StoreUnavailable
-from bot.store.url import Dialect, dialect_of, postgres_conninfo, shown
+from bot.store.url import Dialect, dialect_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,8 +32,6 @@ if TYPE_CHECKING:
     from bot.store.base import Store
 
 __all__ = ["open_database", "open_existing_database", "open_store", "upgrade"]
-
-_CONNECT_TIMEOUT_S = 5
 
 
 async def open_store(
@@ -67,44 +61,18 @@ def upgrade(url: str) -> list[int]:
             return migrate(conn)
         finally:
             conn.close()
-    return asyncio.run(_upgrade_postgres(url))
+    from bot.store import pgadmin  # noqa: PLC0415 - psycopg only where PostgreSQL is used
 
-
-async def _upgrade_postgres(url: str) -> list[int]:
-    try:
-        conn = await psycopg.AsyncConnection.connect(
-            postgres_conninfo(url), autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
-        )
-    except psycopg.OperationalError as exc:
-        raise StoreUnavailable(f"cannot reach {shown(url)}: {_first_line(exc)}") from exc
-    async with conn:
-        return await pgschema.migrate(conn)
-
-
-def postgres_versions(url: str) -> list[int]:
-    """The schema versions a PostgreSQL database holds ([] when it has none yet)."""
-    try:
-        with psycopg.connect(
-            postgres_conninfo(url), autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
-        ) as conn:
-            found = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
-            if found is None or found[0] is None:
-                return []
-            rows = conn.execute("SELECT version FROM schema_migrations ORDER BY version")
-            return [int(row[0]) for row in rows.fetchall()]
-    except psycopg.OperationalError as exc:
-        raise StoreUnavailable(f"cannot reach {shown(url)}: {_first_line(exc)}") from exc
+    return asyncio.run(pgadmin.upgrade(url))
 
 
 def startup_problem(url: str) -> str | None:
     """Why `serve` or `worker` cannot use the database at `url`, or None. A SQLite file is made
     (with its folder and schema), as the server would a moment later; PostgreSQL is only read."""
     if dialect_of(url) is Dialect.POSTGRESQL:
-        try:
-            applied = postgres_versions(url)
-        except StoreError as exc:
-            return str(exc)
-        return pgschema.state_of(applied).problem()
+        from bot.store import pgadmin  # noqa: PLC0415 - psycopg only where PostgreSQL is used
+
+        return pgadmin.problem(url)
     path = sqlite_path(url)
     if path != MEMORY:
         folder = Path(path).resolve().parent
@@ -133,8 +101,3 @@ def sqlite_versions(path: Path) -> list[int]:
         return applied_versions(conn)
     finally:
         conn.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from bot import gitops
-from bot.app import Runtime, create_app
+from bot.app import create_app
 from bot.github import InstallationToken
 from bot.localhub.hub_oauth import client_id_of
 from bot.localhub.server import LocalHubServer
+from bot.runtime import Runtime
 from config.settings import load_settings
 
 if TYPE_CHECKING:

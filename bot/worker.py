@@ -16,7 +16,7 @@ import os
 import signal
 from typing import TYPE_CHECKING
 
-from bot.app import Runtime
+from bot.runtime import Runtime
 
 if TYPE_CHECKING:
     from config.settings import Settings

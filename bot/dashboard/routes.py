@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import httpx
     from starlette.requests import Request
 
-    from bot.app import Runtime
+    from bot.runtime import Runtime
     from config.settings import Settings
 
 STATIC = Path(__file__).parent / "static"

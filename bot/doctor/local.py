@@ -13,9 +13,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from bot.database import postgres_versions, sqlite_versions
+from bot.database import sqlite_versions
 from bot.doctor.result import Check, Outcome, failed, passed
-from bot.store import pgschema
+from bot.store import pgadmin, pgschema
 from bot.store.db import MEMORY, StoreError, sqlite_path
 from bot.store.url import Dialect, dialect_of, shown
 from config.settings import SettingsError
@@ -101,7 +101,7 @@ def database_check(url: str) -> Check:
 def _postgres_check(url: str) -> Check:
     where = shown(url)
     try:
-        have = postgres_versions(url)
+        have = pgadmin.versions(url)
     except StoreError as exc:
         return failed(
             "database",
