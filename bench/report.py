@@ -160,14 +160,15 @@ def section(run: Run) -> str:
             "is GitHub's example payloads with an installation: "
             f"{run.trigger_share:.0%} `issues.labeled` with "
             f"`agent:fix` on distinct issues ({run.triggers} runs queued in the measured part; "
-            "their GitHub is unreachable, so they fail later in Baton's worker, inside the same "
-            "process), 10% other labels, the rest other issue, comment and review-comment "
+            "their GitHub is unreachable, so they fail later in Baton's worker), 10% other "
+            "labels, the rest other issue, comment and review-comment "
             "events (none of them a command)."
         ),
         "",
         (
-            "- **baton**: `baton serve` (SQLite queue and its worker in the process, default "
-            "log level INFO to a file)."
+            "- **baton**: `baton serve` (SQLite queue, default log level INFO to a file; its "
+            "runs go to the `baton worker` child it starts, whose CPU and RSS count with "
+            "the server's)."
         ),
         (
             "- **bare**: `bench/bare_starlette.py`, Starlette under uvicorn with the same options, "
