@@ -40,9 +40,11 @@ async def post_status(
 
 async def refuse(state: RunState, gh: RepoGitHub, refusal: Refusal) -> None:
     """The run does not start: the row says why, the comment says what to do, and a trigger
-    label is removed so that adding it again asks again."""
+    label is removed so that adding it again asks again: removed first, so that someone who
+    reads the comment and adds the label at once is never adding one still there (GitHub sends
+    no event for that, and nothing would happen)."""
     await state.save(status=RunStatus.REFUSED, error=refusal.reason, finished_at=time.time())
     await state.event("ended", status=RunStatus.REFUSED, reason=refusal.reason)
-    await post_status(state, gh, detail=refusal.reason)
     if state.trigger.kind == "label" and state.trigger.label:
         await gh.remove_label(state.trigger.number, state.trigger.label)
+    await post_status(state, gh, detail=refusal.reason)

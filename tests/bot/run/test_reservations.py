@@ -119,6 +119,9 @@ async def test_a_reservation_nobody_will_release_stops_counting_once_it_expires(
         [status] = await stack.wait_final(REPO, second)
         assert TOO_LITTLE in status, status
         assert "runs going on now hold $0.8000 more of it" in status
+        # The label went before the comment said so: adding it again at once asks again.
+        repo = stack.hub.repo(OWNER, "calc")
+        assert "agent:fix" not in repo.issues[second].labels
         clock.now = JANUARY + 120 + RESERVATION_MARGIN_S  # its timeout, and the margin, later
         await stack.label(OWNER, REPO, second, "agent:fix")
         statuses = await stack.wait_final(REPO, second, count=2)
