@@ -109,3 +109,15 @@ def _object(
             elif isinstance(extra, dict):
                 problems += check(extra, item, root=root, where=here)
     return problems
+
+
+def undocumented(schema: dict[str, Any]) -> list[tuple[object, str]]:
+    """(model title, key) of every property, in the schema or its definitions, without a
+    description."""
+    models = [schema, *schema.get("$defs", {}).values()]
+    return [
+        (model.get("title"), key)
+        for model in models
+        for key, prop in model.get("properties", {}).items()
+        if not prop.get("description")
+    ]

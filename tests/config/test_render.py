@@ -13,7 +13,7 @@ from config.loader import load_org_file, load_repo_file
 from config.merge import Effective, effective_config
 from config.render import DURATION_PATTERN, SCHEMA_ID, flow, json_schema, render_effective
 from config.schema import AgentsConfig
-from tests.config.schema_check import check
+from tests.config.schema_check import check, undocumented
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -139,14 +139,7 @@ def test_json_schema_identifies_itself_and_documents_every_key() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"].startswith("Baton .agents.yml")
     assert schema["description"]
-    models = [schema, *schema["$defs"].values()]
-    undocumented = [
-        (model.get("title"), key)
-        for model in models
-        for key, prop in model.get("properties", {}).items()
-        if not prop.get("description")
-    ]
-    assert undocumented == []
+    assert undocumented(schema) == []
 
 
 def test_json_schema_accepts_the_design_example() -> None:
