@@ -119,7 +119,8 @@ MAX_PROCESSES = 4
 
 def _spread(pytest_args: list[str]) -> list[str]:
     """pytest-xdist's options, unless the caller chose their own (`-n 0` runs in one process)."""
-    if any(a.startswith(("-n", "--numprocesses", "-p")) for a in pytest_args):
+    chosen = ("-n", "--numprocesses", "--dist", "no:xdist", "-pno:xdist")
+    if any(a.startswith(chosen) for a in pytest_args):
         return []
     processes = min(os.cpu_count() or 1, MAX_PROCESSES)
     return ["--numprocesses", str(processes), "--dist", "loadgroup"] if processes > 1 else []
