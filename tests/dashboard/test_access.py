@@ -5,7 +5,6 @@ sees everything and alone reads /metrics; forged and expired sessions are nobody
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -16,26 +15,9 @@ from bot.stack import Stack
 from config.settings import load_settings
 from tests.dashboard.helpers import REPO, SECRET_REPO, sign_in, two_repos_with_runs
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-    from pathlib import Path
-
-    from starlette.applications import Starlette
-
 pytestmark = pytest.mark.anyio
 YML = "version: 1\nagents:\n  demo: {adapter: scripted}\nroutes:\n  - agent: demo\n"
 PAGES = ["/", "/runs", "/runs/r1", "/spend", "/scoreboard"]
-
-
-def in_process(app: Starlette) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=app)
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    settings = {"sandbox": "none", "job_max_attempts": "1"}
-    async with Stack(workdir=tmp_path, settings=settings, github_transport=in_process) as running:
-        yield running
 
 
 @pytest.fixture

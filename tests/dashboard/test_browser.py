@@ -11,7 +11,6 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from bot.stack import Stack
@@ -19,11 +18,9 @@ from tests.dashboard.browser import artifacts, chromium
 from tests.e2e.repo_files import CALC, ISSUE_BODY, ISSUE_TITLE
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from selenium.webdriver.remote.webdriver import WebDriver
-    from starlette.applications import Starlette
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 REPO = "octocat/calc"
@@ -51,17 +48,6 @@ def agents_yml(script: Path, gate: Path) -> str:
         "  - when: {label: 'agent:fix'}\n    agent: demo\n"
         "budget: {monthly_usd: 5}\n"
     )
-
-
-def in_process(app: Starlette) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=app)
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    settings = {"sandbox": "none", "job_max_attempts": "1"}
-    async with Stack(workdir=tmp_path, settings=settings, github_transport=in_process) as running:
-        yield running
 
 
 def _wait(driver: WebDriver, what: str, check: object, timeout_s: float = 30) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -23,11 +22,6 @@ from bot.telemetry.metrics import RATE_FRESH_S, Metrics
 from bot.telemetry.tally import RATE_REMAINING
 from tests.e2e.repo_files import CALC, ISSUE_BODY, ISSUE_TITLE
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from starlette.applications import Starlette
-
 pytestmark = pytest.mark.anyio
 FAILING = f"{{adapter: command, command: [{json.dumps(sys.executable)}, -c, 'exit(3)']}}"
 YML = (
@@ -37,17 +31,6 @@ YML = (
     "  - when: {label: 'agent:broken'}\n    agent: broken\n"
 )
 REPO = "octocat/calc"
-
-
-def in_process(app: Starlette) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=app)
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    settings = {"sandbox": "none", "job_max_attempts": "1"}
-    async with Stack(workdir=tmp_path, settings=settings, github_transport=in_process) as running:
-        yield running
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

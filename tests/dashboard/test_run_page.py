@@ -16,9 +16,7 @@ from tests.e2e.repo_files import CALC
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
-    from starlette.applications import Starlette
 
 pytestmark = pytest.mark.anyio
 REPO = "octocat/calc"
@@ -33,16 +31,11 @@ BODY = (
 )
 
 
-def in_process(app: Starlette) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=app)
-
-
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    settings = {"sandbox": "none", "job_max_attempts": "1"}
-    async with Stack(workdir=tmp_path, settings=settings, github_transport=in_process) as running:
-        await running.create_repo("octocat", "calc", {"calc.py": CALC, ".agents.yml": YML})
-        yield running
+async def stack(stack: Stack) -> Stack:
+    """The dashboard tests' stack, with the repository these runs work on."""
+    await stack.create_repo("octocat", "calc", {"calc.py": CALC, ".agents.yml": YML})
+    return stack
 
 
 async def labeled(stack: Stack, title: str, body: str) -> str:

@@ -4,34 +4,15 @@ what the rates count."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from bot.queue import JobStatus
 from bot.stack import Stack
 from tests.dashboard.helpers import REPO, SECRET_REPO, sign_in, two_repos_with_runs
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-    from pathlib import Path
-
-    from starlette.applications import Starlette
-
 pytestmark = pytest.mark.anyio
 YML = "version: 1\nagents:\n  demo: {adapter: scripted}\nroutes:\n  - agent: demo\n"
-
-
-def in_process(app: Starlette) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=app)
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    settings = {"sandbox": "none", "job_max_attempts": "1"}
-    async with Stack(workdir=tmp_path, settings=settings, github_transport=in_process) as running:
-        yield running
 
 
 async def settle(stack: Stack) -> None:
