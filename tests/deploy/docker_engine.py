@@ -45,6 +45,16 @@ class Engine:
             check=False,
         )
 
+    def build(self, tag: str, context: Path, *, timeout_s: float, **build_args: str) -> None:
+        """`docker build` on the host's network; a failed build fails the test with its output."""
+        args = [
+            arg for name, value in build_args.items() for arg in ("--build-arg", f"{name}={value}")
+        ]
+        built = self.run(
+            "build", "--network", "host", "--tag", tag, *args, str(context), timeout_s=timeout_s
+        )
+        assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+
     def has_image(self, name: str) -> bool:
         return self.run("image", "inspect", name, timeout_s=60).returncode == 0
 
