@@ -8,6 +8,7 @@ import psycopg
 
 from bot.store import pgschema
 from bot.store.errors import StoreUnavailable
+from bot.store.pgpool import first_line
 from bot.store.url import postgres_conninfo, shown
 
 CONNECT_TIMEOUT_S = 5
@@ -47,8 +48,3 @@ def problem(url: str) -> str | None:
     except StoreUnavailable as exc:
         return str(exc)
     return pgschema.state_of(applied).problem()
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

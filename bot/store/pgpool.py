@@ -59,7 +59,7 @@ async def open_pool(pool: Pool, *, wait_s: float = CONNECT_WAIT_S) -> None:
         )
     except psycopg.OperationalError as exc:
         where = pool.name.removeprefix("baton ")
-        raise StoreUnavailable(f"cannot reach {where}: {_first_line(exc)}") from exc
+        raise StoreUnavailable(f"cannot reach {where}: {first_line(exc)}") from exc
     await probe.close()
     try:
         await pool.open(wait=True, timeout=wait_s)
@@ -78,10 +78,10 @@ async def connection(pool: Pool) -> AsyncIterator[Connection]:
         async with pool.connection() as conn:
             yield conn
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-        raise StoreUnavailable(f"the database does not answer: {_first_line(exc)}") from exc
+        raise StoreUnavailable(f"the database does not answer: {first_line(exc)}") from exc
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
