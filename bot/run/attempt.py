@@ -242,7 +242,10 @@ async def _attempt(
             text = stop_text(rec=state.rec, plan=plan, command=s.settings.command, kept=kept)
             await state.save(error=wall.check(text, "stop report"), finished_at=time.time())
             if not kept:
-                await state.event("ended", status=state.rec.status, reason=state.rec.error)
+                # The agent's end: the run's follows (a failure, or the next agent's handoff).
+                await state.event(
+                    "ended", status=state.rec.status, reason=state.rec.error, stage="agent"
+                )
                 await s.workspaces.remove(t.repo, state.rec.id)
                 return Outcome(reason=state.rec.error, limit=state.rec.status)
         elif not result.ok:

@@ -18,7 +18,7 @@ from bot.run.attempt import Attempt, RunFailed, attempt
 from bot.run.budget import release, remember_caps, reserve
 from bot.run.chain import acknowledge
 from bot.run.state import RunState
-from bot.run.status import post_status, refuse
+from bot.run.status import announce_end, post_status, refuse
 from bot.run.target import Target
 
 if TYPE_CHECKING:
@@ -77,9 +77,8 @@ async def run_compare(state: RunState, gh: RepoGitHub, effective: Effective) -> 
     if t.approved_by:
         # The comparison's own row waited for the approval: it ends with the race.
         await state.save(status=RunStatus.SUCCESS, error="", finished_at=time.time())
-        await state.event("ended", status=RunStatus.SUCCESS, reason="")
         detail = f"Approved by @{t.approved_by}. The agents' draft PRs are compared below."
-        await post_status(state, gh, detail=detail)
+        await announce_end(state, gh, reason="", detail=detail)
 
 
 def _planner(

@@ -15,7 +15,7 @@ from bot import gitops, render
 from bot.checkrun.view import CONCLUSIONS
 from bot.github import GitHubError
 from bot.run import decide
-from bot.run.status import post_status
+from bot.run.status import announce_end
 from bot.run.stops import is_limit, pr_note
 from bot.run.target import fork_note
 
@@ -219,9 +219,12 @@ async def execute(
                 status = state.rec.status if stopped else RunStatus.SUCCESS
                 await state.save(status=status, finished_at=time.time())
                 reason = state.rec.error if stopped else ""
-                await state.event("ended", status=status, reason=reason)
                 if announce:
-                    await post_status(state, gh, pr_url=state.rec.pr_url, detail=detail)
+                    await announce_end(
+                        state, gh, reason=reason, detail=detail, pr_url=state.rec.pr_url
+                    )
+                else:  # the next agent's status follows
+                    await state.event("ended", status=status, reason=reason)
 
 
 async def remote_facts(

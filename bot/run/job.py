@@ -23,7 +23,7 @@ from bot.run.budget import release
 from bot.run.gate import open_gate
 from bot.run.slots import org_slot
 from bot.run.state import RunState
-from bot.run.status import post_status
+from bot.run.status import announce_again, post_status
 from bot.run.verbs import handler_for
 from bot.store.errors import StoreUnavailable
 from bot.trigger import Trigger
@@ -39,9 +39,12 @@ DATABASE_WAIT_S = 10.0
 
 
 async def execute(state: RunState) -> None:
-    """Gate, then the verb's handler, on one installation client for the repository."""
+    """Gate, then the verb's handler, on one installation client for the repository (a retry
+    of a job that only failed to say how its run ended says it, and does nothing else)."""
     s, t = state.services, state.trigger
     async with await s.github.repo(t.installation_id, t.owner, t.name) as gh:
+        if await announce_again(state, gh):
+            return
         effective = await open_gate(state, gh)
         if effective is not None:
             # The org's max_concurrent_runs: a slot, or back to the queue to wait.

@@ -134,16 +134,29 @@ class RunState:
             await live.close()
 
 
+def row_id(t: Trigger, ctx: JobContext, index: int, *, contestant: str = "") -> str:
+    """The id of the row of the chain's `index`th agent."""
+    run_id = run_id_for(ctx.job_id, index)
+    if t.run_id:  # an approved run carries on under the id it waited with
+        run_id = t.run_id if index == 0 else f"{t.run_id}-{index + 1}"
+    return f"{run_id}-{contestant}" if contestant else run_id
+
+
+async def last_row(services: Services, t: Trigger, ctx: JobContext) -> RunRecord | None:
+    """The row of the last agent this job's chain reached (None: it made no row yet)."""
+    found: RunRecord | None = None
+    index = 0
+    while (rec := await services.store.get_run(row_id(t, ctx, index))) is not None:
+        found, index = rec, index + 1
+    return found
+
+
 async def record_for(
     services: Services, t: Trigger, ctx: JobContext, index: int, *, contestant: str = ""
 ) -> RunRecord:
     """The row of the chain's `index`th agent: stored (a retried job), or a new one."""
     store = services.store
-    run_id = run_id_for(ctx.job_id, index)
-    if t.run_id:  # an approved run carries on under the id it waited with
-        run_id = t.run_id if index == 0 else f"{t.run_id}-{index + 1}"
-    if contestant:
-        run_id = f"{run_id}-{contestant}"
+    run_id = row_id(t, ctx, index, contestant=contestant)
     existing = await store.get_run(run_id)
     if existing is not None:
         if existing.job_id != ctx.job_id and t.run_id:

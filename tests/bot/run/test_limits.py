@@ -73,6 +73,12 @@ async def test_an_agent_that_wrote_nothing_opens_nothing_and_says_so(tmp_path: P
         )
         assert await stack.pulls(REPO) == []
         assert "baton/" not in await heads(stack)
+        ends = [e for e in await run_events(stack, "r1") if e["kind"] == "ended"]
+        # The agent's end, then the run's (one of each).
+        assert [(e.get("stage"), e["status"]) for e in ends] == [
+            ("agent", "stopped_at_budget"),
+            (None, "stopped_at_budget"),
+        ]
 
 
 async def test_a_timeout_keeps_the_work_too(tmp_path: Path) -> None:

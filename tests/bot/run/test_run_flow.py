@@ -125,6 +125,34 @@ async def test_a_requester_without_permission_is_refused_and_nothing_runs(stack:
     assert kinds == ["queued", "ended"]
 
 
+async def test_a_refusal_whose_comment_failed_is_said_once_on_the_retry(tmp_path: Path) -> None:
+    """GitHub fails the refusal's comment: the job's next attempt posts it, and does not refuse
+    (nor end the run) a second time."""
+    faults: list[FailsOnce] = []
+
+    def transport(app: Starlette) -> httpx.AsyncBaseTransport:
+        faults.append(FailsOnce(app, method="POST", path=r"/issues/1/comments$", body_has="Sorry"))
+        return faults[-1]
+
+    settings = {"job_max_attempts": "2", "job_retry_base_s": "0"}
+    async with Stack(workdir=tmp_path, settings=settings, github_transport=transport) as stack:
+        await stack.create_repo(
+            OWNER, "calc", {"calc.py": CALC, ".agents.yml": config(DEMO, "demo")}
+        )
+        number = await stack.open_issue(OWNER, REPO, ISSUE_TITLE, ISSUE_BODY)
+        stack.hub.create_user("mallory")
+        stack.hub.set_permission(REPO, "mallory", "triage")
+        await stack.label("mallory", REPO, number, "agent:fix")
+        [status] = await stack.wait_final(REPO, number)
+        assert "Sorry @mallory" in status
+        assert faults[0].failed
+        job = await stack.runtime.queue.get(1)
+        assert job is not None
+        assert job.attempts == 2
+        kinds = [e["kind"] for e in await run_events(stack, "r1")]
+        assert kinds == ["queued", "ended"]
+
+
 class FailsOnce(httpx.AsyncBaseTransport):
     """GitHub answers 502 to the first request of one delivery step: the method, the end of
     the path, and (for a check run, which the live check run creates too) what its body holds."""
@@ -185,6 +213,7 @@ async def test_a_job_retried_after_any_delivery_step_delivers_once(
         kinds = [e["kind"] for e in await run_events(stack, "r1")]
         assert kinds.count("pushed") == 1
         assert kinds[-1] == "ended"
+        assert kinds.count("ended") == 1, kinds
 
 
 async def test_an_unforeseen_error_ends_the_run_with_its_id(tmp_path: Path) -> None:
