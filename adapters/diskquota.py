@@ -101,7 +101,8 @@ async def remove_area(area: Path, *, image: Path) -> None:
         if not is_mounted(area):
             break
         try:
-            await run(["umount", str(area)], cwd=cwd, env=env, timeout_s=60)
+            # Recursive: a run's overlay worktree is mounted inside its area.
+            await run(["umount", "--recursive", str(area)], cwd=cwd, env=env, timeout_s=60)
         except ProcessError as exc:
             # Something still holds a file open: detach now, the kernel frees it when closed.
             log.warning("unmounting %s failed (%s); detaching it lazily", area, exc)

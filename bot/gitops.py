@@ -16,9 +16,11 @@ import shutil
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from adapters import diskquota, overlay
 from adapters.filelock import flocked
 from adapters.process import ProcessError, minimal_env, run
 from adapters.untrusted import NO_DRIVERS, git_config_env
+from bot.pristine import Pristines, index_of
 from bot.runareas import RunAreas
 from config.errors import BatonError
 
@@ -127,12 +129,16 @@ async def git(
 class Workspaces:
     """Mirrors under `<root>/mirrors`; a run's area `<root>/runs/<run_id>` holds its worktree and
     its scratch (the agent's HOME). With `resources`, the area is a filesystem of its own (a
-    sparse image under `<root>/images`), so both count against the run's disk limit."""
+    sparse image under `<root>/images`), so both count against the run's disk limit; the
+    worktree is then an overlay over a pristine checkout under `<root>/pristine` (bot/pristine),
+    its writes in the area, where the server can mount one."""
 
     def __init__(self, *, root: Path, resources: Resources | None = None) -> None:
         self._root = root
         self._areas = RunAreas(root=root, resources=resources)
         self._locks: dict[str, asyncio.Lock] = {}
+        size = resources.disk_bytes if resources is not None else None
+        self._pristines = Pristines(root=root, git=git, size=size)
 
     def _mirror(self, repo: str) -> Path:
         return self._root / "mirrors" / f"{repo}.git"
@@ -220,16 +226,40 @@ class Workspaces:
             mirror = await self._fetch(repo, clone_url, token, pull=pull)
             path = self.worktree_path(run_id)
             await self._drop(mirror, run_id)
-            await self._areas.make(run_id)
+            area = await self._areas.make(run_id)
             ref = pull_head(pull) if pull is not None else f"refs/remotes/origin/{start}"
             try:
                 base = await git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=mirror)
-                await git("worktree", "add", "--force", "-B", branch, str(path), base, cwd=mirror)
+                if diskquota.is_mounted(area) and overlay.unavailable(self._root) is None:
+                    await self._overlaid(mirror, repo, area=area, branch=branch, base=base)
+                else:
+                    await git("worktree", "add", "--force", "-B", branch, str(path), base,
+                              cwd=mirror)  # fmt: skip
             except BaseException:
                 # Failed or cancelled: no mounted image is left behind for a run that never ran.
                 await self._drop(mirror, run_id)
                 raise
         return Worktree(path=path, branch=branch, base_sha=base)
+
+    async def _overlaid(
+        self, mirror: Path, repo: str, *, area: Path, branch: str, base: str
+    ) -> None:
+        """The worktree at `<area>/worktree` as an overlay: the repository's pristine checkout
+        near `base` below, the run's writes in `area` above; its index starts as the pristine
+        one's (whose file stats the overlay shows unchanged), and only the files that differ
+        from `base` are written."""
+        lower = await self._pristines.lower_for(mirror, repo, base)
+        path = area / "worktree"
+        await git("worktree", "add", "--quiet", "--no-checkout", "--force", "-B", branch,
+                  str(path), base, cwd=mirror)  # fmt: skip
+        dot_git = path / ".git"
+        pointer = dot_git.read_bytes()
+        dot_git.unlink()
+        await overlay.mount(lower=lower, upper=area / "upper", work=area / "work", at=path)
+        dot_git.write_bytes(pointer)  # the run's own, above the pristine checkout's
+        shutil.copyfile(index_of(lower), index_of(path))
+        if lower.parent.name != base:
+            await git("reset", "--quiet", "--hard", "HEAD", cwd=path)
 
     async def existing(self, *, run_id: str, branch: str) -> Worktree | None:
         """The worktree a previous attempt of this run left, if it is still intact."""
@@ -244,6 +274,7 @@ class Workspaces:
 
     async def _drop(self, mirror: Path, run_id: str) -> None:
         path = self.worktree_path(run_id)
+        await overlay.unmount(path)
         if path.exists():
             try:
                 await git("worktree", "remove", "--force", str(path), cwd=mirror)
@@ -282,12 +313,17 @@ class Workspaces:
             used = fetched.stat().st_mtime if fetched.exists() else None
             if fetched_before is not None and used is not None and used >= fetched_before:
                 return False  # used again since (the app was installed anew)
+            await self._pristines.collect(mirror, repo)
             shutil.rmtree(mirror, ignore_errors=True)
         return True
 
     async def close(self) -> None:
-        """On shutdown: no run area of this process outlives it."""
+        """On shutdown: no run area of this process outlives it, nor a pristine checkout no
+        run uses (another process's runs keep theirs)."""
         await self._areas.close()
+        for repo in self._pristines.repos():
+            async with self._mirror_lock(repo):
+                await self._pristines.collect(self._mirror(repo), repo)
 
     async def sweep(self) -> list[str]:
         """On start: the run areas a process that died left behind are removed."""

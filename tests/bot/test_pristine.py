@@ -1,0 +1,164 @@
+"""Overlay worktrees over pristine checkouts, for real (loop images and overlayfs, as root).
+
+As root, a server is promised them (a missing overlay filesystem fails, saying so); not as root
+the worktree is a checkout and these tests skip saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from pydantic import SecretStr
+
+from adapters import diskquota, overlay
+from adapters.base import Resources
+from bot import gitchange, gitops, pristine
+from bot.github import InstallationToken
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.anyio
+TOKEN = InstallationToken(SecretStr("ghs_" + "t" * 36), 2e9)
+MIB = 1024**2
+
+
+def sh(*args: str, cwd: Path) -> str:
+    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def as_root(tmp_path: Path) -> Iterator[None]:
+    if os.geteuid() != 0:
+        pytest.skip(f"uid {os.geteuid()} is not root: it can mount neither images nor overlays")
+    for why in (diskquota.mount_unavailable(), overlay.unavailable(tmp_path)):
+        if why is not None:
+            pytest.fail(f"running as root, but no overlay worktrees: {why}")
+    yield
+    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
+        point = line.split()[4]
+        if point.startswith(str(tmp_path)):
+            subprocess.run(["umount", "--lazy", point], check=False)
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Path:
+    """A clone of the bare origin (`seed/../origin.git`) holding calc.py and 50 other files."""
+    bare = tmp_path / "origin.git"
+    sh("git", "init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    work = tmp_path / "seed"
+    sh("git", "clone", "-q", str(bare), str(work), cwd=tmp_path)
+    (work / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    for n in range(50):
+        (work / f"f{n}.txt").write_text(f"{n}\n")
+    commit(work, "init")
+    return work
+
+
+def commit(work: Path, message: str) -> str:
+    sh("git", "add", "-A", ".", cwd=work)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", message, cwd=work)
+    sh("git", "push", "-q", "origin", "HEAD:main", cwd=work)
+    return sh("git", "rev-parse", "HEAD", cwd=work)
+
+
+def workspaces(tmp_path: Path) -> gitops.Workspaces:
+    return gitops.Workspaces(root=tmp_path / "ws", resources=Resources(disk_bytes=32 * MIB))
+
+
+async def prepare(ws: gitops.Workspaces, seed: Path, run_id: str) -> gitops.Worktree:
+    origin = str(seed.parent / "origin.git")
+    return await ws.prepare(
+        repo="acme/app",
+        clone_url=origin,
+        token=TOKEN,
+        run_id=run_id,
+        branch=f"baton/{run_id}",
+        start="main",
+    )
+
+
+def lower_of(wt: gitops.Worktree) -> Path:
+    [lower] = overlay.mounted()[wt.path]
+    return lower
+
+
+async def test_a_worktree_is_an_overlay_whose_writes_stay_in_the_run(
+    tmp_path: Path, seed: Path
+) -> None:
+    ws = workspaces(tmp_path)
+    first = await prepare(ws, seed, "r1")
+    assert os.path.ismount(first.path)
+    lower = lower_of(first)
+    assert lower == tmp_path / "ws" / "pristine" / "acme" / "app" / first.base_sha / "tree"
+    (first.path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (first.path / "f3.txt").unlink()
+    (first.path / "new.txt").write_text("new\n")
+    staged = await gitchange.stage_changes(first)
+    assert staged.changed == ["calc.py", "f3.txt", "new.txt"]
+    # The pristine checkout is untouched; the writes are in the run's own image.
+    assert "a - b" in (lower / "calc.py").read_text()
+    assert (lower / "f3.txt").exists()
+    assert (first.path.parent / "upper" / "new.txt").read_text() == "new\n"
+    # A second run at the same base starts from the same checkout, with nothing of the first.
+    second = await prepare(ws, seed, "r2")
+    assert lower_of(second) == lower
+    assert "a - b" in (second.path / "calc.py").read_text()
+    assert (second.path / "f3.txt").exists()
+    assert not (second.path / "new.txt").exists()
+    assert sh("git", "status", "--porcelain", cwd=second.path) == ""
+    for run_id in ("r1", "r2"):
+        await ws.remove("acme/app", run_id)
+    assert overlay.lowers_in_use() & {lower} == set()
+    assert not first.path.parent.exists()
+    assert (lower / "calc.py").exists()  # kept for the next run
+    # A server that stops leaves no mount behind (its pristine checkouts are a cache).
+    await ws.close()
+    assert not lower.parent.exists()
+    assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
+
+
+async def test_a_base_a_few_files_on_starts_from_the_same_checkout(
+    tmp_path: Path, seed: Path
+) -> None:
+    ws = workspaces(tmp_path)
+    first = await prepare(ws, seed, "r1")
+    (seed / "calc.py").write_text("def add(a, b):\n    return a + b  # fixed\n")
+    (seed / "f7.txt").unlink()
+    later = commit(seed, "fix")
+    second = await prepare(ws, seed, "r2")
+    assert second.base_sha == later
+    assert lower_of(second).parent.name == first.base_sha
+    assert "# fixed" in (second.path / "calc.py").read_text()
+    assert not (second.path / "f7.txt").exists()
+    assert sh("git", "status", "--porcelain", cwd=second.path) == ""
+    assert sh("git", "rev-parse", "HEAD", cwd=second.path) == later
+
+
+async def test_a_base_far_away_gets_its_own_and_unused_ones_go(
+    tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pristine, "NEAR_FILES", 0)
+    ws = workspaces(tmp_path)
+    first = await prepare(ws, seed, "r1")
+    (seed / "f1.txt").write_text("changed\n")
+    later = commit(seed, "far")
+    second = await prepare(ws, seed, "r2")
+    assert lower_of(second).parent.name == later
+    kept = tmp_path / "ws" / "pristine" / "acme" / "app"
+    # The first run still has its checkout below it; once it ends, the next new one removes it.
+    assert (kept / first.base_sha).is_dir()
+    await ws.remove("acme/app", "r1")
+    (seed / "f2.txt").write_text("changed\n")
+    newest = commit(seed, "farther")
+    await prepare(ws, seed, "r3")
+    assert sorted(p.name for p in kept.iterdir() if p.is_dir()) == sorted([later, newest])
+    # Removing the mirror removes the checkouts no run uses.
+    for run_id in ("r2", "r3"):
+        await ws.remove("acme/app", run_id)
+    assert await ws.remove_mirror("acme/app")
+    assert list(kept.iterdir()) == []
