@@ -1,5 +1,6 @@
 """The mirror's worth: a job's start to its agent's start on a big synthetic repository, a first
-run (an empty disk: a fresh clone) then a second (the machine's mirror, fetched)."""
+run (an empty disk: a fresh clone) then a second (the machine's mirror, fetched, and on a root
+server the pristine checkout the first made, below an overlay worktree)."""
 
 from __future__ import annotations
 
@@ -84,9 +85,15 @@ async def mirror_worth(tmp: Path, *, files: int, commits: int, file_bytes: int) 
             workspace = next(e.time for e in events if e.kind == "workspace")
             assert job.started_at is not None
             result[f"{phase}_s"] = agent - job.started_at
+            # Baton's own steps before the run starts (the gate, the config, the status
+            # comment), which the repository's size does not change.
+            result[f"{phase}_before_s"] = started - job.started_at
             # The mirror's part: from the run's start to its worktree, made.
             result[f"{phase}_workspace_s"] = workspace - started
         result["ratio"] = result["first_s"] / result["second_s"]
+        # Whether the worktrees were overlays over the machine's pristine checkout (a root
+        # server), or checkouts of every file.
+        result["overlay"] = (stack.runtime.services.settings.workdir / "pristine").is_dir()
     return result
 
 

@@ -73,8 +73,6 @@ def section(r: dict[str, Any]) -> str:
         ]
     idle = runs[0]["idle_statements_per_minute"]
     ratio = ack["postgresql"]["p99_ms"] / ack["sqlite"]["p99_ms"]
-    mirror_ratio = mirror["first_workspace_s"] / mirror["second_workspace_s"]
-    whole_ratio = mirror["first_s"] / mirror["second_s"]
     lines += [
         "",
         (
@@ -109,25 +107,44 @@ def section(r: dict[str, Any]) -> str:
             f"{ack['postgresql']['p99_ms']:.1f} ms ({ratio:.2f}x at p99)."
         ),
         "",
-        (
-            f"The mirror's worth, a synthetic repository of {mirror['files']:,} files and "
-            f"{mirror['commits']:,} commits ({mirror['packed_mb']:.0f} MB of objects), served by "
-            "the emulator on the same machine. From the job's start to its agent's start: first "
-            f"run (an empty disk: a fresh clone) {mirror['first_s']:.1f} s, second run (the "
-            f"machine's mirror, fetched) {mirror['second_s']:.1f} s ({whole_ratio:.1f}x). "
-            f"The workspace step alone (mirror, then a worktree of every file): "
-            f"{mirror['first_workspace_s']:.1f} s against {mirror['second_workspace_s']:.1f} s "
-            f"({mirror_ratio:.1f}x). Both runs check out all {mirror['files']:,} files, which the "
-            "mirror cannot save, and the clone here crosses no network: over a WAN to GitHub the "
-            "first run's transfer grows with the repository and the second's does not. The 10x "
-            "the issue asks for is out of reach on loopback: what is left of the second run is "
-            "mostly the checkout. Reusing a finished run's worktree (reset and cleaned, after "
-            "the sanitizing a written worktree gets before git reads it) instead of a fresh "
-            "checkout would remove most of it; that is not built."
-        ),
+        _mirror_text(mirror),
         f"<!-- /{MARK} -->",
     ]
     return "\n".join(lines)
+
+
+def _mirror_text(mirror: dict[str, Any]) -> str:
+    mirror_ratio = mirror["first_workspace_s"] / mirror["second_workspace_s"]
+    whole_ratio = mirror["first_s"] / mirror["second_s"]
+    overlay = mirror.get("overlay", False)
+    second = (
+        "the machine's mirror, fetched, and a worktree that is an overlay over the checkout the "
+        "first run made, so no file is checked out again"
+        if overlay
+        else "the machine's mirror, fetched, then a checkout of every file (not a root server: "
+        "no overlay worktree)"
+    )
+    text = (
+        f"The mirror's worth, a synthetic repository of {mirror['files']:,} files and "
+        f"{mirror['commits']:,} commits ({mirror['packed_mb']:.0f} MB of objects), served by "
+        "the emulator on the same machine. From the job's start to its agent's start: first "
+        f"run (an empty disk: a fresh clone and a checkout of every file) "
+        f"{mirror['first_s']:.2f} s, second run ({second}) {mirror['second_s']:.2f} s "
+        f"(**{whole_ratio:.1f}x**). The workspace step alone: "
+        f"{mirror['first_workspace_s']:.2f} s against {mirror['second_workspace_s']:.2f} s "
+        f"({mirror_ratio:.1f}x)."
+    )
+    if whole_ratio >= 10:
+        return text + " The 10x the issue asks for is met."
+    before = mirror.get("second_before_s")
+    steps = f" ({before:.2f} s here)" if before is not None else ""
+    return text + (
+        " The 10x the issue asks for is not met here: the first run's clone crosses no network "
+        "(over a WAN to GitHub its transfer grows with the repository and the second run's "
+        "fetch does not), and much of what is left of the second run is Baton's own steps "
+        f"before the run starts{steps} (the gate, the config, the status comment), which the "
+        "repository's size does not change."
+    )
 
 
 def write(doc: Path, text: str) -> None:

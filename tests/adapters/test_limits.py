@@ -217,7 +217,9 @@ async def test_a_crashed_runs_mount_and_image_are_replaced(tmp_path: Path, origi
     assert not (again.path / "junk").exists()
     await ws.remove("acme/app", "c")
     assert not mounted_at(again.path.parent)
-    assert list((tmp_path / "ws" / "images").iterdir()) == []
+    await ws.close()  # and the repository's pristine checkout, which runs shared, goes too
+    assert list((tmp_path / "ws" / "images").rglob("*.img")) == []
+    assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
 
 
 async def test_enforcement_reports_the_root_mechanisms() -> None:
