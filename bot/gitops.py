@@ -321,13 +321,19 @@ class Workspaces:
         """On shutdown: no run area of this process outlives it, nor a pristine checkout no
         run uses (another process's runs keep theirs)."""
         await self._areas.close()
+        await self._collect_pristines()
+
+    async def sweep(self) -> list[str]:
+        """On start: the run areas a process that died left behind are removed, and the
+        pristine checkouts no run uses."""
+        swept = await self._areas.sweep()
+        await self._collect_pristines()
+        return swept
+
+    async def _collect_pristines(self) -> None:
         for repo in self._pristines.repos():
             async with self._mirror_lock(repo):
                 await self._pristines.collect(self._mirror(repo), repo)
-
-    async def sweep(self) -> list[str]:
-        """On start: the run areas a process that died left behind are removed."""
-        return await self._areas.sweep()
 
 
 async def commit(wt: Worktree, message: str) -> str:

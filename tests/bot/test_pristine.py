@@ -162,3 +162,24 @@ async def test_a_base_far_away_gets_its_own_and_unused_ones_go(
         await ws.remove("acme/app", run_id)
     assert await ws.remove_mirror("acme/app")
     assert list(kept.iterdir()) == []
+
+
+async def test_a_server_that_starts_removes_the_checkouts_no_run_uses(
+    tmp_path: Path, seed: Path
+) -> None:
+    """What a server killed outright left mounted goes when the next one on its disk starts;
+    a checkout a running run stands on stays."""
+    ws = workspaces(tmp_path)
+    done = await prepare(ws, seed, "r1")
+    lower = lower_of(done)
+    await ws.remove("acme/app", "r1")
+    (seed / "f1.txt").write_text("changed\n")
+    commit(seed, "on")
+    running = await prepare(ws, seed, "r2")
+    assert lower_of(running) == lower  # near: the same checkout, under a running run
+    assert await workspaces(tmp_path).sweep() == []
+    assert (lower / "calc.py").exists()
+    await ws.remove("acme/app", "r2")
+    await workspaces(tmp_path).sweep()
+    assert not lower.parent.exists()
+    assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()

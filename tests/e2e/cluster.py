@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.runareas import RunAreas
+from bot.gitops import Workspaces
 from bot.stack import Stack, free_socket, serve_in_task
 from bot.store.postgres import PostgresStore
 
@@ -226,7 +226,7 @@ class Cluster:
                 proc.kill_group()
         # What a killed worker left mounted goes as the next worker on its disk would sweep it.
         for proc in self.worker_procs:
-            await RunAreas(root=self.workdir / proc.name).sweep()
+            await Workspaces(root=self.workdir / proc.name).sweep()
 
     async def store(self) -> PostgresStore:
         return await PostgresStore.open(self.database_url)
