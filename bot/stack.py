@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
+from adapters import tcp
 from bot import gitops
 from bot.app import create_app
 from bot.github import InstallationToken
@@ -67,10 +68,8 @@ def make_keys() -> AppKeys:
 
 
 def free_socket(port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    return sock
+    """Bound on loopback (uvicorn listens on it when it serves)."""
+    return tcp.listener("127.0.0.1", port, backlog=None)
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Self
 
 import uvicorn
 
+from adapters import tcp
 from adapters.modelserver.app import ServerState, create_app
 from adapters.modelserver.recorder import Recorder
 from adapters.modelserver.scenarios import DEFAULT_EDIT, Scenario, ScenarioBook
@@ -67,10 +68,7 @@ class ModelServer:
         return self.book.register(scenario, key=key)
 
     def _bind(self) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, self._port))
-        sock.listen(128)
+        sock = tcp.listener(HOST, self._port)
         sock.set_inheritable(False)
         self._sock = sock
         self._bound_port = sock.getsockname()[1]

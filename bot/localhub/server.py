@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Self
 
 import uvicorn
 
+from adapters import tcp
 from bot.localhub.app import create_localhub
 from bot.localhub.hub import DEFAULT_RATE_LIMIT, Hub
 
@@ -32,13 +32,10 @@ class LocalHubServer:
         token_ttl_s: float = 3600.0,
         rate_limit: int = DEFAULT_RATE_LIMIT,
     ) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Bound now, so the URL (and every URL the emulator writes) is known before it serves.
-        self._sock.bind((host, port))
-        # Listening at once: a client told the URL before the server runs (the CLI prints it
-        # first) waits in the backlog instead of being refused.
-        self._sock.listen(128)
+        # Bound now, so the URL (and every URL the emulator writes) is known before it serves,
+        # and listening at once: a client told the URL before the server runs (the CLI prints
+        # it first) waits in the backlog instead of being refused.
+        self._sock = tcp.listener(host, port)
         bound_host, bound_port = self._sock.getsockname()[:2]
         self.url = f"http://{bound_host}:{bound_port}"
         self.api_url = f"{self.url}/api/v3/"

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from adapters import tcp
 from bot.gh.errors import GitHubError
 from bot.gh.manifest import RegisteredApp, convert_manifest
 from bot.register.files import Written, write_settings
@@ -144,17 +145,9 @@ def local_app(reg: Registration) -> Starlette:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        # Listening before the address is printed: a browser opened at once waits for the
-        # page instead of being refused.
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    # Listening before the address is printed: a browser opened at once waits for the page
+    # instead of being refused.
+    return tcp.listener(host, port)
 
 
 async def serve_until_done(reg: Registration, sock: socket.socket) -> None:
