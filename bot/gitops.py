@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import re
 import shutil
 from dataclasses import dataclass, replace
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
     from adapters.base import Limits, Resources
     from bot.github import InstallationToken
+
+log = logging.getLogger(__name__)
 
 BOT_NAME = "baton[bot]"
 BOT_EMAIL = "baton[bot]@users.noreply.github.com"
@@ -139,6 +142,8 @@ class Workspaces:
         self._locks: dict[str, asyncio.Lock] = {}
         size = resources.disk_bytes if resources is not None else None
         self._pristines = Pristines(root=root, git=git, size=size)
+        # Why worktrees are checkouts here, not overlays (None: overlays are tried).
+        self._overlay_fails = overlay.unavailable(root)
 
     def _mirror(self, repo: str) -> Path:
         return self._root / "mirrors" / f"{repo}.git"
@@ -230,7 +235,7 @@ class Workspaces:
             ref = pull_head(pull) if pull is not None else f"refs/remotes/origin/{start}"
             try:
                 base = await git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=mirror)
-                if diskquota.is_mounted(area) and overlay.unavailable(self._root) is None:
+                if diskquota.is_mounted(area) and self._overlay_fails is None:
                     await self._overlaid(mirror, repo, area=area, branch=branch, base=base)
                 else:
                     await git("worktree", "add", "--force", "-B", branch, str(path), base,
@@ -255,7 +260,15 @@ class Workspaces:
         dot_git = path / ".git"
         pointer = dot_git.read_bytes()
         dot_git.unlink()
-        await overlay.mount(lower=lower, upper=area / "upper", work=area / "work", at=path)
+        try:
+            await overlay.mount(lower=lower, upper=area / "upper", work=area / "work", at=path)
+        except overlay.OverlayError as exc:
+            # This kernel or filesystem refuses: this run and the later ones check out.
+            self._overlay_fails = str(exc)
+            log.warning("worktrees are checkouts from now on: %s", exc)
+            dot_git.write_bytes(pointer)
+            await git("reset", "--quiet", "--hard", "HEAD", cwd=path)
+            return
         dot_git.write_bytes(pointer)  # the run's own, above the pristine checkout's
         shutil.copyfile(index_of(lower), index_of(path))
         if lower.parent.name != base:

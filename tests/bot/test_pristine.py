@@ -183,3 +183,25 @@ async def test_a_server_that_starts_removes_the_checkouts_no_run_uses(
     await workspaces(tmp_path).sweep()
     assert not lower.parent.exists()
     assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
+
+
+async def test_an_overlay_the_kernel_refuses_leaves_checkouts(
+    tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel or filesystem that refuses the overlay: the run checks out every file, as do
+    the later ones, and nothing fails."""
+    tried: list[Path] = []
+
+    async def refused(*, lower: Path, upper: Path, work: Path, at: Path) -> None:
+        tried.append(at)
+        raise overlay.OverlayError("mounting the worktree's overlay failed: refused (test)")
+
+    monkeypatch.setattr(overlay, "mount", refused)
+    ws = workspaces(tmp_path)
+    for run_id in ("r1", "r2"):
+        wt = await prepare(ws, seed, run_id)
+        assert not os.path.ismount(wt.path)
+        assert "a - b" in (wt.path / "calc.py").read_text()
+        assert (wt.path / "f49.txt").exists()
+        assert sh("git", "status", "--porcelain", cwd=wt.path) == ""
+    assert len(tried) == 1
