@@ -52,7 +52,7 @@ class Pristines:
             (self._root / repo).glob(f"*{_READY}"), key=lambda m: m.stat().st_mtime, reverse=True
         )
         trees = [m.with_suffix("") / "tree" for m in marks]
-        return [t for t in trees if (t / ".git").is_file()]
+        return [t for t in trees if _registered(t)]
 
     async def lower_for(self, mirror: Path, repo: str, base: str) -> Path:
         """The pristine tree a worktree at commit `base` starts from (made when none is near
@@ -116,7 +116,21 @@ class Pristines:
             await self._git("worktree", "prune", cwd=mirror)
 
 
+def _gitdir(checkout: Path) -> Path:
+    text = (checkout / ".git").read_text().strip()
+    return checkout / text.removeprefix("gitdir:").strip()
+
+
 def index_of(checkout: Path) -> Path:
     """The index file of a linked worktree (from the `gitdir:` line of its `.git` file)."""
-    text = (checkout / ".git").read_text().strip()
-    return (checkout / text.removeprefix("gitdir:").strip()) / "index"
+    return _gitdir(checkout) / "index"
+
+
+def _registered(tree: Path) -> bool:
+    """Whether `tree` is still its mirror's worktree: a mirror removed and made again (the app
+    installed anew) may hold another worktree under the name this one's `.git` points to."""
+    try:
+        back = (_gitdir(tree) / "gitdir").read_text().strip()
+    except OSError:
+        return False
+    return back == str(tree / ".git")
