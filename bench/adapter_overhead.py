@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import platform
 import re
@@ -175,7 +176,9 @@ async def baton_run(
     key = model.register(FIX)
     env = {KEY_VAR: key, "BATON_AGENTS_PREFIX": str(PREFIX),
            "BATON_AGENT_SESSIONS": str(workdir / "sessions")}  # fmt: skip
-    async with Stack(workdir=workdir, settings={"job_max_attempts": "1"}, server_env=env) as stack:
+    # The operator allows the bench's model server as the agents' endpoint (as for any base_url).
+    settings = {"job_max_attempts": "1", "model_endpoints": model.url}
+    async with Stack(workdir=workdir, settings=settings, server_env=env) as stack:
         if agent == "scripted":
             files = {"calc.py": CALC, ".agents.yml": scripted_agents_yml()}
             body = SCRIPTED_ISSUE
@@ -233,6 +236,10 @@ async def bare_run(
     env[KEY_VAR] = model.register(FIX)  # a fresh conversation, as Baton's run had
     await gitops.git("clone", "--quiet", str(seed), str(workdir), cwd=workdir.parent)
     adapter = build_adapter(agent="bot", spec=spec, server_env=env, sandbox=sandbox)
+    # Baton's limits, with a scratch of its own: the one Baton's run had went with its area.
+    scratch = workdir.with_name(f"{workdir.name}-scratch")
+    scratch.mkdir()
+    limits = dataclasses.replace(captured["limits"], scratch=scratch)
 
     async def ignore(_: AgentEvent) -> None:
         return None
@@ -241,7 +248,7 @@ async def bare_run(
     model.recorder.clear()
     with instrumented(probe):
         timed = _TimedAdapter(adapter, probe)
-        result = await timed.run(captured["task"], workdir, captured["limits"], ignore)
+        result = await timed.run(captured["task"], workdir, limits, ignore)
     if not result.ok or (workdir / "calc.py").read_text() != FIXED:
         raise BenchError(f"bare {spec.adapter} ({sandbox}) did not fix calc.py: {result.error}")
     first = first_request(model)
@@ -335,7 +342,8 @@ def summary(agents: dict[str, dict[str, dict[str, float]]]) -> str:
         f"request over the bare adapter, and {_span(after)} from the CLI's exit to the open PR"
         + (", about the same whatever the CLI. " if fixed else ". ")
         + f"The adapter's own time before the spawn ({_span(version)}, paid by the bare "
-        "adapter too) includes running the CLI once for its `--version`. The sandbox's share "
+        "adapter too) is finding the CLI and its version and making its fresh home. The "
+        "sandbox's share "
         f"(bare spawn → first request minus raw) is {_span(sandbox)}"
         + (", within the noise. " if noise else ". ")
         + "Compare figures measured in one run only."
@@ -412,8 +420,8 @@ def render(results: dict[str, Any]) -> str:
         (
             "Where Baton's time before the model goes (ms): job start → adapter called "
             "(acknowledgement, label removal, token, worktree), adapter called → CLI spawned "
-            "(CLI `--version`, sandbox check, fresh home), spawn → first request (sandbox + CLI "
-            "start-up):"
+            "(finding the CLI and its version, sandbox check, fresh home), spawn → first "
+            "request (sandbox + CLI start-up):"
         ),
         "",
         "| agent | start → adapter | adapter → spawn | spawn → first request |",
