@@ -64,3 +64,20 @@ def test_a_second_write_replaces_the_section_it_wrote(tmp_path: Path) -> None:
     text = doc.read_text()
     assert text.count("## Orchestration overhead per adapter") == 1
     assert text.count("<!-- /bench:adapter_overhead -->") == 1
+
+
+@pytest.mark.slow
+def test_a_real_cli_runs_through_baton_bare_and_raw(tmp_path: Path) -> None:
+    """The bench's real-CLI path (a base_url the operator allows, the bare run's own scratch):
+    one repetition with Codex, the quickest CLI to start."""
+    out = tmp_path / "medians.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "adapter_overhead.py"), "--agents", "codex",
+         "--reps", "1", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    codex = json.loads(out.read_text())["agents"]["codex"]
+    assert set(codex) == {"baton", "bare", "raw"}
+    assert codex["bare"]["call_first"] > 0
+    assert codex["baton"]["start_first"] > 0
