@@ -343,10 +343,19 @@ class Workspaces:
         await self._collect_pristines()
         return swept
 
-    async def _collect_pristines(self) -> None:
+    async def drop_idle_checkouts(self, *, used_before: float) -> list[str]:
+        """Remove the pristine checkouts no run has started from since `used_before` (and none
+        uses); the repositories that lost one."""
+        return await self._collect_pristines(used_before=used_before)
+
+    async def _collect_pristines(self, *, used_before: float | None = None) -> list[str]:
+        dropped: list[str] = []
         for repo in self._pristines.repos():
             async with self._mirror_lock(repo):
-                await self._pristines.collect(self._mirror(repo), repo)
+                mirror = self._mirror(repo)
+                if await self._pristines.collect(mirror, repo, used_before=used_before):
+                    dropped.append(repo)
+        return dropped
 
 
 async def commit(wt: Worktree, message: str) -> str:

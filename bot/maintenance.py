@@ -40,6 +40,9 @@ DAY_S = 86_400.0
 DELIVERY_KEEP_S = 8 * DAY_S
 # Removal records outlive every machine's mirror sweep, and `baton purge` needs them meanwhile.
 REMOVAL_KEEP_S = 90 * DAY_S
+# A pristine checkout (bot/pristine) no run has started from for this long goes: it holds a
+# repository's whole working tree, and the next run makes it again.
+CHECKOUT_IDLE_S = DAY_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +80,16 @@ async def cleanup(
 
 
 async def sweep_mirrors(services: Services, *, now: float | None = None) -> list[str]:
-    """Drop this machine's mirrors of repositories removed from their installation."""
+    """Drop this machine's mirrors of repositories removed from their installation, and the
+    pristine checkouts no run has started from for a day."""
     at = time.time() if now is None else now
     removed = await services.store.removed_repos(since=at - REMOVAL_KEEP_S)
     gone = await remove_mirrors(services, removed) if removed else []
     if gone:
         log.info("removed the mirrors of %s (their installation lost them)", ", ".join(gone))
+    idle = await services.workspaces.drop_idle_checkouts(used_before=at - CHECKOUT_IDLE_S)
+    if idle:
+        log.info("removed the idle pristine checkouts of %s", ", ".join(idle))
     return gone
 
 

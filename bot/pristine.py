@@ -89,18 +89,33 @@ class Pristines:
         self._mark(area).touch()
         return tree
 
-    async def collect(self, mirror: Path, repo: str, *, keep: Path | None = None) -> None:
-        """Remove the repository's checkouts no overlay uses (all but the tree `keep`)."""
+    async def collect(
+        self,
+        mirror: Path,
+        repo: str,
+        *,
+        keep: Path | None = None,
+        used_before: float | None = None,
+    ) -> list[Path]:
+        """Remove the repository's checkouts no overlay uses (all but the tree `keep`; with
+        `used_before`, only those no run started from since); the ones removed."""
         folder = self._root / repo
         if not folder.is_dir():
-            return
+            return []
         used = overlay.lowers_in_use()
+        removed: list[Path] = []
         for area in [p for p in folder.iterdir() if p.is_dir()]:
-            if area / "tree" not in {keep, *used}:
-                await self._remove(mirror, area)
+            if area / "tree" in {keep, *used}:
+                continue
+            mark = self._mark(area)
+            if used_before is not None and mark.exists() and mark.stat().st_mtime >= used_before:
+                continue
+            await self._remove(mirror, area)
+            removed.append(area)
         for mark in folder.glob(f"*{_READY}"):
             if not mark.with_suffix("").is_dir():
                 mark.unlink(missing_ok=True)
+        return removed
 
     def _mark(self, area: Path) -> Path:
         return area.with_name(area.name + _READY)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -205,3 +206,24 @@ async def test_an_overlay_the_kernel_refuses_leaves_checkouts(
         assert (wt.path / "f49.txt").exists()
         assert sh("git", "status", "--porcelain", cwd=wt.path) == ""
     assert len(tried) == 1
+
+
+async def test_checkouts_idle_for_a_day_go_and_one_in_use_stays(tmp_path: Path, seed: Path) -> None:
+    ws = workspaces(tmp_path)
+    running = await prepare(ws, seed, "r1")
+    lower = lower_of(running)
+    mark = lower.parent.with_name(lower.parent.name + ".ready")
+    day_ago = time.time() - 86_400
+    os.utime(mark, (day_ago, day_ago))
+    # In use: kept, however old.
+    assert await ws.drop_idle_checkouts(used_before=time.time() - 3600) == []
+    await ws.remove("acme/app", "r1")
+    # Used since the cut-off: kept.
+    assert await ws.drop_idle_checkouts(used_before=day_ago - 3600) == []
+    assert (lower / "calc.py").exists()
+    assert await ws.drop_idle_checkouts(used_before=time.time() - 3600) == ["acme/app"]
+    assert not lower.parent.exists()
+    assert not mark.exists()
+    # The next run makes it again.
+    again = await prepare(ws, seed, "r2")
+    assert lower_of(again) == lower
