@@ -57,6 +57,22 @@ async def mount(*, lower: Path, upper: Path, work: Path, at: Path) -> None:
         raise OverlayError(f"mounting the worktree's overlay failed: {exc}") from exc
 
 
+async def probe(*, lower: Path, within: Path) -> str | None:
+    """Why an overlay cannot be mounted with its upper layer in `within` (None: one was mounted
+    and unmounted)."""
+    why = unavailable(lower, within)
+    if why is not None:
+        return why
+    lower.mkdir(parents=True, exist_ok=True)
+    at = within / "probe"
+    try:
+        await mount(lower=lower, upper=within / "upper", work=within / "work", at=at)
+    except OverlayError as exc:
+        return str(exc)
+    await unmount(at)
+    return None
+
+
 async def unmount(at: Path) -> None:
     """Unmounted if it is mounted (detached lazily when something still holds a file open)."""
     if not os.path.ismount(at):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from adapters import cgroups, diskquota
+from adapters import cgroups, diskquota, overlay
 from adapters.base import Resources
 from config.errors import BatonError
 
@@ -158,9 +158,17 @@ async def _disk_limit(res: Resources) -> Enforced:
     with tempfile.TemporaryDirectory(prefix="baton-quota-probe-") as tmp:
         area, image = Path(tmp) / "area", Path(tmp) / "probe.img"
         why_not = await diskquota.make_area(area, image=image, size=diskquota.MIN_BYTES)
+        no_overlay = None
+        if why_not is None:
+            no_overlay = await overlay.probe(lower=Path(tmp) / "lower", within=area)
         await diskquota.remove_area(area, image=image)
     if why_not is None:
-        how = "a sparse ext4 loop image per run, mounted as its area"
+        how = "a sparse ext4 loop image per run, mounted as its area; " + (
+            "the worktree an overlay over the repository's shared checkout, so only what the "
+            "run writes counts"
+            if no_overlay is None
+            else f"the worktree a checkout of every file (no overlay: {no_overlay})"
+        )
         return Enforced(disk, how, enforced=True)
     how = (
         f"measured every few seconds, the run ended when over; single files capped by "

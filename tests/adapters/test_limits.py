@@ -233,6 +233,8 @@ async def test_enforcement_reports_the_root_mechanisms() -> None:
     assert found[0].limit == "processes (512 per run)"
     assert f"cgroup v{where.version} pids.max" in found[0].how
     assert "loop image" in found[2].how
+    # and worktrees are overlays over a shared checkout (tests/bot/test_pristine.py)
+    assert "the worktree an overlay over the repository's shared checkout" in found[2].how
 
 
 async def test_without_an_image_the_disk_is_measured_and_the_run_ended(
