@@ -15,7 +15,7 @@ import httpx
 
 from adapters.base import Resources
 from adapters.runner import runner_for
-from bot import gitops, maintenance, offboard
+from bot import maintenance, offboard, workspaces
 from bot.backends import backend_for
 from bot.control import ack_job, control_job
 from bot.github import GitHubApp
@@ -165,7 +165,7 @@ class Runtime:
             settings=settings,
             github=self.github,
             store=await self.backend.open_store(),
-            workspaces=gitops.Workspaces(root=settings.workdir.resolve(), resources=resources),
+            workspaces=workspaces.Workspaces(root=settings.workdir.resolve(), resources=resources),
             server_env=self._env,
             operator=Operator.from_settings(settings, self._env),
             outbound=self.outbound,

@@ -19,7 +19,7 @@ from config.guard import Operator
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from bot import gitops
+    from bot import workspaces
     from bot.github import GitHubApp
     from bot.queue import JobQueue
     from bot.store.base import Store
@@ -31,7 +31,7 @@ class Services:
     settings: Settings
     github: GitHubApp
     store: Store
-    workspaces: gitops.Workspaces
+    workspaces: workspaces.Workspaces
     server_env: Mapping[str, str]
     # What the operator lets configs reach (variables, endpoints): from settings, once.
     operator: Operator = field(default_factory=Operator)

@@ -21,7 +21,7 @@ from adapters.command import CommandAdapter
 from adapters.runlimits import LimitReached, enforcement
 from adapters.runner import SandboxRunner
 from adapters.sandbox import SandboxPlan, run_sandboxed, sandbox_status
-from bot import gitops
+from bot import gitops, workspaces
 from bot.github import InstallationToken
 from config.schema import AgentSpec
 
@@ -115,7 +115,7 @@ def origin(tmp_path: Path) -> Path:
     return bare
 
 
-async def prepare(ws: gitops.Workspaces, origin: Path, run_id: str) -> gitops.Worktree:
+async def prepare(ws: workspaces.Workspaces, origin: Path, run_id: str) -> gitops.Worktree:
     return await ws.prepare(
         repo="acme/app",
         clone_url=str(origin),
@@ -157,7 +157,7 @@ async def test_tmpfs_counts_against_the_memory_limit(tmp_path: Path) -> None:
 
 async def test_disk_past_the_limit_stops_within_the_image(tmp_path: Path, origin: Path) -> None:
     where = await root_mechanisms()
-    ws = gitops.Workspaces(root=tmp_path / "ws", resources=Resources(disk_bytes=64 * MIB))
+    ws = workspaces.Workspaces(root=tmp_path / "ws", resources=Resources(disk_bytes=64 * MIB))
     wt = await prepare(ws, origin, "d1")
     area, image = wt.path.parent, tmp_path / "ws" / "images" / "d1.img"
     assert mounted_at(area)
@@ -183,7 +183,7 @@ async def test_disk_past_the_limit_stops_within_the_image(tmp_path: Path, origin
 
 async def test_the_agent_home_counts_against_the_disk_limit(tmp_path: Path, origin: Path) -> None:
     await root_mechanisms()
-    ws = gitops.Workspaces(root=tmp_path / "ws", resources=Resources(disk_bytes=48 * MIB))
+    ws = workspaces.Workspaces(root=tmp_path / "ws", resources=Resources(disk_bytes=48 * MIB))
     wt = await prepare(ws, origin, "d2")
     spec = AgentSpec.model_validate(
         {
@@ -207,10 +207,12 @@ async def test_the_agent_home_counts_against_the_disk_limit(tmp_path: Path, orig
 async def test_a_crashed_runs_mount_and_image_are_replaced(tmp_path: Path, origin: Path) -> None:
     await root_mechanisms()
     resources = Resources(disk_bytes=32 * MIB)
-    first = await prepare(gitops.Workspaces(root=tmp_path / "ws", resources=resources), origin, "c")
+    first = await prepare(
+        workspaces.Workspaces(root=tmp_path / "ws", resources=resources), origin, "c"
+    )
     (first.path / "junk").write_text("left over\n")
     # A new server (the old one died without removing anything) prepares the same run.
-    ws = gitops.Workspaces(root=tmp_path / "ws", resources=resources)
+    ws = workspaces.Workspaces(root=tmp_path / "ws", resources=resources)
     again = await prepare(ws, origin, "c")
     points = Path("/proc/self/mountinfo").read_text().count(f" {again.path.parent} ")
     assert points == 1

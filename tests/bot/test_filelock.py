@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.filelock import flocked
-from bot import gitops
+from bot import gitops, workspaces
 from bot.github import InstallationToken
 
 pytestmark = pytest.mark.anyio
@@ -103,7 +103,7 @@ async def test_a_fetch_into_a_mirror_another_process_holds_waits(tmp_path: Path)
     subprocess.run(["git", "init", "-q", "-b", "main", str(seed)], check=True)
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "init"], check=True)
     subprocess.run([*git, "push", "-q", str(origin), "HEAD:main"], check=True)
-    ws = gitops.Workspaces(root=tmp_path / "ws")
+    ws = workspaces.Workspaces(root=tmp_path / "ws")
     mirror = tmp_path / "ws" / "mirrors" / "acme" / "app.git"
     with held_by_another_process(mirror.with_name("app.git.lock")) as child:
         task: asyncio.Task[object] = asyncio.create_task(

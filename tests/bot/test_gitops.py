@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot import gitchange, gitops
+from bot import gitchange, gitops, workspaces
 from bot.github import InstallationToken
 
 pytestmark = pytest.mark.anyio
@@ -42,7 +42,7 @@ def test_branch_names() -> None:
 
 
 async def test_run_commit_push(origin: Path, tmp_path: Path) -> None:
-    ws = gitops.Workspaces(root=tmp_path / "ws")
+    ws = workspaces.Workspaces(root=tmp_path / "ws")
     wt = await ws.prepare(repo="acme/app", clone_url=str(origin), token=TOKEN, run_id="r1",
                           branch="baton/1-fix", start="main")  # fmt: skip
     (wt.path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
@@ -62,7 +62,7 @@ async def test_run_commit_push(origin: Path, tmp_path: Path) -> None:
 
 
 async def test_push_refuses_when_the_branch_moved(origin: Path, tmp_path: Path) -> None:
-    ws = gitops.Workspaces(root=tmp_path / "ws")
+    ws = workspaces.Workspaces(root=tmp_path / "ws")
     wt = await ws.prepare(repo="acme/app", clone_url=str(origin), token=TOKEN, run_id="r2",
                           branch="baton/2-x", start="main")  # fmt: skip
     (wt.path / "a.txt").write_text("a\n")
@@ -82,7 +82,7 @@ async def test_token_reaches_git_only_through_env(origin: Path, tmp_path: Path) 
     assert all(secret not in v for v in env.values())  # base64 inside a header, never raw
     header = next(v for k, v in env.items() if k.startswith("GIT_CONFIG_VALUE") and "Basic" in v)
     assert header.startswith("Authorization: Basic ")
-    ws = gitops.Workspaces(root=tmp_path / "ws")
+    ws = workspaces.Workspaces(root=tmp_path / "ws")
     with pytest.raises(gitops.GitError) as err:
         await ws.prepare(repo="acme/none", clone_url=str(tmp_path / "missing.git"), token=TOKEN,
                          run_id="r3", branch="b", start="main")  # fmt: skip
@@ -90,7 +90,7 @@ async def test_token_reaches_git_only_through_env(origin: Path, tmp_path: Path) 
 
 
 async def test_prepare_replaces_a_stale_worktree(origin: Path, tmp_path: Path) -> None:
-    ws = gitops.Workspaces(root=tmp_path / "ws")
+    ws = workspaces.Workspaces(root=tmp_path / "ws")
     first = await ws.prepare(repo="acme/app", clone_url=str(origin), token=TOKEN, run_id="r4",
                              branch="baton/4-x", start="main")  # fmt: skip
     (first.path / "junk.txt").write_text("left over\n")

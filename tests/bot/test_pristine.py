@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from adapters import diskquota, overlay
 from adapters.base import Resources
-from bot import gitchange, gitops, pristine
+from bot import gitchange, gitops, pristine, workspaces
 from bot.github import InstallationToken
 
 if TYPE_CHECKING:
@@ -67,11 +67,11 @@ def commit(work: Path, message: str) -> str:
     return sh("git", "rev-parse", "HEAD", cwd=work)
 
 
-def workspaces(tmp_path: Path) -> gitops.Workspaces:
-    return gitops.Workspaces(root=tmp_path / "ws", resources=Resources(disk_bytes=32 * MIB))
+def make_workspaces(tmp_path: Path) -> workspaces.Workspaces:
+    return workspaces.Workspaces(root=tmp_path / "ws", resources=Resources(disk_bytes=32 * MIB))
 
 
-async def prepare(ws: gitops.Workspaces, seed: Path, run_id: str) -> gitops.Worktree:
+async def prepare(ws: workspaces.Workspaces, seed: Path, run_id: str) -> gitops.Worktree:
     origin = str(seed.parent / "origin.git")
     return await ws.prepare(
         repo="acme/app",
@@ -91,7 +91,7 @@ def lower_of(wt: gitops.Worktree) -> Path:
 async def test_a_worktree_is_an_overlay_whose_writes_stay_in_the_run(
     tmp_path: Path, seed: Path
 ) -> None:
-    ws = workspaces(tmp_path)
+    ws = make_workspaces(tmp_path)
     first = await prepare(ws, seed, "r1")
     assert os.path.ismount(first.path)
     lower = lower_of(first)
@@ -126,7 +126,7 @@ async def test_a_worktree_is_an_overlay_whose_writes_stay_in_the_run(
 async def test_a_base_a_few_files_on_starts_from_the_same_checkout(
     tmp_path: Path, seed: Path
 ) -> None:
-    ws = workspaces(tmp_path)
+    ws = make_workspaces(tmp_path)
     first = await prepare(ws, seed, "r1")
     (seed / "calc.py").write_text("def add(a, b):\n    return a + b  # fixed\n")
     (seed / "f7.txt").unlink()
@@ -144,7 +144,7 @@ async def test_a_base_far_away_gets_its_own_and_unused_ones_go(
     tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pristine, "NEAR_FILES", 0)
-    ws = workspaces(tmp_path)
+    ws = make_workspaces(tmp_path)
     first = await prepare(ws, seed, "r1")
     (seed / "f1.txt").write_text("changed\n")
     later = commit(seed, "far")
@@ -170,7 +170,7 @@ async def test_a_server_that_starts_removes_the_checkouts_no_run_uses(
 ) -> None:
     """What a server killed outright left mounted goes when the next one on its disk starts;
     a checkout a running run stands on stays."""
-    ws = workspaces(tmp_path)
+    ws = make_workspaces(tmp_path)
     done = await prepare(ws, seed, "r1")
     lower = lower_of(done)
     await ws.remove("acme/app", "r1")
@@ -178,10 +178,10 @@ async def test_a_server_that_starts_removes_the_checkouts_no_run_uses(
     commit(seed, "on")
     running = await prepare(ws, seed, "r2")
     assert lower_of(running) == lower  # near: the same checkout, under a running run
-    assert await workspaces(tmp_path).sweep() == []
+    assert await make_workspaces(tmp_path).sweep() == []
     assert (lower / "calc.py").exists()
     await ws.remove("acme/app", "r2")
-    await workspaces(tmp_path).sweep()
+    await make_workspaces(tmp_path).sweep()
     assert not lower.parent.exists()
     assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
 
@@ -198,7 +198,7 @@ async def test_an_overlay_the_kernel_refuses_leaves_checkouts(
         raise overlay.OverlayError("mounting the worktree's overlay failed: refused (test)")
 
     monkeypatch.setattr(overlay, "mount", refused)
-    ws = workspaces(tmp_path)
+    ws = make_workspaces(tmp_path)
     for run_id in ("r1", "r2"):
         wt = await prepare(ws, seed, run_id)
         assert not os.path.ismount(wt.path)
@@ -209,7 +209,7 @@ async def test_an_overlay_the_kernel_refuses_leaves_checkouts(
 
 
 async def test_checkouts_idle_for_a_day_go_and_one_in_use_stays(tmp_path: Path, seed: Path) -> None:
-    ws = workspaces(tmp_path)
+    ws = make_workspaces(tmp_path)
     running = await prepare(ws, seed, "r1")
     lower = lower_of(running)
     mark = lower.parent.with_name(lower.parent.name + ".ready")

@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.gitops import Workspaces
 from bot.stack import Stack, free_socket, serve_in_task
 from bot.store.postgres import PostgresStore
+from bot.workspaces import Workspaces
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
