@@ -8,6 +8,7 @@ client's delayed ACK (40 ms on Linux) on a kept-alive connection.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 
@@ -23,3 +24,11 @@ def listener(host: str, port: int = 0, *, backlog: int | None = 128) -> socket.s
         sock.close()
         raise
     return sock
+
+
+def no_delay(transport: asyncio.BaseTransport) -> None:
+    """Nagle off on a connection a listener Baton did not make accepted (uvicorn binds its own,
+    with protocol 0)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in {socket.AF_INET, socket.AF_INET6}:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from adapters import tcp
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -105,6 +107,8 @@ class OneWriteH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # a TCP server's transport
+        # A response written over several loop turns (a stream) must not wait on delayed ACKs.
+        tcp.no_delay(transport)
         super().connection_made(_OneWrite(transport, asyncio.get_running_loop()))
 
 

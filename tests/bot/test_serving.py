@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -81,13 +82,14 @@ async def _echo(request: Request) -> Response:
     return JSONResponse({"got": (await request.body()).decode()}, status_code=202)
 
 
-@pytest.fixture
-async def base_url() -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def serving(http: type[OneWriteH11Protocol]) -> AsyncIterator[str]:
+    """The echo app under uvicorn with `http`, on a socket made as uvicorn makes its own."""
     app = Starlette(routes=[Route("/echo", _echo, methods=["POST"])])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, http=OneWriteH11Protocol)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, http=http)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
@@ -98,9 +100,33 @@ async def base_url() -> AsyncIterator[str]:
     await task
 
 
+@pytest.fixture
+async def base_url() -> AsyncIterator[str]:
+    async with serving(OneWriteH11Protocol) as url:
+        yield url
+
+
 async def test_responses_on_one_kept_alive_connection(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
         for text in ["first", "second" * 1000, "third"]:
             resp = await client.post("/echo", content=text)
             assert resp.status_code == 202
             assert resp.json() == {"got": text}
+
+
+async def test_connections_have_nagle_off() -> None:
+    """uvicorn's own listener says protocol 0, so asyncio leaves Nagle on; the protocol turns
+    it off (a response written over several loop turns never waits on a delayed ACK)."""
+    seen: list[int] = []
+
+    class Probe(OneWriteH11Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            sock = transport.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    async with serving(Probe) as url, httpx.AsyncClient(base_url=url) as client:
+        resp = await client.post("/echo", content="x")
+    assert resp.status_code == 202
+    assert seen
+    assert all(seen)
