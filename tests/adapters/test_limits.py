@@ -24,6 +24,7 @@ from adapters.sandbox import SandboxPlan, run_sandboxed, sandbox_status
 from bot import gitops, workspaces
 from bot.github import InstallationToken
 from config.schema import AgentSpec
+from tests.gitrepos import seeded_origin
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -98,21 +99,9 @@ def plan_in(tmp_path: Path, resources: Resources) -> SandboxPlan:
     return SandboxPlan(worktree=work, home=home, env={}, resources=resources)
 
 
-def sh(*args: str, cwd: Path) -> str:
-    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
 @pytest.fixture
 def origin(tmp_path: Path) -> Path:
-    bare = tmp_path / "origin.git"
-    sh("git", "init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    seed = tmp_path / "seed"
-    sh("git", "clone", "-q", str(bare), str(seed), cwd=tmp_path)
-    (seed / "README").write_text("hello\n")
-    sh("git", "add", ".", cwd=seed)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "init", cwd=seed)
-    sh("git", "push", "-q", "origin", "HEAD:main", cwd=seed)
-    return bare
+    return seeded_origin(tmp_path, {"README": "hello\n"}).parent / "origin.git"
 
 
 async def prepare(ws: workspaces.Workspaces, origin: Path, run_id: str) -> gitops.Worktree:

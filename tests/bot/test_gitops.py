@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,27 +9,17 @@ from pydantic import SecretStr
 
 from bot import gitchange, gitops, workspaces
 from bot.github import InstallationToken
+from tests.gitrepos import seeded_origin, sh
 
 pytestmark = pytest.mark.anyio
 TOKEN = InstallationToken(SecretStr("ghs_" + "t" * 36), 2e9)
 
 
-def sh(*args: str, cwd: Path) -> str:
-    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def origin(tmp_path: Path) -> Path:
     """A bare 'remote' with one commit on main."""
-    bare = tmp_path / "origin.git"
-    sh("git", "init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    seed = tmp_path / "seed"
-    sh("git", "clone", "-q", str(bare), str(seed), cwd=tmp_path)
-    (seed / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    sh("git", "add", ".", cwd=seed)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "init", cwd=seed)
-    sh("git", "push", "-q", "origin", "HEAD:main", cwd=seed)
-    return bare
+    seed = seeded_origin(tmp_path, {"calc.py": "def add(a, b):\n    return a - b\n"})
+    return seed.parent / "origin.git"
 
 
 def test_branch_names() -> None:

@@ -19,6 +19,7 @@ from adapters import diskquota, overlay
 from adapters.base import Resources
 from bot import gitchange, gitops, pristine, workspaces
 from bot.github import InstallationToken
+from tests.gitrepos import push_commit, seeded_origin, sh
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.anyio
 TOKEN = InstallationToken(SecretStr("ghs_" + "t" * 36), 2e9)
 MIB = 1024**2
-
-
-def sh(*args: str, cwd: Path) -> str:
-    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture(autouse=True)
@@ -49,22 +46,8 @@ def as_root(tmp_path: Path) -> Iterator[None]:
 @pytest.fixture
 def seed(tmp_path: Path) -> Path:
     """A clone of the bare origin (`seed/../origin.git`) holding calc.py and 50 other files."""
-    bare = tmp_path / "origin.git"
-    sh("git", "init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    work = tmp_path / "seed"
-    sh("git", "clone", "-q", str(bare), str(work), cwd=tmp_path)
-    (work / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    for n in range(50):
-        (work / f"f{n}.txt").write_text(f"{n}\n")
-    commit(work, "init")
-    return work
-
-
-def commit(work: Path, message: str) -> str:
-    sh("git", "add", "-A", ".", cwd=work)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", message, cwd=work)
-    sh("git", "push", "-q", "origin", "HEAD:main", cwd=work)
-    return sh("git", "rev-parse", "HEAD", cwd=work)
+    files = {"calc.py": "def add(a, b):\n    return a - b\n"}
+    return seeded_origin(tmp_path, files | {f"f{n}.txt": f"{n}\n" for n in range(50)})
 
 
 def make_workspaces(tmp_path: Path) -> workspaces.Workspaces:
@@ -130,7 +113,7 @@ async def test_a_base_a_few_files_on_starts_from_the_same_checkout(
     first = await prepare(ws, seed, "r1")
     (seed / "calc.py").write_text("def add(a, b):\n    return a + b  # fixed\n")
     (seed / "f7.txt").unlink()
-    later = commit(seed, "fix")
+    later = push_commit(seed, "fix")
     second = await prepare(ws, seed, "r2")
     assert second.base_sha == later
     assert lower_of(second).parent.name == first.base_sha
@@ -147,7 +130,7 @@ async def test_a_base_far_away_gets_its_own_and_unused_ones_go(
     ws = make_workspaces(tmp_path)
     first = await prepare(ws, seed, "r1")
     (seed / "f1.txt").write_text("changed\n")
-    later = commit(seed, "far")
+    later = push_commit(seed, "far")
     second = await prepare(ws, seed, "r2")
     assert lower_of(second).parent.name == later
     kept = tmp_path / "ws" / "pristine" / "acme" / "app"
@@ -155,7 +138,7 @@ async def test_a_base_far_away_gets_its_own_and_unused_ones_go(
     assert (kept / first.base_sha).is_dir()
     await ws.remove("acme/app", "r1")
     (seed / "f2.txt").write_text("changed\n")
-    newest = commit(seed, "farther")
+    newest = push_commit(seed, "farther")
     await prepare(ws, seed, "r3")
     assert sorted(p.name for p in kept.iterdir() if p.is_dir()) == sorted([later, newest])
     # Removing the mirror removes the checkouts no run uses.
@@ -175,7 +158,7 @@ async def test_a_server_that_starts_removes_the_checkouts_no_run_uses(
     lower = lower_of(done)
     await ws.remove("acme/app", "r1")
     (seed / "f1.txt").write_text("changed\n")
-    commit(seed, "on")
+    push_commit(seed, "on")
     running = await prepare(ws, seed, "r2")
     assert lower_of(running) == lower  # near: the same checkout, under a running run
     assert await make_workspaces(tmp_path).sweep() == []
