@@ -112,14 +112,19 @@ async def test_a_failing_agent_hands_over_to_its_fallback(stack: Stack) -> None:
     assert (ended["kind"], ended["status"]) == ("ended", "failed")
 
 
-async def test_a_requester_without_permission_is_refused_and_nothing_runs(stack: Stack) -> None:
+async def labeled_by_mallory(stack: Stack) -> str:
+    """A label from someone with triage rights only (who may not trigger); the final status."""
     await stack.create_repo(OWNER, "calc", {"calc.py": CALC, ".agents.yml": config(DEMO, "demo")})
     number = await stack.open_issue(OWNER, REPO, ISSUE_TITLE, ISSUE_BODY)
     stack.hub.create_user("mallory")
     stack.hub.set_permission(REPO, "mallory", "triage")
     await stack.label("mallory", REPO, number, "agent:fix")
     [status] = await stack.wait_final(REPO, number)
-    assert "Sorry @mallory" in status
+    return status
+
+
+async def test_a_requester_without_permission_is_refused_and_nothing_runs(stack: Stack) -> None:
+    assert "Sorry @mallory" in await labeled_by_mallory(stack)
     assert await stack.pulls(REPO) == []
     kinds = [e["kind"] for e in await run_events(stack, "r1")]
     assert kinds == ["queued", "ended"]
@@ -136,15 +141,7 @@ async def test_a_refusal_whose_comment_failed_is_said_once_on_the_retry(tmp_path
 
     settings = {"job_max_attempts": "2", "job_retry_base_s": "0"}
     async with Stack(workdir=tmp_path, settings=settings, github_transport=transport) as stack:
-        await stack.create_repo(
-            OWNER, "calc", {"calc.py": CALC, ".agents.yml": config(DEMO, "demo")}
-        )
-        number = await stack.open_issue(OWNER, REPO, ISSUE_TITLE, ISSUE_BODY)
-        stack.hub.create_user("mallory")
-        stack.hub.set_permission(REPO, "mallory", "triage")
-        await stack.label("mallory", REPO, number, "agent:fix")
-        [status] = await stack.wait_final(REPO, number)
-        assert "Sorry @mallory" in status
+        assert "Sorry @mallory" in await labeled_by_mallory(stack)
         assert faults[0].failed
         job = await stack.runtime.queue.get(1)
         assert job is not None
