@@ -73,10 +73,11 @@ async def probe(*, lower: Path, within: Path) -> str | None:
     return None
 
 
-async def unmount(at: Path) -> None:
-    """Unmounted if it is mounted (detached lazily when something still holds a file open)."""
+async def unmount(at: Path) -> bool:
+    """Unmounted if it is mounted (detached lazily when something still holds a file open);
+    whether it was."""
     if not os.path.ismount(at):
-        return
+        return False
     env = minimal_env()
     try:
         await run(["umount", str(at)], cwd=at.parent, env=env, timeout_s=60)
@@ -84,6 +85,7 @@ async def unmount(at: Path) -> None:
         await run(["umount", "--lazy", str(at)], cwd=at.parent, env=env, timeout_s=60, check=False)
     if os.path.ismount(at):
         raise OverlayError(f"{at} is still mounted after umount; unmount it by hand")
+    return True
 
 
 def lowers_in_use() -> set[Path]:

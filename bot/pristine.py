@@ -31,9 +31,9 @@ _READY = ".ready"
 
 class Pristines:
     """`<root>/pristine/<repo>/<sha>/tree`, with `<sha>.ready` beside it once it is whole; its
-    image (with `size`) under `<root>/images/pristine`."""
+    image of `size` bytes (sparse) under `<root>/images/pristine`."""
 
-    def __init__(self, *, root: Path, git: Git, size: int | None) -> None:
+    def __init__(self, *, root: Path, git: Git, size: int) -> None:
         self._root = root / "pristine"
         self._images = root / "images" / "pristine"
         self._git = git
@@ -79,10 +79,7 @@ class Pristines:
         area = self._area(repo, base)
         await self._remove(mirror, area)
         area.parent.mkdir(parents=True, exist_ok=True)
-        if self._size is None:
-            area.mkdir()
-        else:
-            await diskquota.make_area(area, image=self._image(area), size=self._size)
+        await diskquota.make_area(area, image=self._image(area), size=self._size)
         tree = area / "tree"
         await self._git("worktree", "add", "--quiet", "--detach", "--force", str(tree), base,
                         cwd=mirror)  # fmt: skip

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from adapters import diskquota, overlay
+from adapters.base import Resources
 from adapters.filelock import flocked
 from adapters.untrusted import NO_DRIVERS
 from bot.gitops import GitError, Worktree, git, pull_head
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from adapters.base import Limits, Resources
+    from adapters.base import Limits
     from bot.github import InstallationToken
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class Workspaces:
         self._root = root
         self._areas = RunAreas(root=root, resources=resources)
         self._locks: dict[str, asyncio.Lock] = {}
-        size = resources.disk_bytes if resources is not None else None
+        size = (resources or Resources()).disk_bytes
         self._pristines = Pristines(root=root, git=git, size=size)
         # Why worktrees are checkouts here, not overlays (None: overlays are tried).
         self._overlay_fails = overlay.unavailable(root)
@@ -159,18 +160,18 @@ class Workspaces:
         dot_git = path / ".git"
         pointer = dot_git.read_bytes()
         dot_git.unlink()
+        mounted = True
         try:
             await overlay.mount(lower=lower, upper=area / "upper", work=area / "work", at=path)
         except overlay.OverlayError as exc:
-            # This kernel or filesystem refuses: this run and the later ones check out.
+            # This kernel or filesystem refuses: this run (below) and the later ones check out.
             self._overlay_fails = str(exc)
             log.warning("worktrees are checkouts from now on: %s", exc)
-            dot_git.write_bytes(pointer)
-            await git("reset", "--quiet", "--hard", "HEAD", cwd=path)
-            return
-        dot_git.write_bytes(pointer)  # the run's own, above the pristine checkout's
-        shutil.copyfile(index_of(lower), index_of(path))
-        if lower.parent.name != base:
+            mounted = False
+        dot_git.write_bytes(pointer)  # the run's own (above the pristine checkout's)
+        if mounted:
+            shutil.copyfile(index_of(lower), index_of(path))
+        if not mounted or lower.parent.name != base:
             await git("reset", "--quiet", "--hard", "HEAD", cwd=path)
 
     async def existing(self, *, run_id: str, branch: str) -> Worktree | None:
@@ -186,8 +187,10 @@ class Workspaces:
 
     async def _drop(self, mirror: Path, run_id: str) -> None:
         path = self.worktree_path(run_id)
-        await overlay.unmount(path)
-        if path.exists():
+        if await overlay.unmount(path):
+            # What is left under an overlay is the empty mount point: nothing for git to remove.
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
             try:
                 await git("worktree", "remove", "--force", str(path), cwd=mirror)
             except GitError:
